@@ -1,0 +1,1 @@
+"""Cognition: how an agent decides what to do (routine now, generative agents later)."""

@@ -1,0 +1,1 @@
+"""The Streamlit dashboard (live + replay); it reads only the event store."""

@@ -1,0 +1,231 @@
+"""``agentville``: run, check and inspect simulations from the shell.
+
+Every user mistake ends as one readable line on stderr and exit code 2; a
+traceback means a bug in Agentville, not in the user's input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sqlite3
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from . import __version__
+from .clock import parse_until
+from .errors import ScenarioError, UserError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except (UserError, LookupError, FileNotFoundError) as exc:
+        print(f"agentville: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        print(f"agentville: error: {getattr(args, 'db', '')} is not a readable event store ({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nagentville: interrupted; everything logged so far is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentville",
+        description="Simulate believable people with language models: run scenario files, "
+                    "check them, and inspect the event logs they write.",
+        epilog="Run 'agentville COMMAND --help' for the options of one command.")
+    parser.add_argument("--version", action="version", version=f"agentville {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="run a scenario and log every event to a SQLite store",
+        description="Run a scenario file headless. Every state change is logged to the event store "
+                    "(SQLite); open it with 'agentville events' or pandas.",
+        epilog="examples:\n  agentville run worlds/the_ville_3.yaml --until +6h\n"
+               "  agentville run worlds/smallville.yaml --llm fake --until 2023-02-14T18:00 --db /tmp/a.db",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (see worlds/)")
+    run.add_argument("--until", default=None, metavar="WHEN",
+                     help="when to stop: +1d, +6h, +90m after the start, or a date-time like 2023-02-14T18:00 "
+                          "(default: the scenario's end, else one day)")
+    run.add_argument("--db", default=None, metavar="PATH",
+                     help="event store to write (default: runs/<scenario>.db); several runs can share one")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--llm", default=None, metavar="BACKEND",
+                     help="language model backend: fake (deterministic test double); default: the scenario's")
+    run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.set_defaults(handler=cmd_run)
+
+    validate = commands.add_parser(
+        "validate", help="check scenario files and report every problem",
+        description="Check scenario files. Each problem is printed as FILE:LINE: field: what is wrong; "
+                    "the exit code is 2 if any file has a problem.")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(handler=cmd_validate)
+
+    events = commands.add_parser(
+        "events", help="print or export the events of a run",
+        description="Print the events of a run as text, or export them as CSV or Parquet.",
+        epilog="examples:\n  agentville events runs/the_ville_3.db --kind move --agent 'Maria Lopez'\n"
+               "  agentville events runs/the_ville_3.db --csv events.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    events.add_argument("db", metavar="DB", help="event store written by 'agentville run'")
+    events.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    events.add_argument("--kind", action="append", metavar="KIND", help="only these kinds (repeatable)")
+    events.add_argument("--agent", default=None, help="only this agent's events")
+    events.add_argument("--limit", type=int, default=None, metavar="N", help="print at most N events")
+    output = events.add_mutually_exclusive_group()
+    output.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for stdout)")
+    output.add_argument("--parquet", metavar="FILE", help="write Parquet to FILE")
+    events.set_defaults(handler=cmd_events)
+
+    runs = commands.add_parser("runs", help="list the runs in an event store",
+                               description="List the runs in an event store with their status.")
+    runs.add_argument("db", metavar="DB")
+    runs.set_defaults(handler=cmd_runs)
+    return parser
+
+
+# -- run -------------------------------------------------------------------
+def cmd_run(args: argparse.Namespace) -> int:
+    from .engine import Simulation
+    from .generation import BACKENDS, make_backend
+    from .scenario import load_scenario
+    from .store import EventStore
+
+    scenario = load_scenario(args.scenario)
+    until = parse_until(args.until, scenario.start) if args.until else (
+        scenario.end or scenario.start + dt.timedelta(days=1))
+    llm = args.llm or scenario.generation.backend or "fake"
+    if llm not in BACKENDS:
+        raise UserError(f"--llm {llm}: unknown backend (available: {', '.join(BACKENDS)})")
+    db = Path(args.db) if args.db else Path("runs") / f"{Path(args.scenario).stem}.db"
+    backend = make_backend(llm, model=scenario.generation.model)
+    with EventStore(db) as store:
+        sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, scenario_path=args.scenario)
+        bar = _progress_bar(sim, until, disabled=args.no_progress)
+        try:
+            summary = sim.run(until, progress=bar.update_to if bar else None)
+        finally:
+            if bar:
+                bar.close()
+            backend.close()
+    print(format_summary(summary))
+    return 0
+
+
+def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
+    """A tqdm bar in simulated hours, showing the simulated clock and event count."""
+    if disabled:
+        return None
+    from tqdm import tqdm
+
+    class SimBar(tqdm):
+        def update_to(self, reached: float, end: float) -> None:
+            self.set_postfix_str(f"{sim.clock.at(reached):%a %H:%M}, {sim._seq} events", refresh=False)
+            self.update(round(reached / 3600, 3) - self.n)
+
+    total = round(sim.clock.seconds(until) / 3600, 3)
+    return SimBar(total=total, unit="h", desc=sim.scenario.name, dynamic_ncols=True, disable=None,
+                  bar_format="{desc}: {percentage:3.0f}%|{bar}| {n:.1f}/{total:.1f} sim h [{elapsed}<{remaining}{postfix}]")
+
+
+def format_summary(s: Any) -> str:
+    hours = (s.sim_end - s.sim_start).total_seconds() / 3600
+    kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items(), key=lambda kv: -kv[1]))
+    return "\n".join([
+        f"Run {s.run_id} {s.status}",
+        f"  simulated  {s.sim_start:%Y-%m-%d %H:%M} -> {s.sim_end:%Y-%m-%d %H:%M} ({hours:.1f} h) "
+        f"in {s.wall_s:.1f} s of wall time",
+        f"  agents     {s.agents}",
+        f"  events     {s.events} ({kinds})",
+        f"  LLM        {s.llm_calls} calls, {s.llm_blocked_s:.1f} s spent waiting for answers",
+        f"  log        {s.db_path}",
+        f"Inspect it:  agentville events {s.db_path} --kind action | head",
+        f"In pandas:   from sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
+    ])
+
+
+# -- validate --------------------------------------------------------------
+def cmd_validate(args: argparse.Namespace) -> int:
+    from .scenario import load_scenario
+
+    status = 0
+    for name in args.files:
+        try:
+            scenario = load_scenario(name)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            status = EXIT_USAGE
+        else:
+            print(f"{name}: ok ({scenario.name}: {len(scenario.places)} places, "
+                  f"{len(scenario.personas)} personas)")
+    return status
+
+
+# -- events / runs -----------------------------------------------------------
+def _open_store(db: str):
+    from .store import EventStore
+
+    if not Path(db).is_file():
+        raise UserError(f"{db}: no such event store")
+    return EventStore(db, read_only=True)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    with _open_store(args.db) as store:
+        frame = store.events(args.run, kinds=args.kind, agent=args.agent)
+    if args.limit is not None:
+        frame = frame.head(args.limit)
+    if args.csv or args.parquet:
+        import json
+
+        flat = frame.assign(data=frame["data"].map(lambda d: json.dumps(d, ensure_ascii=False)),
+                            wall=frame["wall"].map(lambda w: json.dumps(w) if w else None))
+        if args.csv:
+            flat.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+        else:
+            flat.to_parquet(args.parquet, index=False)
+        if args.csv != "-":
+            print(f"wrote {len(flat)} events to {args.csv or args.parquet}", file=sys.stderr)
+        return 0
+    for row in frame.itertuples():
+        details = "  ".join(f"{k}={_short(v)}" for k, v in row.data.items() if k != "prompt")
+        print(f"{row.time:%Y-%m-%d %H:%M:%S}  {row.kind:<13} {row.agent if isinstance(row.agent, str) else '-':<20} {details}")
+    return 0
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with _open_store(args.db) as store:
+        runs = store.runs()
+        counts = {r["run_id"]: store.count_events(r["run_id"]) for r in runs}
+    if not runs:
+        print(f"{args.db}: no runs")
+    for r in runs:
+        print(f"{r['run_id']}  {r['status']:<11} {r['scenario']}  seed {r['seed']}  "
+              f"{counts[r['run_id']]} events  started {r['started_at']}"
+              + (f"  error: {r['error']}" if r.get("error") else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

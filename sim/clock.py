@@ -1,0 +1,63 @@
+"""Simulated time: seconds since the scenario start, shown as date-times.
+
+The simpy clock counts seconds from the scenario's start; people and logs speak
+in date-times. ``Clock`` converts between the two, and ``parse_until`` reads the
+CLI's ``--until`` (``+1d``, ``+6h30m``, ``2023-02-14T18:00``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from .errors import UserError
+
+_SPAN = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
+_UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+
+
+@dataclass(frozen=True)
+class Clock:
+    start: dt.datetime
+
+    def at(self, seconds: float) -> dt.datetime:
+        """The date-time ``seconds`` after the start."""
+        return self.start + dt.timedelta(seconds=seconds)
+
+    def seconds(self, when: dt.datetime) -> float:
+        """Seconds from the start to ``when`` (negative if before)."""
+        return (when - self.start).total_seconds()
+
+    def next_time_of_day(self, now: float, minute_of_day: int) -> float:
+        """The first moment at or after ``now`` whose clock reads ``minute_of_day``."""
+        today = self.at(now).replace(hour=0, minute=0, second=0, microsecond=0)
+        moment = today + dt.timedelta(minutes=minute_of_day)
+        if self.seconds(moment) < now:
+            moment += dt.timedelta(days=1)
+        return self.seconds(moment)
+
+
+def parse_span(text: str) -> float:
+    """``"1d"``, ``"6h30m"``, ``"90m"`` -> seconds."""
+    text = text.strip().lower()
+    parts = _SPAN.findall(text)
+    if not parts or "".join(n + u for n, u in parts) != text:
+        raise UserError(f"cannot read the time span '{text}' (examples: 1d, 6h, 2h30m, 90m)")
+    return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
+
+
+def parse_until(text: str, start: dt.datetime) -> dt.datetime:
+    """``+1d`` (relative to ``start``) or an ISO date-time such as ``2023-02-14T18:00``."""
+    text = text.strip()
+    if text.startswith("+"):
+        return start + dt.timedelta(seconds=parse_span(text[1:]))
+    try:
+        when = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"cannot read '{text}' as a time: use +1d, +6h or a date-time like 2023-02-14T18:00") from None
+    if when.tzinfo is not None:
+        when = when.replace(tzinfo=None)
+    if when <= start:
+        raise UserError(f"--until {text} is not after the scenario start ({start:%Y-%m-%dT%H:%M})")
+    return when

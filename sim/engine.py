@@ -1,0 +1,189 @@
+"""The simulation: a simpy environment hosting one process per agent.
+
+``Simulation`` owns the clock, the world state (who is where, object states),
+the generation service and the event log. Agents act only through its
+methods (``move``, ``start_action``, ``log``), so every state change becomes an
+event row and a log can rebuild the whole run.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator, Protocol
+
+import simpy
+
+from .clock import Clock
+from .generation import Backend, Completion, FakeBackend, GenerationService, Request
+from .scenario import PersonaSpec, Scenario
+from .store import FAILED, FINISHED, INTERRUPTED, EventStore
+from .world import Location, World
+
+PROGRESS_STEP_S = 15 * 60  # how often (in simulated seconds) the driver reports progress
+
+
+class Agent(Protocol):
+    """What the engine needs from an agent; cognition lives in ``agents/``."""
+
+    name: str
+    location: Location
+
+    def live(self) -> Iterator[simpy.Event]: ...
+
+    def whisper(self, text: str) -> None: ...
+
+
+AgentFactory = Callable[["Simulation", PersonaSpec], Agent]
+
+
+@dataclass
+class RunSummary:
+    run_id: str
+    db_path: str
+    status: str
+    events: int
+    by_kind: dict[str, int]
+    agents: int
+    sim_start: dt.datetime
+    sim_end: dt.datetime
+    wall_s: float
+    llm_calls: int
+    llm_blocked_s: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Simulation:
+    """One run of a scenario, logged to an event store."""
+
+    def __init__(self, scenario: Scenario, *, store: EventStore, seed: int | None = None,
+                 backend: Backend | None = None, agent_factory: AgentFactory | None = None,
+                 scenario_path: str | None = None, settings: dict[str, Any] | None = None):
+        self.scenario = scenario
+        self.seed = scenario.seed if seed is None else seed
+        self.store = store
+        self.env = simpy.Environment()
+        self.clock = Clock(scenario.start)
+        self.world = World(scenario)
+        self.backend = backend or FakeBackend()
+        generation = scenario.generation
+        self.llm = GenerationService(
+            self.backend, self.env, run_seed=self.seed, call_seconds=generation.call_minutes * 60,
+            temperature=generation.temperature, top_p=generation.top_p, max_tokens=generation.max_tokens,
+            on_call=self._log_call)
+        self.scenario_path = scenario_path
+        self.settings = {"llm": self.backend.model_id, **(settings or {})}
+        self.run_id: str | None = None
+        self._seq = 0
+        self._writer = None
+        self.kinds: Counter[str] = Counter()
+        if agent_factory is None:
+            from agents.routine import RoutineAgent as agent_factory
+        self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
+
+    # -- time -------------------------------------------------------------
+    @property
+    def now(self) -> dt.datetime:
+        return self.clock.at(self.env.now)
+
+    # -- the log ------------------------------------------------------------
+    def log(self, kind: str, agent: str | None = None, *, wall: dict[str, Any] | None = None, **data: Any) -> None:
+        """Append one event at the current simulated time."""
+        if self._writer is None:
+            raise RuntimeError("the simulation is not running; call run() first")
+        self._seq += 1
+        self.kinds[kind] += 1
+        self._writer.append(self._seq, round(self.env.now, 3), kind, agent, data, wall)
+
+    def _log_call(self, request: Request, completion: Completion, wall: dict[str, Any]) -> None:
+        data = {"purpose": request.purpose, "model": self.backend.model_id, "request": type(request).__name__,
+                "prompt": request.prompt, "output": completion.text, "seed": request.seed,
+                "prompt_tokens": completion.prompt_tokens, "output_tokens": completion.output_tokens,
+                "cache_hit": False, "retries": completion.retries, "fallback": completion.fallback}
+        self.log("llm_call", request.agent, wall=wall, **data)
+
+    # -- world changes, each logged ---------------------------------------
+    def place(self, agent: Agent, where: Location) -> None:
+        agent.location = where
+        self.log("placed", agent.name, location=str(where))
+
+    def move(self, agent: Agent, target: Location) -> Iterator[simpy.Event]:
+        """Walk ``agent`` to ``target`` along the shortest path (a simpy sub-process)."""
+        origin = agent.location
+        route, minutes = self.world.route(origin, target)
+        if minutes > 0:
+            self.log("move", agent.name, origin=str(origin), target=str(target), route=route,
+                     minutes=round(minutes, 2))
+            yield self.env.timeout(minutes * 60)
+        agent.location = target
+        self.log("arrived", agent.name, location=str(target))
+
+    def set_object(self, where: Location, state: str | None, agent: str | None = None) -> None:
+        """Change (or, with None, reset) an object's state and log it if it changed."""
+        if where.object and self.world.set_state(where, state):
+            self.log("object_state", agent, location=str(where), state=self.world.object_states[where])
+
+    def start_action(self, agent: Agent, activity: str, description: str) -> None:
+        self.log("action", agent.name, activity=activity, location=str(agent.location), description=description)
+
+    # -- running ------------------------------------------------------------
+    def _interventions(self) -> Iterator[simpy.Event]:
+        for item in sorted(self.scenario.interventions, key=lambda i: i.at):
+            yield self.env.timeout(max(0.0, self.clock.seconds(item.at) - self.env.now))
+            self.log("intervention", item.agent, intervention=item.kind, text=item.text)
+            self.agents[item.agent].whisper(item.text)
+
+    def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> RunSummary:
+        """Run from the scenario start to ``until``; the store records the outcome."""
+        wall_start = time.monotonic()
+        end = self.clock.seconds(until)
+        self.run_id = self.store.start_run(
+            scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
+            settings=self.settings, scenario_path=self.scenario_path)
+        self._writer = self.store.writer(self.run_id)
+        status, error = FAILED, None
+        try:
+            self.log("run_started", scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
+                     start=self.scenario.start.isoformat(), until=until.isoformat())
+            for agent in self.agents.values():
+                self.env.process(agent.live())
+            self.env.process(self._interventions())
+            reached = 0.0
+            while reached < end:
+                reached = min(reached + PROGRESS_STEP_S, end)
+                self.env.run(until=reached)
+                self._writer.flush()
+                self.store.mark_progress(self.run_id, reached)
+                if progress:
+                    progress(reached, end)
+            self.log("run_finished", events=self._seq + 1)
+            status = FINISHED
+        except KeyboardInterrupt:
+            status, error = INTERRUPTED, "interrupted by the user"
+            raise
+        except BaseException as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            raise
+        finally:
+            self._writer.flush()
+            self.store.end_run(self.run_id, status, sim_reached=self.env.now, error=error)
+        return RunSummary(
+            run_id=self.run_id, db_path=str(self.store.path), status=status, events=self._seq,
+            by_kind=dict(self.kinds), agents=len(self.agents), sim_start=self.scenario.start,
+            sim_end=self.now, wall_s=time.monotonic() - wall_start,
+            llm_calls=self.kinds["llm_call"], llm_blocked_s=self.llm.blocked_s)
+
+
+def run_scenario(path: str | Path, *, db: str | Path, until: dt.datetime | None = None, seed: int | None = None,
+                 backend: Backend | None = None) -> RunSummary:
+    """Load, run and log a scenario in one call (the Python twin of ``agentville run``)."""
+    from .scenario import load_scenario
+
+    scenario = load_scenario(path)
+    until = until or scenario.end or scenario.start + dt.timedelta(days=1)
+    with EventStore(db) as store:
+        sim = Simulation(scenario, store=store, seed=seed, backend=backend, scenario_path=str(path))
+        return sim.run(until)

@@ -1,0 +1,52 @@
+"""A deterministic, instant backend for tests and engine benchmarks.
+
+It is a test double, never a default: answers depend only on the request
+(prompt, options, seed), so runs are reproducible and free. The rules are
+simple on purpose: a choice picks an option by hashing the request; a text
+request returns the request's ``default`` when it has one (the engine's own
+plain answer), else a short line built from the words of the prompt's last line.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import hashlib
+
+from .requests import ChoiceRequest, Completion, Request
+
+_OPENERS = ("Right now,", "At the moment,", "Currently,", "For now,")
+
+
+def _digest(request: Request) -> int:
+    body = f"{request.prompt}\x1f{getattr(request, 'options', '')}\x1f{request.seed}"
+    return int.from_bytes(hashlib.sha256(body.encode()).digest()[:8], "big")
+
+
+class FakeBackend:
+    model_id = "fake"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def answer(self, request: Request) -> Completion:
+        self.calls += 1
+        pick = _digest(request)
+        prompt_tokens = len(request.prompt.split())
+        if isinstance(request, ChoiceRequest):
+            return Completion(request.options[pick % len(request.options)], prompt_tokens, 1)
+        if request.default:
+            words_out = request.default.split()[: request.max_tokens]
+            return Completion(" ".join(words_out), prompt_tokens, len(words_out))
+        last_line = request.prompt.strip().splitlines()[-1] if request.prompt.strip() else ""
+        words = [w.strip(".,:;!?") for w in last_line.split()][-8:]
+        text = f"{_OPENERS[pick % len(_OPENERS)]} {' '.join(words)}".strip()
+        words_out = text.split()[: request.max_tokens]
+        return Completion(" ".join(words_out), prompt_tokens, len(words_out))
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+        future.set_result(self.answer(request))
+        return future
+
+    def close(self) -> None:
+        pass

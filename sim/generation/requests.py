@@ -1,0 +1,86 @@
+"""What agents ask the language model for, and what comes back.
+
+Two kinds of request cover every need of the cognitive loop (after
+Concordia's sample_text / sample_choice): free text, and a choice among fixed
+options (yes/no, a 1-10 rating, a place). Choices exist as their own kind so a
+backend can answer them without parsing (constrained decoding, option scoring
+or a server's guided choice).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Protocol, Union
+import concurrent.futures
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    prompt: str
+    max_tokens: int = 64
+    stop: tuple[str, ...] = ()
+    temperature: float = 0.7
+    top_p: float = 1.0
+    seed: int = 0
+    purpose: str = "text"
+    agent: str | None = None
+    default: str | None = None  # the logged fallback when no model answer can be had
+
+
+@dataclass(frozen=True)
+class ChoiceRequest:
+    prompt: str
+    options: tuple[str, ...]
+    seed: int = 0
+    purpose: str = "choice"
+    agent: str | None = None
+    default: str | None = None
+
+
+Request = Union[TextRequest, ChoiceRequest]
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A backend's answer. For a choice, ``text`` is exactly one of the options."""
+
+    text: str
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    fallback: bool = False
+    retries: int = 0
+    info: dict = field(default_factory=dict)
+
+
+def request_key(model: str, request: Request) -> str:
+    """Content address of a request: (model, prompt, parameters, seed).
+
+    Purpose, agent and default are labels, not inputs of the model, so they are
+    left out: two agents asking the same thing with the same seed get the same
+    answer.
+    """
+    fields = asdict(request)
+    for label in ("purpose", "agent", "default"):
+        fields.pop(label)
+    fields["kind"] = type(request).__name__
+    fields["model"] = model
+    blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def derive_seed(*parts: object) -> int:
+    """A stable 31-bit seed from any parts (run seed, agent, call number...)."""
+    digest = hashlib.sha256("\x1f".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
+
+
+class Backend(Protocol):
+    """Anything that turns requests into completions, asynchronously."""
+
+    model_id: str
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,330 @@
+"""The scenario file format: schema, loading and semantic checks.
+
+A scenario is one YAML document. Pydantic checks shapes and types; the checks
+below catch what a schema cannot (dangling references, duplicates, places no
+path reaches). Every problem is reported with its file and line, all at once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import difflib
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import networkx as nx
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from . import yamlpos
+from .errors import Problem, ScenarioError
+
+LOCATION_SEP = ":"
+HOME = "home"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+Name = Field(min_length=1, max_length=120)
+
+
+def _split_list(value: Any) -> Any:
+    """Allow ``a; b; c`` wherever a list of sentences is expected."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(";") if part.strip()]
+    return value
+
+
+class ObjectSpec(_Spec):
+    """Something in an area that agents use; its state is a short text."""
+
+    name: str = Name
+    state: str = "idle"
+
+    @classmethod
+    def _from_name(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class AreaSpec(_Spec):
+    name: str = Name
+    objects: list[ObjectSpec] = []
+
+    @field_validator("objects", mode="before")
+    @classmethod
+    def _names_as_objects(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [ObjectSpec._from_name(v) for v in value]
+        return value
+
+
+class PlaceSpec(_Spec):
+    """A building or open space: the top of the place tree."""
+
+    name: str = Name
+    kind: str = ""
+    xy: tuple[float, float]
+    areas: list[AreaSpec] = Field(min_length=1)
+
+
+class PathSpec(_Spec):
+    """A walking path between two places, both ways."""
+
+    between: tuple[str, str]
+    minutes: float = Field(gt=0, le=24 * 60)
+
+
+class RoutineStep(_Spec):
+    """One step of a persona's habitual day (used until cognition plans it)."""
+
+    at: str
+    activity: str = Name
+    place: str = Name
+
+    @field_validator("at", mode="before")
+    @classmethod
+    def _clock_time(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            # YAML 1.1 reads 07:30 as the sexagesimal integer 450.
+            value = f"{value // 60:02d}:{value % 60:02d}"
+        if not isinstance(value, str) or not re.fullmatch(r"([01]?\d|2[0-3]):[0-5]\d", value.strip()):
+            raise ValueError("must be a time of day as HH:MM (00:00 to 23:59)")
+        hours, minutes = value.strip().split(":")
+        return f"{int(hours):02d}:{minutes}"
+
+    @property
+    def minute_of_day(self) -> int:
+        hours, minutes = self.at.split(":")
+        return int(hours) * 60 + int(minutes)
+
+
+class PersonaSpec(_Spec):
+    """Who an agent is: the reference's identity stable set, plus a routine."""
+
+    name: str = Name
+    age: int = Field(ge=1, le=120)
+    traits: str = Name
+    learned: str = ""
+    lifestyle: str = ""
+    currently: str = ""
+    home: str = Name
+    memories: list[str] = []
+    daily_requirements: list[str] = []
+    routine: list[RoutineStep] = []
+
+    _split = field_validator("memories", "daily_requirements", mode="before")(_split_list)
+
+
+class InterventionSpec(_Spec):
+    """Something the experimenter does at a given moment."""
+
+    at: dt.datetime
+    kind: Literal["whisper"] = "whisper"
+    agent: str = Name
+    text: str = Name
+
+
+class GenerationSpec(_Spec):
+    """How the agents' language model is reached."""
+
+    backend: Literal["embedded", "transformers", "openai", "fake"] | None = None
+    model: str | None = None
+    base_urls: list[str] = []
+    temperature: float = Field(0.7, ge=0, le=2)
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_tokens: int = Field(64, ge=1, le=4096)
+    call_minutes: float = Field(0.0, ge=0, le=60, description="simulated time one call costs")
+
+
+class Scenario(_Spec):
+    """A whole scenario file."""
+
+    name: str = Name
+    description: str = ""
+    start: dt.datetime
+    end: dt.datetime | None = None
+    seed: int = 0
+    places: list[PlaceSpec] = Field(min_length=1)
+    paths: list[PathSpec] = []
+    personas: list[PersonaSpec] = Field(min_length=1)
+    interventions: list[InterventionSpec] = []
+    generation: GenerationSpec = GenerationSpec()
+
+
+def split_location(text: str) -> list[str]:
+    """``"Hobbs Cafe: cafe: counter"`` -> ``["Hobbs Cafe", "cafe", "counter"]``."""
+    return [part.strip() for part in text.split(LOCATION_SEP)]
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read, parse and check a scenario file; raise ScenarioError listing every problem."""
+    path = Path(path)
+    located = yamlpos.load(yamlpos.read_text(path), str(path))
+    return check(located)
+
+
+def check(located: yamlpos.Located) -> Scenario:
+    """Validate located data against the schema and the semantic rules."""
+    if not isinstance(located.data, dict):
+        raise ScenarioError([located.problem((), "a scenario must be a mapping of fields (name:, start:, places:, ...)")])
+    try:
+        scenario = Scenario.model_validate(located.data)
+    except ValidationError as exc:
+        raise ScenarioError(_schema_problems(exc, located)) from None
+    problems = _semantic_problems(scenario, located)
+    if problems:
+        raise ScenarioError(problems)
+    return scenario
+
+
+def _schema_problems(exc: ValidationError, located: yamlpos.Located) -> list[Problem]:
+    problems = []
+    for error in exc.errors():
+        loc, node = [], located.data
+        for part in error["loc"]:
+            if isinstance(node, dict) and part in node:
+                node = node[part]
+            elif isinstance(node, list) and isinstance(part, int) and part < len(node):
+                node = node[part]
+            elif error["type"] in ("missing", "extra_forbidden") and part == error["loc"][-1]:
+                pass
+            else:
+                continue
+            loc.append(part)
+        problems.append(located.problem(tuple(loc), _message(error, loc)))
+    return problems
+
+
+def _message(error: dict[str, Any], loc: list[Any]) -> str:
+    kind, field = error["type"], loc[-1] if loc else ""
+    if kind == "missing":
+        return "missing required field"
+    if kind == "extra_forbidden":
+        model = _model_at(loc[:-1])
+        hint = ""
+        if model is not None:
+            close = difflib.get_close_matches(str(field), list(model.model_fields), n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(model.model_fields)})"
+        return f"unknown field '{field}'{hint}"
+    message = error["msg"]
+    message = message.removeprefix("Value error, ")
+    got = error.get("input")
+    if kind not in ("string_too_short",) and isinstance(got, (str, int, float)) and len(repr(got)) < 60:
+        message += f" (got {got!r})"
+    return message[0].lower() + message[1:]
+
+
+def _model_at(loc: list[Any]) -> type[BaseModel] | None:
+    """The pydantic model that describes the mapping at ``loc``."""
+    model: Any = Scenario
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = getattr(annotation, "__args__", ())
+        model = next((a for a in (annotation, *args) if isinstance(a, type) and issubclass(a, BaseModel)), None)
+        if model is None:
+            return None
+    return model
+
+
+def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
+    problems: list[Problem] = []
+
+    def bad(path: tuple[Any, ...], message: str) -> None:
+        problems.append(at.problem(path, message))
+
+    def unique(items: list[Any], path: tuple[Any, ...], what: str) -> None:
+        seen: dict[str, int] = {}
+        for i, item in enumerate(items):
+            key = item.name.casefold()
+            if key in seen:
+                bad(path + (i, "name"), f"duplicate {what} name '{item.name}' (also at index {seen[key]})")
+            seen.setdefault(key, i)
+            if LOCATION_SEP in item.name:
+                bad(path + (i, "name"), f"{what} names cannot contain '{LOCATION_SEP}'")
+
+    unique(s.places, ("places",), "place")
+    places = {p.name: p for p in s.places}
+    for i, place in enumerate(s.places):
+        unique(place.areas, ("places", i, "areas"), "area")
+        for j, area in enumerate(place.areas):
+            unique(area.objects, ("places", i, "areas", j, "objects"), "object")
+
+    graph = nx.Graph()
+    graph.add_nodes_from(places)
+    for i, path in enumerate(s.paths):
+        a, b = path.between
+        for k, end in enumerate((a, b)):
+            if end not in places:
+                bad(("paths", i, "between", k), f"unknown place '{end}'{_suggest(end, places)}")
+        if a == b:
+            bad(("paths", i, "between"), f"a path must join two different places (both are '{a}')")
+        elif graph.has_edge(a, b):
+            bad(("paths", i, "between"), f"duplicate path between '{a}' and '{b}'")
+        elif a in places and b in places:
+            graph.add_edge(a, b)
+    if graph.number_of_nodes() > 1 and not problems:
+        components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(c)))
+        for component in components[1:]:
+            for name in sorted(component):
+                index = next(i for i, p in enumerate(s.places) if p.name == name)
+                bad(("places", index, "name"),
+                    f"place '{name}' cannot be reached from '{s.places[0].name}'; add a path to it")
+
+    unique(s.personas, ("personas",), "persona")
+    for i, persona in enumerate(s.personas):
+        where = ("personas", i)
+        message = location_problem(persona.home, places, allow_home=False)
+        if message:
+            bad(where + ("home",), message)
+        previous = None
+        for j, step in enumerate(persona.routine):
+            message = location_problem(step.place, places, allow_home=True)
+            if message:
+                bad(where + ("routine", j, "place"), message)
+            if previous is not None and step.minute_of_day <= previous.minute_of_day:
+                bad(where + ("routine", j, "at"),
+                    f"routine times must increase through the day ({step.at} comes after {previous.at})")
+            previous = step
+
+    names = {p.name for p in s.personas}
+    if s.end is not None and s.end <= s.start:
+        bad(("end",), f"end ({s.end:%Y-%m-%d %H:%M}) must be after start ({s.start:%Y-%m-%d %H:%M})")
+    for i, event in enumerate(s.interventions):
+        if event.agent not in names:
+            bad(("interventions", i, "agent"), f"unknown persona '{event.agent}'{_suggest(event.agent, names)}")
+        if event.at < s.start:
+            bad(("interventions", i, "at"), f"{event.at:%Y-%m-%d %H:%M} is before the scenario starts ({s.start:%Y-%m-%d %H:%M})")
+    return problems
+
+
+def location_problem(text: str, places: dict[str, PlaceSpec], allow_home: bool) -> str | None:
+    """Why ``text`` does not name a place, area (and optional object); None if it does."""
+    parts = split_location(text)
+    if allow_home and parts[0].casefold() == HOME:
+        return None if len(parts) == 1 else "'home' stands alone (it means the persona's home area)"
+    place = places.get(parts[0])
+    if place is None:
+        return f"unknown place '{parts[0]}'{_suggest(parts[0], places)}"
+    if len(parts) == 1:
+        return None
+    if len(parts) > 3:
+        return f"'{text}' has too many parts; use 'place: area' or 'place: area: object'"
+    areas = {a.name: a for a in place.areas}
+    area = areas.get(parts[1])
+    if area is None:
+        return f"place '{place.name}' has no area '{parts[1]}'{_suggest(parts[1], areas)}"
+    if len(parts) == 3 and parts[2] not in {o.name for o in area.objects}:
+        return f"area '{place.name}: {area.name}' has no object '{parts[2]}'{_suggest(parts[2], [o.name for o in area.objects])}"
+    return None
+
+
+def _suggest(word: str, known: Any) -> str:
+    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""

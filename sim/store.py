@@ -1,0 +1,243 @@
+"""The event store: one SQLite file holding runs, their event logs and the LLM cache.
+
+The log is the source of truth (DESIGN.md, invariant 1): the dashboard, replay
+and analysis read it and never need the live process. Events are appended in
+batched transactions; WAL mode lets readers watch a run while it is written,
+and anything committed survives a crash of the writer.
+
+Event rows are ``(run_id, seq, sim_time, kind, agent, data, wall)``. ``data`` is
+deterministic (same scenario, seed and model answers give the same data);
+``wall`` holds wall-clock facts (latencies, timestamps) that legitimately
+differ between runs, kept apart so logs can be compared byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id      TEXT PRIMARY KEY,
+    scenario    TEXT NOT NULL,
+    scenario_path TEXT,
+    seed        INTEGER NOT NULL,
+    settings    TEXT NOT NULL DEFAULT '{}',
+    sim_start   TEXT NOT NULL,
+    sim_until   TEXT,
+    sim_reached REAL NOT NULL DEFAULT 0,
+    started_at  TEXT NOT NULL,
+    ended_at    TEXT,
+    status      TEXT NOT NULL,
+    pid         INTEGER,
+    parent_run_id TEXT,
+    fork_time   REAL,
+    error       TEXT
+);
+CREATE TABLE IF NOT EXISTS events (
+    run_id   TEXT NOT NULL,
+    seq      INTEGER NOT NULL,
+    sim_time REAL NOT NULL,
+    kind     TEXT NOT NULL,
+    agent    TEXT,
+    data     TEXT NOT NULL,
+    wall     TEXT,
+    PRIMARY KEY (run_id, seq)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_by_time  ON events (run_id, sim_time);
+CREATE INDEX IF NOT EXISTS events_by_agent ON events (run_id, agent, sim_time);
+CREATE INDEX IF NOT EXISTS events_by_kind  ON events (run_id, kind, sim_time);
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key        TEXT PRIMARY KEY,
+    model      TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    response   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+"""
+
+RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
+
+
+@dataclass(frozen=True)
+class Event:
+    """One row of the log, as read back."""
+
+    run_id: str
+    seq: int
+    sim_time: float
+    kind: str
+    agent: str | None
+    data: dict[str, Any]
+    wall: dict[str, Any] | None = None
+
+
+def _now() -> str:
+    return dt.datetime.now().isoformat(timespec="seconds")
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+class EventStore:
+    """A SQLite event store; safe for one writer and many readers."""
+
+    def __init__(self, path: str | Path, *, read_only: bool = False):
+        self.path = Path(path)
+        if read_only:
+            if not self.path.exists():
+                raise FileNotFoundError(f"no event store at {self.path}")
+            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+            self.db.executescript(SCHEMA)
+        self.db.execute("PRAGMA busy_timeout=5000")
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> EventStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs -------------------------------------------------------------
+    def start_run(self, *, scenario: str, seed: int, sim_start: dt.datetime, sim_until: dt.datetime | None = None,
+                  settings: dict[str, Any] | None = None, scenario_path: str | None = None,
+                  parent_run_id: str | None = None, fork_time: float | None = None) -> str:
+        """Register a new run as 'running' and return its id."""
+        run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        with self.db:
+            self.db.execute(
+                "INSERT INTO runs (run_id, scenario, scenario_path, seed, settings, sim_start, sim_until,"
+                " started_at, status, pid, parent_run_id, fork_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, scenario, scenario_path, seed, _dumps(settings or {}), sim_start.isoformat(),
+                 sim_until.isoformat() if sim_until else None, _now(), RUNNING, os.getpid(),
+                 parent_run_id, fork_time))
+        return run_id
+
+    def end_run(self, run_id: str, status: str, *, sim_reached: float, error: str | None = None) -> None:
+        with self.db:
+            self.db.execute("UPDATE runs SET status=?, ended_at=?, sim_reached=?, error=? WHERE run_id=?",
+                            (status, _now(), sim_reached, error, run_id))
+
+    def mark_progress(self, run_id: str, sim_reached: float) -> None:
+        with self.db:
+            self.db.execute("UPDATE runs SET sim_reached=? WHERE run_id=?", (sim_reached, run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """All runs, newest first; a 'running' run whose process is gone reads 'crashed'."""
+        cursor = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
+        names = [c[0] for c in cursor.description]
+        rows = [dict(zip(names, row)) for row in cursor]
+        for row in rows:
+            row["settings"] = json.loads(row["settings"])
+            if row["status"] == RUNNING and not _process_alive(row["pid"]):
+                row["status"] = "crashed"
+        return rows
+
+    def run(self, run_id: str | None = None) -> dict[str, Any]:
+        """One run by id (a unique prefix will do); the newest when None."""
+        runs = self.runs()
+        if not runs:
+            raise LookupError(f"{self.path} holds no runs")
+        if run_id is None:
+            return runs[0]
+        matches = [r for r in runs if r["run_id"].startswith(run_id)]
+        if len(matches) != 1:
+            raise LookupError(f"{'no' if not matches else 'more than one'} run matches '{run_id}' in {self.path}")
+        return matches[0]
+
+    # -- events -----------------------------------------------------------
+    def writer(self, run_id: str, *, batch: int = 500, max_delay_s: float = 1.0) -> EventWriter:
+        return EventWriter(self, run_id, batch=batch, max_delay_s=max_delay_s)
+
+    def iter_events(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None,
+                    since: float | None = None, until: float | None = None) -> Iterator[Event]:
+        """Events of a run in log order, filtered by kind, agent and sim-time range."""
+        query, args = "SELECT run_id, seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=?", [run_id]
+        if kinds:
+            query += f" AND kind IN ({','.join('?' * len(kinds))})"
+            args += kinds
+        if agent is not None:
+            query += " AND agent=?"
+            args.append(agent)
+        if since is not None:
+            query += " AND sim_time>=?"
+            args.append(since)
+        if until is not None:
+            query += " AND sim_time<=?"
+            args.append(until)
+        for row in self.db.execute(query + " ORDER BY seq", args):
+            yield Event(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
+                        json.loads(row[6]) if row[6] else None)
+
+    def count_events(self, run_id: str) -> int:
+        return self.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
+
+    def events(self, run_id: str | None = None, **filters: Any):
+        """The log of a run as a pandas DataFrame, one row per event.
+
+        Columns: seq, time (simulated date-time), sim_time (seconds from the
+        start), kind, agent, data (dict), plus the wall-clock dict ``wall``.
+        """
+        import pandas as pd
+
+        run = self.run(run_id)
+        rows = [(e.seq, e.sim_time, e.kind, e.agent, e.data, e.wall)
+                for e in self.iter_events(run["run_id"], **filters)]
+        frame = pd.DataFrame(rows, columns=["seq", "sim_time", "kind", "agent", "data", "wall"])
+        start = pd.Timestamp(run["sim_start"])
+        frame.insert(1, "time", start + pd.to_timedelta(frame["sim_time"], unit="s"))
+        frame.insert(0, "run_id", run["run_id"])
+        return frame
+
+
+class EventWriter:
+    """Buffers events and commits them in batches (by count or by age)."""
+
+    def __init__(self, store: EventStore, run_id: str, *, batch: int, max_delay_s: float):
+        self.store, self.run_id = store, run_id
+        self.batch, self.max_delay_s = batch, max_delay_s
+        self.pending: list[tuple[Any, ...]] = []
+        self.last_flush = time.monotonic()
+        self.written = 0
+
+    def append(self, seq: int, sim_time: float, kind: str, agent: str | None,
+               data: dict[str, Any], wall: dict[str, Any] | None = None) -> None:
+        self.pending.append((self.run_id, seq, sim_time, kind, agent, _dumps(data),
+                             _dumps(wall) if wall else None))
+        if len(self.pending) >= self.batch or time.monotonic() - self.last_flush >= self.max_delay_s:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.pending:
+            with self.store.db:
+                self.store.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", self.pending)
+            self.written += len(self.pending)
+            self.pending.clear()
+        self.last_flush = time.monotonic()
+
+
+def _process_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,90 @@
+"""The town as the simulation sees it: a place tree, walking paths, object states.
+
+Built once from a validated ``Scenario``. Places form a tree (place -> area ->
+object); walking paths form a weighted networkx graph, and travel time is the
+shortest path in minutes. Object states are the only mutable part, and they
+change only through ``set_state`` so every change can be logged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import networkx as nx
+
+from .scenario import HOME, PlaceSpec, Scenario, split_location
+
+AREA_CHANGE_MINUTES = 1.0  # walking between two areas of one place
+
+
+@dataclass(frozen=True, order=True)
+class Location:
+    """Where someone is or is going: a place, an area of it, maybe an object."""
+
+    place: str
+    area: str
+    object: str | None = None
+
+    def __str__(self) -> str:
+        parts = [self.place, self.area] + ([self.object] if self.object else [])
+        return ": ".join(parts)
+
+    @property
+    def area_key(self) -> tuple[str, str]:
+        return (self.place, self.area)
+
+
+class World:
+    """Places, paths and object states of one scenario."""
+
+    def __init__(self, scenario: Scenario):
+        self.places: dict[str, PlaceSpec] = {p.name: p for p in scenario.places}
+        self.graph = nx.Graph()
+        for place in scenario.places:
+            self.graph.add_node(place.name, xy=place.xy, kind=place.kind)
+        for path in scenario.paths:
+            self.graph.add_edge(*path.between, minutes=path.minutes)
+        self.object_states: dict[Location, str] = {}
+        self.default_states: dict[Location, str] = {}
+        for place in scenario.places:
+            for area in place.areas:
+                for obj in area.objects:
+                    where = Location(place.name, area.name, obj.name)
+                    self.object_states[where] = self.default_states[where] = obj.state
+
+    def resolve(self, text: str, home: Location | None = None) -> Location:
+        """Turn ``"Place: area: object"`` (or ``"home"``) into a Location.
+
+        The scenario was validated, so names exist; a place alone means its
+        first area.
+        """
+        parts = split_location(text)
+        if parts[0].casefold() == HOME and home is not None:
+            return home
+        place = self.places[parts[0]]
+        area = parts[1] if len(parts) > 1 else place.areas[0].name
+        return Location(place.name, area, parts[2] if len(parts) > 2 else None)
+
+    @cached_property
+    def _distances(self) -> dict[str, dict[str, float]]:
+        return dict(nx.all_pairs_dijkstra_path_length(self.graph, weight="minutes"))
+
+    def route(self, origin: Location, target: Location) -> tuple[list[str], float]:
+        """The places walked through and the minutes it takes from origin to target."""
+        if origin.place == target.place:
+            minutes = 0.0 if origin.area == target.area else AREA_CHANGE_MINUTES
+            return [origin.place], minutes
+        path = nx.dijkstra_path(self.graph, origin.place, target.place, weight="minutes")
+        return path, self._distances[origin.place][target.place]
+
+    def travel_minutes(self, origin: Location, target: Location) -> float:
+        return self.route(origin, target)[1]
+
+    def set_state(self, where: Location, state: str | None) -> bool:
+        """Set an object's state (None restores its default); True if it changed."""
+        new = self.default_states[where] if state is None else state
+        if self.object_states.get(where) == new:
+            return False
+        self.object_states[where] = new
+        return True

@@ -1,0 +1,144 @@
+"""Load YAML and remember where every value came from.
+
+Pydantic tells us *which* field is wrong as a path such as
+``("personas", 2, "home")``; users need the *line*. We compose the YAML node
+tree once, build plain Python data from it and keep a map from each path to
+the line of its node (1-based).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import Problem, ScenarioError
+
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_NODES = 500_000  # guards against alias bombs ("billion laughs")
+
+PathKey = tuple[Any, ...]
+
+
+@dataclass
+class Located:
+    """Plain data from a YAML file plus the line of every path in it."""
+
+    data: Any
+    file: str
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: PathKey) -> int:
+        """The line of the deepest known node on ``path``."""
+        path = tuple(path)
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return self.lines.get((), 1)
+
+    def problem(self, path: PathKey, message: str) -> Problem:
+        dotted = ".".join(str(p) for p in path) or "scenario"
+        return Problem(self.file, self.line_of(path), dotted, message)
+
+
+def read_text(path: Path) -> str:
+    """Read a scenario file as UTF-8, turning every failure into a Problem."""
+    name = str(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise ScenarioError([Problem(name, 1, "scenario", f"cannot read file: {exc.strerror}")]) from None
+    if path.is_dir():
+        raise ScenarioError([Problem(name, 1, "scenario", "is a directory, not a scenario file")])
+    if size > MAX_FILE_BYTES:
+        raise ScenarioError([Problem(
+            name, 1, "scenario",
+            f"file is too large ({size / 2**20:.1f} MiB; the limit is {MAX_FILE_BYTES // 2**20} MiB)")])
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ScenarioError([Problem(
+            name, line, "scenario",
+            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at offset {exc.start}); save the file as UTF-8")]) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text
+
+
+def load(text: str, file: str) -> Located:
+    """Parse YAML text into data with line numbers; syntax errors become Problems."""
+    if not text.strip():
+        raise ScenarioError([Problem(file, 1, "scenario", "file is empty")])
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark else 1
+        what = exc.problem or exc.context or "invalid YAML"
+        raise ScenarioError([Problem(file, line, "yaml", f"syntax error: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(file, 1, "yaml", f"syntax error: {exc}")]) from None
+    nodes = [n for n in nodes if n is not None]
+    if not nodes:
+        raise ScenarioError([Problem(file, 1, "scenario", "file is empty")])
+    if len(nodes) > 1:
+        raise ScenarioError([Problem(file, nodes[1].start_mark.line + 1, "yaml",
+                                     "more than one YAML document; a scenario is one document")])
+    builder = _Builder(file)
+    data = builder.build(nodes[0], ())
+    if builder.problems:
+        raise ScenarioError(builder.problems)
+    return Located(data, file, builder.lines)
+
+
+class _Builder:
+    """Turns a composed node tree into plain data, recording lines by path."""
+
+    def __init__(self, file: str):
+        self.file = file
+        self.lines: dict[PathKey, int] = {}
+        self.problems: list[Problem] = []
+        self.count = 0
+        self._scalars = yaml.SafeLoader("")
+
+    def build(self, node: yaml.Node, path: PathKey) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES:
+            if self.count == MAX_NODES + 1:
+                self.problems.append(Problem(
+                    self.file, node.start_mark.line + 1, ".".join(map(str, path)) or "scenario",
+                    f"document expands to more than {MAX_NODES} values (too many aliases?)"))
+            return None
+        self.lines.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            self._scalars.flatten_mapping(node)
+            out: dict[Any, Any] = {}
+            for key_node, value_node in node.value:
+                if not isinstance(key_node, yaml.ScalarNode):
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1,
+                                                 ".".join(map(str, path)) or "scenario",
+                                                 "a key must be a plain value, not a list or mapping"))
+                    continue
+                key = self._scalars.construct_object(key_node)
+                if key in out:
+                    dotted = ".".join(map(str, path + (key,)))
+                    self.problems.append(Problem(self.file, key_node.start_mark.line + 1, dotted,
+                                                 f"duplicate key '{key}' (first on line "
+                                                 f"{self.lines[path + (key,)]})"))
+                    continue
+                self.lines[path + (key,)] = key_node.start_mark.line + 1
+                out[key] = self.build(value_node, path + (key,))
+            return out
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, path + (i,)) for i, child in enumerate(node.value)]
+        try:
+            return self._scalars.construct_object(node)
+        except yaml.YAMLError as exc:
+            self.problems.append(Problem(self.file, node.start_mark.line + 1,
+                                         ".".join(map(str, path)) or "scenario", f"bad value: {exc}"))
+            return None
