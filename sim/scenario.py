@@ -20,7 +20,7 @@ from . import yamlpos
 from .errors import Problem, ScenarioError
 
 LOCATION_SEP = ":"
-HOME = "home"
+HOME = "home"  # in a routine, the persona's home area (exactly this word)
 
 
 class _Spec(BaseModel):
@@ -250,7 +250,9 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
                 bad(path + (i, "name"), f"{what} names cannot contain '{LOCATION_SEP}'")
 
     unique(s.places, ("places",), "place")
-    places = {p.name: p for p in s.places}
+    places: dict[str, PlaceSpec] = {}
+    for place in s.places:
+        places.setdefault(place.name, place)
     for i, place in enumerate(s.places):
         unique(place.areas, ("places", i, "areas"), "area")
         for j, area in enumerate(place.areas):
@@ -306,9 +308,9 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
 
 def location_problem(text: str, places: dict[str, PlaceSpec], allow_home: bool) -> str | None:
     """Why ``text`` does not name a place, area (and optional object); None if it does."""
+    if allow_home and text.strip() == HOME:
+        return None
     parts = split_location(text)
-    if allow_home and parts[0].casefold() == HOME:
-        return None if len(parts) == 1 else "'home' stands alone (it means the persona's home area)"
     place = places.get(parts[0])
     if place is None:
         return f"unknown place '{parts[0]}'{_suggest(parts[0], places)}"

@@ -59,9 +59,9 @@ class World:
         The scenario was validated, so names exist; a place alone means its
         first area.
         """
-        parts = split_location(text)
-        if parts[0].casefold() == HOME and home is not None:
+        if text.strip() == HOME and home is not None:
             return home
+        parts = split_location(text)
         place = self.places[parts[0]]
         area = parts[1] if len(parts) > 1 else place.areas[0].name
         return Location(place.name, area, parts[2] if len(parts) > 2 else None)

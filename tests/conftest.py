@@ -1,0 +1,80 @@
+"""Shared fixtures: a tiny valid scenario to mutate, and paths to the bundled worlds."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+WORLDS = ROOT / "worlds"
+
+TINY = textwrap.dedent("""\
+    name: Tiny town
+    start: 2023-02-13T07:00
+    seed: 3
+    places:
+      - name: Cafe
+        xy: [0, 0]
+        areas:
+          - name: hall
+            objects: [counter, table]
+      - name: Home
+        xy: [10, 0]
+        areas:
+          - name: bedroom
+            objects: [bed]
+          - name: kitchen
+            objects: [stove]
+      - name: Park
+        xy: [5, 5]
+        areas:
+          - name: lawn
+    paths:
+      - {between: [Cafe, Home], minutes: 10}
+      - {between: [Home, Park], minutes: 3}
+      - {between: [Park, Cafe], minutes: 4}
+    personas:
+      - name: Ann
+        age: 30
+        traits: cheerful
+        home: "Home: bedroom"
+        memories: Ann runs the cafe; Ann likes the park
+        routine:
+          - {at: "07:00", activity: waking up, place: "home"}
+          - {at: "08:00", activity: opening the cafe, place: "Cafe: hall: counter"}
+          - {at: "12:00", activity: eating lunch, place: "Park: lawn"}
+          - {at: "13:00", activity: serving coffee, place: "Cafe: hall: counter"}
+          - {at: "20:00", activity: sleeping, place: "Home: bedroom: bed"}
+      - name: Bob
+        age: 41
+        traits: quiet
+        home: "Home: kitchen"
+        routine:
+          - {at: "07:30", activity: cooking breakfast, place: "Home: kitchen: stove"}
+          - {at: "09:00", activity: reading, place: "Cafe: hall: table"}
+          - {at: "22:00", activity: sleeping, place: "Home: bedroom: bed"}
+    interventions:
+      - at: 2023-02-13T09:30
+        agent: Bob
+        text: I should ask Ann about the party.
+    """)
+
+
+@pytest.fixture
+def tiny_path(tmp_path: Path) -> Path:
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY)
+    return path
+
+
+@pytest.fixture
+def tiny():
+    from sim.scenario import load_scenario
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "tiny.yaml"
+        path.write_text(TINY)
+        return load_scenario(path)
