@@ -1,0 +1,108 @@
+"""The command line, end to end in subprocesses, as a user would run it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.store import EventStore
+
+from .conftest import ROOT, WORLDS
+
+
+def agentville(*args: str, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT,
+                          **kwargs)
+
+
+@pytest.mark.parametrize("command", [[], ["run"], ["validate"], ["events"], ["runs"]])
+def test_help_everywhere(command):
+    result = agentville(*command, "--help")
+    assert result.returncode == 0 and "usage: agentville" in result.stdout
+
+
+def test_smallville_day_moves_and_acts_every_agent(tmp_path):
+    db = tmp_path / "a.db"
+    result = agentville("run", str(WORLDS / "smallville.yaml"), "--llm", "fake", "--until", "+1d", "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert "finished" in result.stdout and str(db) in result.stdout
+    frame = EventStore(db).events()
+    residents = set(frame.loc[frame.kind == "run_started", "data"].iloc[0]["agents"])
+    assert len(residents) == 25
+    for kind in ("move", "action"):
+        assert set(frame.loc[frame.kind == kind, "agent"]) == residents, kind
+    actions = frame[frame.kind == "action"]
+    hours = actions.groupby("agent")["time"].agg(lambda t: (t.max() - t.min()).total_seconds() / 3600)
+    assert (hours >= 12).all(), hours[hours < 12]  # each resident acts from morning to night
+
+
+def test_run_summary_events_export(tmp_path):
+    db = tmp_path / "v.db"
+    result = agentville("run", str(WORLDS / "the_ville_3.yaml"), "--until", "+6h", "--db", str(db), "--seed", "5")
+    assert result.returncode == 0, result.stderr
+    assert "agents     3" in result.stdout
+    listing = agentville("events", str(db), "--kind", "move", "--agent", "Klaus Mueller")
+    assert listing.returncode == 0 and listing.stdout.count("move") >= 1
+    assert all("Klaus Mueller" in line for line in listing.stdout.splitlines())
+    csv, parquet = tmp_path / "e.csv", tmp_path / "e.parquet"
+    assert agentville("events", str(db), "--csv", str(csv)).returncode == 0
+    assert agentville("events", str(db), "--parquet", str(parquet)).returncode == 0
+    from_csv, from_parquet = pd.read_csv(csv), pd.read_parquet(parquet)
+    assert len(from_csv) == len(from_parquet) == EventStore(db).count_events(EventStore(db).run()["run_id"])
+    runs = agentville("runs", str(db))
+    assert "finished" in runs.stdout and "seed 5" in runs.stdout
+
+
+@pytest.mark.parametrize("args, words", [
+    (["run", "worlds/the_ville_3.yaml", "--until", "tomorrow"], "cannot read 'tomorrow'"),
+    (["run", "worlds/the_ville_3.yaml", "--until", "2020-01-01T00:00"], "not after the scenario start"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "gpt9"], "unknown backend"),
+    (["run", "worlds/nowhere.yaml"], "cannot read file"),
+    (["events", "/nonexistent/x.db"], "no such event store"),
+    (["runs", "pyproject.toml"], "not a readable event store"),
+])
+def test_bad_input_is_one_line_and_exit_2(args, words):
+    result = agentville(*args)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr, result.stderr
+
+
+def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
+    db = tmp_path / "killed.db"
+    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "smallville.yaml"),
+                             "--llm", "fake", "--until", "+400d", "--db", str(db), "--no-progress"],
+                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 60
+        seen = 0
+        while time.monotonic() < deadline and seen < 5000:
+            time.sleep(0.2)
+            if db.exists():
+                try:
+                    seen = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
+                        "SELECT COUNT(*) FROM events").fetchone()[0]
+                except sqlite3.OperationalError:
+                    seen = 0
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    store = EventStore(db, read_only=True)
+    (run,) = store.runs()
+    assert run["status"] == "crashed"  # recorded 'running', and its process is gone
+    seqs = [e.seq for e in store.iter_events(run["run_id"])]
+    assert len(seqs) >= 5000 and seqs == list(range(1, len(seqs) + 1))  # every committed event, no gaps
+    listing = subprocess.run([sys.executable, "-m", "sim.cli", "runs", str(db)], capture_output=True, text=True,
+                             cwd=ROOT)
+    assert "crashed" in listing.stdout
