@@ -70,15 +70,19 @@ class RoutineAgent:
         if target.area_key != self.location.area_key:
             yield from sim.move(self, target)
         self.location = target
+        plain = f"{self.name} is {step.activity}."
         description = yield sim.llm.text(self.describe_prompt(step), purpose="describe_action", agent=self.name,
-                                         max_tokens=24, stop=("\n",), default=f"{self.name} is {step.activity}.")
-        sim.start_action(self, step.activity, description.strip())
+                                         max_tokens=24, stop=("\n",), default=plain)
+        sim.start_action(self, step.activity, description.strip() or plain)
         if target.object:
             sim.set_object(target, f"in use by {self.name}: {step.activity}", self.name)
 
     def describe_prompt(self, step: RoutineStep) -> str:
-        when = self.sim.now.strftime("%A %B %d, %H:%M")
-        thought = f"{self.name} has been thinking: {self.thoughts[-1]}\n" if self.thoughts else ""
-        return (f"{self.name}, {self.persona.age}, is {self.persona.traits}.\n{thought}"
-                f"It is {when}. {self.name} is {step.activity} at {self.location}.\n"
-                f"In one short sentence, what {self.name} is doing right now:")
+        """A completion-style prompt with one worked example, so small base models follow the format."""
+        when = self.sim.now.strftime("%A %H:%M")
+        thought = f" On their mind: {self.thoughts[-1]}" if self.thoughts else ""
+        return ("Each line says what a person is doing, in one short sentence.\n\n"
+                "Person: Tom, 45, friendly. Time: Monday 08:10. Place: the grocery store, checkout counter. "
+                "Activity: opening the shop.\nSentence: Tom unlocks the door and turns on the till.\n\n"
+                f"Person: {self.name}, {self.persona.age}, {self.persona.traits}.{thought} Time: {when}. "
+                f"Place: {self.location}. Activity: {step.activity}.\nSentence:")

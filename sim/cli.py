@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\nagentville: interrupted; everything logged so far is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `agentville events DB | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -65,7 +69,15 @@ def build_parser() -> argparse.ArgumentParser:
                      help="event store to write (default: runs/<scenario>.db); several runs can share one")
     run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     run.add_argument("--llm", default=None, metavar="BACKEND",
-                     help="language model backend: fake (deterministic test double); default: the scenario's")
+                     help="language model backend: embedded (Gemma 3 270M on this machine; the default), "
+                          "transformers (any HF model id, directory or .gguf via --model), openai (any "
+                          "OpenAI-compatible server via --base-url), fake (deterministic test double)")
+    run.add_argument("--model", default=None, help="model for --llm transformers|openai (overrides the scenario)")
+    run.add_argument("--base-url", action="append", default=None, metavar="URL",
+                     help="OpenAI-compatible server; repeat for replicas (round-robin)")
+    run.add_argument("--llm-cache", default="read-write", choices=["read-write", "read-only", "off"],
+                     help="answers cache in the store: read-only replays a run without loading a model "
+                          "(default: read-write)")
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     run.set_defaults(handler=cmd_run)
 
@@ -92,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     output.add_argument("--parquet", metavar="FILE", help="write Parquet to FILE")
     events.set_defaults(handler=cmd_events)
 
+    stats = commands.add_parser(
+        "stats", help="language-model usage of a run: calls, tokens/s, latency, cache hits, fallbacks",
+        description="Summarise the LLM calls of a run per purpose: calls, tokens, tokens/s, latency "
+                    "percentiles, queue wait, cache hit rate and fallbacks.")
+    stats.add_argument("db", metavar="DB")
+    stats.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    stats.set_defaults(handler=cmd_stats)
+
     runs = commands.add_parser("runs", help="list the runs in an event store",
                                description="List the runs in an event store with their status.")
     runs.add_argument("db", metavar="DB")
@@ -109,13 +129,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     until = parse_until(args.until, scenario.start) if args.until else (
         scenario.end or scenario.start + dt.timedelta(days=1))
-    llm = args.llm or scenario.generation.backend or "fake"
+    llm = args.llm or scenario.generation.backend or "embedded"
+    db = Path(args.db) if args.db else Path("runs") / f"{Path(args.scenario).stem}.db"
+    replay = args.llm_cache == "read-only"
+    if replay and not db.is_file():
+        raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
     if llm not in BACKENDS:
         raise UserError(f"--llm {llm}: unknown backend (available: {', '.join(BACKENDS)})")
-    db = Path(args.db) if args.db else Path("runs") / f"{Path(args.scenario).stem}.db"
-    backend = make_backend(llm, model=scenario.generation.model)
+    if llm != "fake" and not replay:
+        print(f"Loading the {llm} model ...", file=sys.stderr, flush=True)
+    backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url, replay_only=replay)
     with EventStore(db) as store:
-        sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, scenario_path=args.scenario)
+        sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, cache_mode=args.llm_cache,
+                         scenario_path=args.scenario)
         bar = _progress_bar(sim, until, disabled=args.no_progress)
         try:
             summary = sim.run(until, progress=bar.update_to if bar else None)
@@ -152,9 +178,11 @@ def format_summary(s: Any) -> str:
         f"in {s.wall_s:.1f} s of wall time",
         f"  agents     {s.agents}",
         f"  events     {s.events} ({kinds})",
-        f"  LLM        {s.llm_calls} calls, {s.llm_blocked_s:.1f} s spent waiting for answers",
+        f"  LLM        {s.llm_calls} calls ({s.extra.get('cache_hits', 0)} from the cache), "
+        f"{s.llm_blocked_s:.1f} s spent waiting for answers",
         f"  log        {s.db_path}",
         f"Inspect it:  agentville events {s.db_path} --kind action | head",
+        f"LLM usage:   agentville stats {s.db_path}",
         f"In pandas:   from sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
     ])
 
@@ -212,6 +240,18 @@ def cmd_events(args: argparse.Namespace) -> int:
 def _short(value: Any, width: int = 80) -> str:
     text = str(value).replace("\n", " ")
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from .stats import llm_stats, format_llm_stats
+
+    with _open_store(args.db) as store:
+        run = store.run(args.run)
+        frame = store.events(run["run_id"], kinds=["llm_call"])
+    print(f"Run {run['run_id']} ({run['scenario']}, seed {run['seed']}, {run['status']}), "
+          f"model {run['settings'].get('llm', '?')}")
+    print(format_llm_stats(llm_stats(frame)))
+    return 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

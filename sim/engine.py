@@ -18,7 +18,8 @@ from typing import Any, Callable, Iterator, Protocol
 import simpy
 
 from .clock import Clock
-from .generation import Backend, Completion, FakeBackend, GenerationService, Request
+from .generation import (Backend, ChoiceRequest, Completion, Embedder, FakeBackend, GenerationService, LLMCache,
+                         Request, make_embedder)
 from .scenario import PersonaSpec, Scenario
 from .store import FAILED, FINISHED, INTERRUPTED, EventStore
 from .world import Location, World
@@ -60,8 +61,9 @@ class Simulation:
     """One run of a scenario, logged to an event store."""
 
     def __init__(self, scenario: Scenario, *, store: EventStore, seed: int | None = None,
-                 backend: Backend | None = None, agent_factory: AgentFactory | None = None,
-                 scenario_path: str | None = None, settings: dict[str, Any] | None = None):
+                 backend: Backend | None = None, embedder: Embedder | None = None, cache_mode: str = "read-write",
+                 agent_factory: AgentFactory | None = None, scenario_path: str | None = None,
+                 settings: dict[str, Any] | None = None):
         self.scenario = scenario
         self.seed = scenario.seed if seed is None else seed
         self.store = store
@@ -70,12 +72,18 @@ class Simulation:
         self.world = World(scenario)
         self.backend = backend or FakeBackend()
         generation = scenario.generation
+        if embedder is None:
+            fake = self.backend.model_id == FakeBackend.model_id
+            embedder = make_embedder(generation.embedder or ("hash" if fake else "minilm"))
         self.llm = GenerationService(
-            self.backend, self.env, run_seed=self.seed, call_seconds=generation.call_minutes * 60,
-            temperature=generation.temperature, top_p=generation.top_p, max_tokens=generation.max_tokens,
-            on_call=self._log_call)
+            self.backend, self.env, run_seed=self.seed, embedder=embedder,
+            cache=None if cache_mode == "off" else LLMCache(store.db, cache_mode),
+            call_seconds=generation.call_minutes * 60, temperature=generation.temperature, top_p=generation.top_p,
+            max_tokens=generation.max_tokens, wait_timeout_s=generation.timeout_s,
+            on_failure=generation.on_failure, on_call=self._log_call)
         self.scenario_path = scenario_path
-        self.settings = {"llm": self.backend.model_id, **(settings or {})}
+        self.settings = {"llm": self.backend.model_id, "embedder": embedder.model_id, "llm_cache": cache_mode,
+                         **(settings or {})}
         self.run_id: str | None = None
         self._seq = 0
         self._writer = None
@@ -102,7 +110,9 @@ class Simulation:
         data = {"purpose": request.purpose, "model": self.backend.model_id, "request": type(request).__name__,
                 "prompt": request.prompt, "output": completion.text, "seed": request.seed,
                 "prompt_tokens": completion.prompt_tokens, "output_tokens": completion.output_tokens,
-                "cache_hit": False, "retries": completion.retries, "fallback": completion.fallback}
+                "fallback": completion.fallback}
+        if isinstance(request, ChoiceRequest):
+            data["options"] = list(request.options)
         self.log("llm_call", request.agent, wall=wall, **data)
 
     # -- world changes, each logged ---------------------------------------
@@ -174,7 +184,8 @@ class Simulation:
             run_id=self.run_id, db_path=str(self.store.path), status=status, events=self._seq,
             by_kind=dict(self.kinds), agents=len(self.agents), sim_start=self.scenario.start,
             sim_end=self.now, wall_s=time.monotonic() - wall_start,
-            llm_calls=self.kinds["llm_call"], llm_blocked_s=self.llm.blocked_s)
+            llm_calls=self.kinds["llm_call"], llm_blocked_s=self.llm.blocked_s,
+            extra={"cache_hits": self.llm.cache.hits if self.llm.cache else 0})
 
 
 def run_scenario(path: str | Path, *, db: str | Path, until: dt.datetime | None = None, seed: int | None = None,

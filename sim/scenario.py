@@ -127,15 +127,21 @@ class InterventionSpec(_Spec):
 
 
 class GenerationSpec(_Spec):
-    """How the agents' language model is reached."""
+    """How the agents' language model is reached, and what happens when it fails."""
 
     backend: Literal["embedded", "transformers", "openai", "fake"] | None = None
     model: str | None = None
     base_urls: list[str] = []
+    api_key_env: str = "OPENAI_API_KEY"
+    max_concurrency: int = Field(8, ge=1, le=1024)
+    embedder: Literal["minilm", "hash"] | None = None
     temperature: float = Field(0.7, ge=0, le=2)
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(64, ge=1, le=4096)
     call_minutes: float = Field(0.0, ge=0, le=60, description="simulated time one call costs")
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="longest wait for one answer")
+    retries: int = Field(4, ge=0, le=20)
+    on_failure: Literal["fallback", "stop"] = "fallback"
 
 
 class Scenario(_Spec):

@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS llm_cache (
     response   TEXT NOT NULL,
     created_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS embedding_cache (
+    key    TEXT PRIMARY KEY,
+    model  TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
 """
 
 RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"

@@ -46,7 +46,8 @@ def test_smallville_day_moves_and_acts_every_agent(tmp_path):
 
 def test_run_summary_events_export(tmp_path):
     db = tmp_path / "v.db"
-    result = agentville("run", str(WORLDS / "the_ville_3.yaml"), "--until", "+6h", "--db", str(db), "--seed", "5")
+    result = agentville("run", str(WORLDS / "the_ville_3.yaml"), "--until", "+6h", "--db", str(db), "--seed", "5",
+                        "--llm", "fake")
     assert result.returncode == 0, result.stderr
     assert "agents     3" in result.stdout
     listing = agentville("events", str(db), "--kind", "move", "--agent", "Klaus Mueller")
@@ -62,8 +63,9 @@ def test_run_summary_events_export(tmp_path):
 
 
 @pytest.mark.parametrize("args, words", [
-    (["run", "worlds/the_ville_3.yaml", "--until", "tomorrow"], "cannot read 'tomorrow'"),
-    (["run", "worlds/the_ville_3.yaml", "--until", "2020-01-01T00:00"], "not after the scenario start"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "fake", "--until", "tomorrow"], "cannot read 'tomorrow'"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "fake", "--until", "2020-01-01T00:00"],
+     "not after the scenario start"),
     (["run", "worlds/the_ville_3.yaml", "--llm", "gpt9"], "unknown backend"),
     (["run", "worlds/nowhere.yaml"], "cannot read file"),
     (["events", "/nonexistent/x.db"], "no such event store"),

