@@ -10,9 +10,15 @@ UNTIL    ?= +1d
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-# Reinstall when the project's dependencies change.
+# Reinstall when the project's dependencies change. torch is installed first and
+# pinned: on these machines torch==2.13.0 is a CPU build already on disk, and
+# letting a dependency pull "torch" would download a multi-GB CUDA build.
+TORCH ?= torch==2.13.0
+PIP   := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PIP) '$(TORCH)'
+	$(PIP) -e '.[test]' '$(TORCH)'
 	touch $@
 
 install: $(VENV)/.installed

@@ -144,7 +144,7 @@ class EventStore:
 
     def runs(self) -> list[dict[str, Any]]:
         """All runs, newest first; a 'running' run whose process is gone reads 'crashed'."""
-        cursor = self.db.execute("SELECT * FROM runs ORDER BY started_at DESC, run_id DESC")
+        cursor = self.db.execute("SELECT * FROM runs ORDER BY rowid DESC")
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor]
         for row in rows:

@@ -304,6 +304,12 @@ class TransformersBackend:
         """
         import torch
 
+        with torch.inference_mode():
+            return self._score_options(prompt, options)
+
+    def _score_options(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int]:
+        import torch
+
         prompt_ids = self.tokenizer(prompt).input_ids
         joiner = "" if prompt.endswith((" ", "\n")) else " "
         option_ids = [self._continuation_ids(prompt, prompt_ids, joiner + option) for option in options]

@@ -1,0 +1,104 @@
+"""The answer cache: identical reruns come from it, read-only replays need no model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from sim.engine import Simulation
+from sim.generation import FakeBackend, GenerationError, HashEmbedder, ReplayOnlyBackend, make_backend
+from sim.scenario import GenerationSpec
+from sim.store import EventStore
+
+from .conftest import ROOT, WORLDS
+from .models import tiny_model_dir
+
+
+def comparable(store, run_id):
+    return [(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(run_id)]
+
+
+def run(scenario, store, *, backend=None, cache_mode="read-write", seed=None, hours=8):
+    sim = Simulation(scenario, store=store, backend=backend or FakeBackend(), cache_mode=cache_mode, seed=seed)
+    return sim.run(scenario.start + dt.timedelta(hours=hours))
+
+
+def test_second_identical_run_is_served_from_cache(tiny, tmp_path):
+    store = EventStore(tmp_path / "c.db")
+    first_backend, second_backend = FakeBackend(), FakeBackend()
+    first = run(tiny, store, backend=first_backend)
+    second = run(tiny, store, backend=second_backend)
+    assert first_backend.calls == first.llm_calls > 0
+    assert second_backend.calls == 0 and second.extra["cache_hits"] == second.llm_calls
+    assert comparable(store, first.run_id) == comparable(store, second.run_id)
+    walls = [e.wall for e in store.iter_events(second.run_id, kinds=["llm_call"])]
+    assert all(w["cache_hit"] for w in walls)
+
+
+def test_read_only_replay_needs_no_model_and_misses_are_clear_errors(tiny, tmp_path):
+    store = EventStore(tmp_path / "r.db")
+    original = run(tiny, store)
+    replay_backend = make_backend("fake", GenerationSpec(), replay_only=True)
+    assert isinstance(replay_backend, ReplayOnlyBackend) and replay_backend.model_id == "fake"
+    replay = run(tiny, store, backend=replay_backend, cache_mode="read-only")
+    assert comparable(store, original.run_id) == comparable(store, replay.run_id)
+    with pytest.raises(GenerationError, match="read-only replay: no cached answer"):
+        run(tiny, store, backend=replay_backend, cache_mode="read-only", seed=999)
+    assert store.runs()[0]["status"] == "failed"
+
+
+def test_cache_off_asks_the_model_every_time(tiny, tmp_path):
+    store = EventStore(tmp_path / "o.db")
+    run(tiny, store)
+    backend = FakeBackend()
+    summary = run(tiny, store, backend=backend, cache_mode="off")
+    assert backend.calls == summary.llm_calls
+    assert store.db.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0] == summary.llm_calls
+
+
+def test_embeddings_are_cached_in_the_store(tiny, tmp_path):
+    class Counting(HashEmbedder):
+        texts = 0
+
+        def embed(self, texts):
+            Counting.texts += len(texts)
+            return super().embed(texts)
+
+    store = EventStore(tmp_path / "e.db")
+    sim = Simulation(tiny, store=store, embedder=Counting())
+    first = sim.llm.embed(["the cafe is open", "Ann likes the park", "the cafe is open"])
+    assert first.shape == (3, 256) and np.allclose(np.linalg.norm(first, axis=1), 1)
+    second = Simulation(tiny, store=store, embedder=Counting()).llm.embed(["Ann likes the park"])
+    assert Counting.texts == 2  # the duplicate was embedded once; the second call hit the cache
+    assert np.allclose(second[0], first[1])
+
+
+@pytest.mark.slow
+def test_cli_replays_a_transformers_run_read_only_and_reports_stats(tmp_path):
+    db = str(tmp_path / "t.db")
+    common = ["run", str(WORLDS / "the_ville_3.yaml"), "--llm", "transformers", "--model", str(tiny_model_dir()),
+              "--until", "+4h", "--db", db, "--no-progress"]
+    live = subprocess.run([sys.executable, "-m", "sim.cli", *common], capture_output=True, text=True, cwd=ROOT)
+    assert live.returncode == 0, live.stderr
+    replay = subprocess.run([sys.executable, "-m", "sim.cli", *common, "--llm-cache", "read-only"],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert replay.returncode == 0, replay.stderr
+    assert "Loading" not in replay.stderr  # no model was loaded
+    store = EventStore(db)
+    newest, oldest = store.runs()[0]["run_id"], store.runs()[1]["run_id"]
+    assert comparable(store, newest) == comparable(store, oldest)
+    stats = subprocess.run([sys.executable, "-m", "sim.cli", "stats", db, "--run", newest], capture_output=True,
+                           text=True, cwd=ROOT)
+    assert stats.returncode == 0, stats.stderr
+    assert "describe_action" in stats.stdout and "TOTAL" in stats.stdout and "100.0" in stats.stdout
+
+
+def test_cli_read_only_without_store_is_a_usage_error(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm",
+                             "fake", "--llm-cache", "read-only", "--db", str(tmp_path / "none.db")],
+                            capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 2 and "does not exist" in result.stderr
