@@ -122,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
 # -- run -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
     from .engine import Simulation
-    from .generation import BACKENDS, make_backend
+    from .generation import BACKENDS, make_backend, model_id_for
     from .scenario import load_scenario
     from .store import EventStore
 
@@ -136,8 +136,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
     if llm not in BACKENDS:
         raise UserError(f"--llm {llm}: unknown backend (available: {', '.join(BACKENDS)})")
-    if llm != "fake" and not replay:
-        print(f"Loading the {llm} model ...", file=sys.stderr, flush=True)
+    model = args.model or scenario.generation.model
+    if llm in ("transformers", "openai") and not model:
+        raise UserError(f"--llm {llm} needs a model: pass --model or set generation.model in the scenario")
+    if llm in ("embedded", "transformers") and not replay:
+        print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
     backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url, replay_only=replay)
     with EventStore(db) as store:
         sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, cache_mode=args.llm_cache,

@@ -7,6 +7,7 @@ the code paths (tokenising, batching, decoding, scoring) are the real ones.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -35,5 +36,10 @@ def tiny_model_dir(arch: str = "llama") -> Path:
     folder = Path(os.environ.get("AGENTVILLE_TEST_MODELS", tempfile.mkdtemp(prefix="agentville-tiny-"))) / arch
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
+    # save_pretrained does not keep model_input_names; servers reload the tokenizer from disk
+    config_path = folder / "tokenizer_config.json"
+    config = json.loads(config_path.read_text())
+    config["model_input_names"] = tokenizer.model_input_names
+    config_path.write_text(json.dumps(config, indent=2))
     _BUILT[arch] = folder
     return folder

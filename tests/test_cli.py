@@ -68,6 +68,10 @@ def test_run_summary_events_export(tmp_path):
      "not after the scenario start"),
     (["run", "worlds/the_ville_3.yaml", "--llm", "gpt9"], "unknown backend"),
     (["run", "worlds/nowhere.yaml"], "cannot read file"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "openai", "--model", "m", "--base-url", "http://127.0.0.1:9"],
+     "cannot reach the OpenAI-compatible server"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "transformers"], "needs a model"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "transformers", "--model", "/nonexistent/m.gguf"], "does not exist"),
     (["events", "/nonexistent/x.db"], "no such event store"),
     (["runs", "pyproject.toml"], "not a readable event store"),
 ])

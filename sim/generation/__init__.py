@@ -56,13 +56,17 @@ def make_backend(name: str, settings: GenerationSpec, *, model: str | None = Non
     if name == "fake":
         return FakeBackend()
     if name == "openai":
-        from .openai_backend import OpenAIBackend
+        from .openai_backend import BackendUnavailable, OpenAIBackend
 
         urls = base_urls or settings.base_urls
         if not urls:
             raise UserError("--llm openai needs a server: pass --base-url or set generation.base_urls")
-        return OpenAIBackend(model, urls, api_key_env=settings.api_key_env, max_concurrency=settings.max_concurrency,
-                             timeout_s=settings.timeout_s, retries=settings.retries)
+        try:
+            return OpenAIBackend(model, urls, api_key_env=settings.api_key_env,
+                                 max_concurrency=settings.max_concurrency, timeout_s=settings.timeout_s,
+                                 retries=settings.retries)
+        except BackendUnavailable as exc:
+            raise UserError(str(exc)) from None
     from .transformers_backend import TransformersBackend
 
     return TransformersBackend(None if name == "embedded" else model)

@@ -1,0 +1,255 @@
+"""Servers for backend tests, all on 127.0.0.1 and all stopped by their owner.
+
+``FakeOpenAIServer`` is a scripted OpenAI-compatible server in a thread: it can
+fail on cue (HTTP errors, garbage, dropped connections, slow answers) and
+behave like servers that honour, reject or silently ignore guided choice.
+``TransformersServe`` runs the real ``transformers serve`` on a local model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HOST = "127.0.0.1"
+GUIDED = ("structured_outputs", "guided_choice")
+
+
+def free_port() -> int:
+    """A port nothing listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+# ----- a scripted fake -----
+
+Fault = int | str | tuple[str, float]  # 500, "garbage", "drop", ("sleep", seconds)
+
+
+def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
+    value = body.get(param)
+    return value.get("choice") if isinstance(value, dict) else value
+
+
+class FakeOpenAIServer:
+    """An OpenAI-compatible server whose faults and guided-choice support are set by the test.
+
+    ``faults`` are applied to successive POSTs, one each, then it answers
+    normally: ``text(body)`` for free text, or an option picked by seed when the
+    request uses a guided parameter named in ``honour``. Parameters named in
+    ``reject`` get HTTP 400 naming them; any other unknown field is ignored, as
+    vLLM does. Scripted HTTP errors echo the Authorization header, as a careless
+    proxy might, so tests can check the backend never repeats the key.
+    """
+
+    def __init__(self, models: Iterable[str] = ("tiny",), *, faults: Iterable[Fault] = (),
+                 text: Callable[[dict[str, Any]], str] = lambda body: "hello world",
+                 honour: Iterable[str] = GUIDED, reject: Iterable[str] = ()):
+        self.models, self.faults, self.text = list(models), list(faults), text
+        self.honour, self.reject = set(honour), set(reject)
+        self.posts: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._httpd = _QuietServer((HOST, 0), _Handler)
+        self._httpd.owner = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        name="fake-openai", daemon=True)
+
+    @property
+    def url(self) -> str:
+        """The bare address (no /v1), so tests also cover URL normalisation."""
+        return f"http://{HOST}:{self._httpd.server_address[1]}"
+
+    def start(self) -> FakeOpenAIServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()  # wakes handlers that are sleeping on cue
+        self._httpd.shutdown()
+        self._httpd.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeOpenAIServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def sleep(self, seconds: float) -> None:
+        self._stopping.wait(seconds)
+
+    def next_fault(self, body: dict[str, Any], headers: dict[str, str]) -> Fault | None:
+        with self._lock:
+            self.posts.append(body)
+            self.headers.append(headers)
+            return self.faults.pop(0) if self.faults else None
+
+    def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        """The status and JSON body of a normal answer."""
+        for param in GUIDED:
+            if param in body and param in self.reject:
+                return 400, {"error": {"message": f"unknown parameter: {param}", "type": "invalid_request"}}
+        if body.get("model") not in self.models:
+            return 404, {"error": {"message": f"model {body.get('model')!r} does not exist"}}
+        text = self.text(body)
+        for param in GUIDED:
+            options = _guided_options(body, param)
+            if param in self.honour and options:
+                text = options[int(body.get("seed") or 0) % len(options)]
+        usage = {"prompt_tokens": len(str(body.get("prompt", "")).split()), "completion_tokens": len(text.split())}
+        return 200, {"object": "text_completion", "model": body["model"],
+                     "choices": [{"index": 0, "text": text, "finish_reason": "stop"}], "usage": usage}
+
+
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up is what fault tests do; no tracebacks for it."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like real servers
+    disable_nagle_algorithm = True  # headers and body go out in two writes: don't wait 40 ms for an ACK
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet test output
+        pass
+
+    @property
+    def owner(self) -> FakeOpenAIServer:
+        return self.server.owner  # type: ignore[attr-defined]
+
+    def do_GET(self) -> None:
+        if self.path.rstrip("/").endswith("/v1/models"):
+            self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.owner.models]})
+        else:
+            self._send(404, {"error": {"message": "not found"}})
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        fault = self.owner.next_fault(body, {k.lower(): v for k, v in self.headers.items()})
+        if fault == "drop":
+            self.close_connection = True  # hang up without a word
+            return
+        if fault == "garbage":
+            self._send_raw(200, b"<html>this is not json")
+            return
+        if isinstance(fault, tuple):
+            self.owner.sleep(fault[1])
+        elif isinstance(fault, int):  # echoes the key, as a careless proxy might: the backend must not repeat it
+            sent = self.headers.get("Authorization", "no key")
+            self._send(fault, {"error": {"message": f"scripted HTTP {fault} (you sent: {sent})"}})
+            return
+        self._send(*self.owner.answer(body))
+
+    def _send(self, status: int, payload: dict[str, Any]) -> None:
+        self._send_raw(status, json.dumps(payload).encode())
+
+    def _send_raw(self, status: int, data: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):  # the client gave up (a timeout test)
+            self.close_connection = True
+
+
+# ----- the real transformers serve -----
+
+def serving_available() -> bool:
+    """Whether ``transformers serve`` can start here (it needs fastapi, uvicorn and openai)."""
+    from transformers.utils.import_utils import is_serve_available
+
+    return is_serve_available()
+
+
+class TransformersServe:
+    """``transformers serve MODEL_DIR`` as a child process on 127.0.0.1, pinned to that one model.
+
+    The server names the model exactly as given on its command line, so
+    ``model`` (the directory as a string) is the name to request.
+    """
+
+    def __init__(self, model_dir: Path, log_path: Path, port: int | None = None):
+        self.model = str(model_dir)
+        self.port = port or free_port()
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/v1"
+
+    def command(self) -> list[str]:
+        script = Path(sys.executable).parent / "transformers"
+        exe = str(script) if script.exists() else (shutil.which("transformers") or "transformers")
+        return [exe, "serve", self.model, "--host", HOST, "--port", str(self.port), "--device", "cpu"]
+
+    def start(self, timeout_s: float = 90) -> TransformersServe:
+        """Start and wait until /health answers; raise with the log's tail if it does not."""
+        env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"transformers serve exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                if httpx.get(f"http://{HOST}:{self.port}/health", timeout=1).status_code == 200:
+                    return self
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        self.kill()
+        raise RuntimeError(f"transformers serve did not come up in {timeout_s:g}s:\n{self.log_tail()}")
+
+    def kill(self) -> None:
+        """SIGKILL the server's process group (ours: it was started in a new session) and reap it."""
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(timeout=10)
+
+    def requests_received(self) -> int:
+        """How many generation requests the server has logged, across restarts."""
+        return self.log_tail(chars=10**9).count("[Request received]")
+
+    def wait_for_requests(self, count: int, timeout_s: float = 30) -> None:
+        """Wait until the server has logged ``count`` requests in all, so they are surely in its hands."""
+        deadline = time.monotonic() + timeout_s
+        while self.requests_received() < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"transformers serve logged {self.requests_received()} of {count} requests")
+            time.sleep(0.02)
+
+    def log_tail(self, chars: int = 3000) -> str:
+        return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
+
+    def __enter__(self) -> TransformersServe:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.kill()
