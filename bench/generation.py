@@ -95,6 +95,20 @@ def request_mix(n: int, seed: int = 0) -> list[Request]:
     return out
 
 
+def planning_mix(n: int, seed: int = 0) -> list[Request]:
+    """The mix measured while planning: ~251-token prompts, 32 new tokens each, all text."""
+    rng = random.Random(seed)
+    out: list[Request] = []
+    for i in range(n):
+        name = rng.choice(PEOPLE)
+        prompt = f"{name} remembers:\n{memory_lines(rng, 215)}\n\nWhat {name} does next:\n"
+        out.append(TextRequest(prompt, max_tokens=32, temperature=0.0, seed=i, purpose="plan"))
+    return out
+
+
+MIXES = {"agents": request_mix, "planning": planning_mix}
+
+
 def budget(request: Request) -> int:
     """New tokens a naive peer generates for a request (choices: a short answer to parse)."""
     if isinstance(request, ChoiceRequest):
@@ -205,6 +219,8 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip, e.g. a c")
+    parser.add_argument("--mix", choices=sorted(MIXES), default="agents",
+                        help="agents: the realistic mix (default); planning: 251-token prompts, 32 new tokens")
     args = parser.parse_args()
 
     import torch
@@ -224,11 +240,13 @@ def main() -> None:
     one_at_a_time(model, tokenizer, request_mix(1, seed=99))  # warm-up
     print(f"{'N':>4}  {'method':<34} {'wall s':>8} {'out tok':>8} {'tok/s':>8} {'req/s':>7} {'x (a)':>7}")
     for n in args.n:
-        requests = request_mix(n)
+        requests = MIXES[args.mix](n)
         lengths = [len(tokenizer(r.prompt).input_ids) for r in requests]
         print(f"  N={n}: prompts {min(lengths)}-{max(lengths)} tokens (mean {sum(lengths) / n:.0f}); "
               f"{sum(isinstance(r, ChoiceRequest) for r in requests)} choices, "
-              f"{sum(isinstance(r, TextRequest) for r in requests)} texts of 16-48 tokens")
+              f"{sum(isinstance(r, TextRequest) for r in requests)} texts of "
+              f"{min((r.max_tokens for r in requests if isinstance(r, TextRequest)), default=0)}-"
+              f"{max((r.max_tokens for r in requests if isinstance(r, TextRequest)), default=0)} tokens")
         base = None
         for key, label, method in methods:
             if key in args.skip:
