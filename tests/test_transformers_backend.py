@@ -132,3 +132,16 @@ def test_embedded_model_answers_choices_and_texts():
         assert all(r.output_tokens >= 1 for r in results[6:])
     finally:
         worker.close()
+
+
+def test_split_balances_padding_against_decode_loops():
+    from sim.generation.transformers_backend import batch_cost, best_split
+
+    # similar prompts and budgets: one batch (one decode loop) is cheapest
+    assert best_split([157, 200, 250, 300, 400, 500, 600, 612], [48] * 8, 32) == []
+    # short prompts with tiny budgets do not wait behind, or pad up to, long ones
+    assert best_split([150, 160, 600, 610], [2, 2, 48, 48], 32) == [2]
+    # never more than max_batch rows
+    cuts = best_split([150] * 40, [48] * 40, 32)
+    assert cuts and all(b - a <= 32 for a, b in zip([0] + cuts, cuts + [40]))
+    assert batch_cost([100, 200], [10, 20]) > batch_cost([100], [10])

