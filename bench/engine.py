@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sim.engine import Simulation  # noqa: E402
+from sim.generation import FakeBackend  # noqa: E402
 from sim.scenario import load_scenario  # noqa: E402
 from sim.store import EventStore  # noqa: E402
 
@@ -32,7 +33,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "bench.db"
             with EventStore(db) as store:
-                sim = Simulation(scenario, store=store)
+                sim = Simulation(scenario, store=store, backend=FakeBackend())
                 start = time.perf_counter()
                 summary = sim.run(scenario.start + dt.timedelta(days=days))
                 wall = time.perf_counter() - start

@@ -19,7 +19,7 @@ import simpy
 
 from .clock import Clock
 from .generation import (Backend, ChoiceRequest, Completion, Embedder, FakeBackend, GenerationService, LLMCache,
-                         Request, make_embedder)
+                         Request, make_backend, make_embedder)
 from .scenario import PersonaSpec, Scenario
 from .store import FAILED, FINISHED, INTERRUPTED, EventStore
 from .world import Location, World
@@ -70,8 +70,10 @@ class Simulation:
         self.env = simpy.Environment()
         self.clock = Clock(scenario.start)
         self.world = World(scenario)
-        self.backend = backend or FakeBackend()
         generation = scenario.generation
+        # The fake backend is a test double, never a default: without an explicit
+        # backend the scenario's (or the embedded model) answers.
+        self.backend = backend or make_backend(generation.backend or "embedded", generation)
         if embedder is None:
             fake = self.backend.model_id == FakeBackend.model_id
             embedder = make_embedder(generation.embedder or ("hash" if fake else "minilm"))
@@ -189,12 +191,21 @@ class Simulation:
 
 
 def run_scenario(path: str | Path, *, db: str | Path, until: dt.datetime | None = None, seed: int | None = None,
-                 backend: Backend | None = None) -> RunSummary:
-    """Load, run and log a scenario in one call (the Python twin of ``agentville run``)."""
+                 llm: str | None = None, model: str | None = None, backend: Backend | None = None) -> RunSummary:
+    """Load, run and log a scenario in one call (the Python twin of ``agentville run``).
+
+    ``llm``/``model`` name a backend as the CLI's ``--llm``/``--model`` do;
+    ``backend`` passes a ready one instead.
+    """
     from .scenario import load_scenario
 
     scenario = load_scenario(path)
     until = until or scenario.end or scenario.start + dt.timedelta(days=1)
-    with EventStore(db) as store:
-        sim = Simulation(scenario, store=store, seed=seed, backend=backend, scenario_path=str(path))
-        return sim.run(until)
+    generation = scenario.generation
+    backend = backend or make_backend(llm or generation.backend or "embedded", generation, model=model)
+    try:
+        with EventStore(db) as store:
+            sim = Simulation(scenario, store=store, seed=seed, backend=backend, scenario_path=str(path))
+            return sim.run(until)
+    finally:
+        backend.close()

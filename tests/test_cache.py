@@ -69,10 +69,10 @@ def test_embeddings_are_cached_in_the_store(tiny, tmp_path):
             return super().embed(texts)
 
     store = EventStore(tmp_path / "e.db")
-    sim = Simulation(tiny, store=store, embedder=Counting())
+    sim = Simulation(tiny, store=store, backend=FakeBackend(), embedder=Counting())
     first = sim.llm.embed(["the cafe is open", "Ann likes the park", "the cafe is open"])
     assert first.shape == (3, 256) and np.allclose(np.linalg.norm(first, axis=1), 1)
-    second = Simulation(tiny, store=store, embedder=Counting()).llm.embed(["Ann likes the park"])
+    second = Simulation(tiny, store=store, backend=FakeBackend(), embedder=Counting()).llm.embed(["Ann likes the park"])
     assert Counting.texts == 2  # the duplicate was embedded once; the second call hit the cache
     assert np.allclose(second[0], first[1])
 

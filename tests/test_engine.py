@@ -21,7 +21,7 @@ from .conftest import WORLDS
 
 def run(scenario, tmp_path, *, name="run.db", seed=None, backend=None, hours=24):
     store = EventStore(tmp_path / name)
-    sim = Simulation(scenario, store=store, seed=seed, backend=backend)
+    sim = Simulation(scenario, store=store, seed=seed, backend=backend or FakeBackend())
     summary = sim.run(scenario.start + dt.timedelta(hours=hours))
     return store, summary
 
@@ -193,3 +193,13 @@ def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
 def test_completion_type_is_plain_data():
     completion = Completion("hi", 3, 1)
     assert completion.text == "hi" and not completion.fallback
+
+
+def test_run_scenario_python_api(tmp_path):
+    from sim import EventStore as Store, run_scenario
+
+    summary = run_scenario(WORLDS / "the_ville_3.yaml", db=tmp_path / "v.db", llm="fake",
+                           until=dt.datetime(2023, 2, 13, 12, 0))
+    assert summary.status == "finished" and summary.agents == 3
+    events = Store(tmp_path / "v.db").events()
+    assert set(events.loc[events.kind == "move", "agent"]) == {"Isabella Rodriguez", "Maria Lopez", "Klaus Mueller"}
