@@ -1,0 +1,166 @@
+"""The memory stream: everything an agent has observed, said, planned and concluded.
+
+Nodes are kept in plain Python objects for reading, and their scoring inputs
+(embedding, importance, last access) in numpy arrays so that retrieval over
+thousands of memories is a few vector operations, not a Python loop.
+
+Retrieval follows the reference: score = w_recency * recency + w_importance *
+importance + w_relevance * relevance, each min-max normalised over the
+candidates, with recency = decay ** (game hours since last access) and
+relevance the cosine similarity to the query. Retrieved memories count as
+accessed, which keeps them fresh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+import numpy as np
+
+if TYPE_CHECKING:
+    import simpy
+
+    from sim.generation import GenerationService
+
+KINDS = ("event", "thought", "chat", "plan")
+IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
+PROMPTS = Path(__file__).with_name("prompts")
+
+
+@dataclass
+class MemoryNode:
+    id: int
+    kind: str
+    text: str
+    created: float  # simulated seconds
+    last_access: float
+    importance: int
+    depth: int = 0
+    evidence: tuple[int, ...] = ()
+    subject: str | None = None  # who or what it is about, when known (perception, chat)
+
+
+@dataclass
+class RetrievalWeights:
+    recency: float = 1.0
+    importance: float = 1.0
+    relevance: float = 1.0
+
+
+@dataclass
+class MemoryStream:
+    """One agent's memories, newest last."""
+
+    weights: RetrievalWeights = field(default_factory=RetrievalWeights)
+    decay: float = 0.995  # recency factor per game hour since last access
+    nodes: list[MemoryNode] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        # Growable buffers (capacity doubles), so adding stays O(1) amortised.
+        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._importance = np.zeros(0, dtype=np.float64)
+        self._last_access = np.zeros(0, dtype=np.float64)
+        self._kinds = np.zeros(0, dtype=np.int8)
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[MemoryNode]:
+        return iter(self.nodes)
+
+    def add(self, kind: str, text: str, *, now: float, importance: int, embedding: np.ndarray,
+            evidence: tuple[int, ...] = (), depth: int = 0, subject: str | None = None) -> MemoryNode:
+        if kind not in KINDS:
+            raise ValueError(f"unknown memory kind {kind!r} (one of {KINDS})")
+        vector = np.asarray(embedding, dtype=np.float32).ravel()
+        if self.nodes and vector.shape[0] != self._vectors.shape[1]:
+            raise ValueError(f"embedding has {vector.shape[0]} dimensions; this stream holds {self._vectors.shape[1]}")
+        index = len(self.nodes)
+        if index == len(self._importance):
+            self._reserve(max(16, 2 * index), vector.shape[0])
+        node = MemoryNode(index, kind, text, now, now, int(min(10, max(1, importance))), depth, tuple(evidence),
+                          subject)
+        self.nodes.append(node)
+        norm = float(np.linalg.norm(vector))
+        self._vectors[index] = vector / norm if norm > 0 else vector  # unit rows: relevance is one product
+        self._importance[index] = node.importance
+        self._last_access[index] = now
+        self._kinds[index] = KINDS.index(kind)
+        return node
+
+    def _reserve(self, capacity: int, dims: int) -> None:
+        n = len(self.nodes)
+        vectors = np.zeros((capacity, dims), dtype=np.float32)
+        if n:
+            vectors[:n] = self._vectors[:n]
+        self._vectors = vectors
+        for name in ("_importance", "_last_access", "_kinds"):
+            old = getattr(self, name)
+            grown = np.zeros(capacity, dtype=old.dtype)
+            grown[:n] = old[:n]
+            setattr(self, name, grown)
+
+    def recent(self, n: int, kinds: tuple[str, ...] | None = None) -> list[MemoryNode]:
+        """The ``n`` newest memories (of the given kinds), oldest first."""
+        chosen = [m for m in self.nodes if kinds is None or m.kind in kinds]
+        return chosen[-n:] if n > 0 else []
+
+    def scores(self, query: np.ndarray, now: float, kinds: tuple[str, ...] | None = None) -> np.ndarray:
+        """Retrieval score of every memory (NaN for those of other kinds)."""
+        n = len(self.nodes)
+        if not n:
+            return np.zeros(0)
+        mask = np.ones(n, dtype=bool)
+        if kinds is not None:
+            mask = np.isin(self._kinds[:n], [KINDS.index(k) for k in kinds])
+        recency = self.decay ** ((now - self._last_access[:n]) / 3600.0)
+        vectors = self._vectors[:n]
+        query = np.asarray(query, dtype=np.float32).ravel()
+        relevance = vectors @ (query / (np.linalg.norm(query) or 1.0))
+        w = self.weights
+        total = (w.recency * _minmax(recency, mask) + w.importance * _minmax(self._importance[:n], mask)
+                 + w.relevance * _minmax(relevance.astype(np.float64), mask))
+        return np.where(mask, total, np.nan)
+
+    def retrieve(self, query: np.ndarray, *, now: float, k: int = 10, kinds: tuple[str, ...] | None = None,
+                 touch: bool = True) -> list[MemoryNode]:
+        """The ``k`` best memories for ``query``, best first; marks them accessed unless ``touch`` is False."""
+        scores = self.scores(query, now, kinds)
+        valid = np.flatnonzero(~np.isnan(scores))
+        if valid.size == 0 or k <= 0:
+            return []
+        top = valid[np.argsort(-scores[valid], kind="stable")[:k]]
+        if touch:
+            self._last_access[top] = now
+            for index in top:
+                self.nodes[index].last_access = now
+        return [self.nodes[i] for i in top]
+
+    def importance_since(self, memory_id: int) -> int:
+        """Summed importance of memories newer than ``memory_id`` (the reflection trigger)."""
+        return int(self._importance[memory_id + 1: len(self.nodes)].sum())
+
+
+def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Scale the masked values to [0, 1]; all-equal values become 0.5 (they do not discriminate)."""
+    if not mask.any():
+        return np.zeros_like(values, dtype=np.float64)
+    chosen = values[mask]
+    low, high = float(chosen.min()), float(chosen.max())
+    if high - low < 1e-12:
+        return np.full(values.shape, 0.5)
+    return (values - low) / (high - low)
+
+
+def importance_prompt(person: str, memory: str) -> str:
+    template = (PROMPTS / "importance.txt").read_text()
+    return template.format(person=person, memory=memory)
+
+
+def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> Iterator[simpy.Event]:
+    """A simpy sub-process: the model rates a memory 1-10 (a choice, so it always parses)."""
+    answer = yield llm.choice(importance_prompt(person, memory), IMPORTANCE_OPTIONS, purpose="importance",
+                              agent=agent, default="3")
+    return int(answer)
