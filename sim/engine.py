@@ -90,6 +90,7 @@ class Simulation:
         self._seq = 0
         self._writer = None
         self.kinds: Counter[str] = Counter()
+        self._occupants: dict[tuple[str, str], set[str]] = {}
         if agent_factory is None:
             from agents.routine import RoutineAgent as agent_factory
         self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
@@ -118,8 +119,17 @@ class Simulation:
         self.log("llm_call", request.agent, wall=wall, **data)
 
     # -- world changes, each logged ---------------------------------------
+    def occupants(self, place: str, area: str) -> set[str]:
+        """Names of the agents now in an area (not those walking to or from it).
+
+        Kept as an index updated on every move, so perception costs the size
+        of one area, never the size of the town.
+        """
+        return self._occupants.get((place, area), set())
+
     def place(self, agent: Agent, where: Location) -> None:
         agent.location = where
+        self._occupants.setdefault(where.area_key, set()).add(agent.name)
         self.log("placed", agent.name, location=str(where))
 
     def move(self, agent: Agent, target: Location) -> Iterator[simpy.Event]:
@@ -129,7 +139,9 @@ class Simulation:
         if minutes > 0:
             self.log("move", agent.name, origin=str(origin), target=str(target), route=route,
                      minutes=round(minutes, 2))
+            self._occupants.get(origin.area_key, set()).discard(agent.name)
             yield self.env.timeout(minutes * 60)
+        self._occupants.setdefault(target.area_key, set()).add(agent.name)
         agent.location = target
         self.log("arrived", agent.name, location=str(target))
 

@@ -203,3 +203,26 @@ def test_run_scenario_python_api(tmp_path):
     assert summary.status == "finished" and summary.agents == 3
     events = Store(tmp_path / "v.db").events()
     assert set(events.loc[events.kind == "move", "agent"]) == {"Isabella Rodriguez", "Maria Lopez", "Klaus Mueller"}
+
+
+def test_occupancy_index_follows_moves(tiny, tmp_path):
+    first, summary = run(tiny, tmp_path, name="first.db", hours=3)
+    departs = next(first.iter_events(summary.run_id, kinds=["move"], agent="Ann")).sim_time
+    store = EventStore(tmp_path / "o.db")
+    sim = Simulation(tiny, store=store, backend=FakeBackend())
+    seen = {}
+    walking = (departs + 60) / 3600
+
+    def watch():
+        for hour in (0.5, walking, 9.5):  # 07:30 at home; a minute into Ann's walk; 16:30 both at the cafe
+            yield sim.env.timeout(hour * 3600 - sim.env.now)
+            seen[hour] = {area: set(sim.occupants(*area)) for area in
+                          [("Home", "bedroom"), ("Home", "kitchen"), ("Cafe", "hall")]}
+
+    sim.env.process(watch())
+    sim.run(tiny.start + dt.timedelta(hours=10))
+    assert seen[0.5][("Home", "bedroom")] == {"Ann"}
+    assert "Ann" not in seen[walking][("Home", "bedroom")] | seen[walking][("Cafe", "hall")]  # on the road
+    assert seen[9.5][("Cafe", "hall")] == {"Ann", "Bob"}
+    for area, names in seen[9.5].items():  # agree with where each agent says it is
+        assert all(sim.agents[n].location.area_key == area for n in names)
