@@ -3,9 +3,9 @@
 This is the behaviour before full cognition: each step of the persona's
 routine happens at its time of day (give or take a few seeded minutes), the
 agent walks there, uses the object, and asks the language model for a
-one-line description of what it is doing. It exercises every part of the
-engine (movement, object states, the LLM bridge, interventions) with
-behaviour that is easy to check.
+one-line description of what it is doing. It already keeps a memory stream:
+seed memories from the persona, what it perceives where it arrives, and the
+inner-voice lines it is whispered, each rated for importance by the model.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ import simpy
 
 from sim.scenario import PersonaSpec, RoutineStep
 from sim.world import Location
+
+from .memory import MemoryNode, MemoryStream, rate_importance
+from .perception import Perception
 
 if TYPE_CHECKING:
     from sim.engine import Simulation
@@ -34,10 +37,28 @@ class RoutineAgent:
         self.rng = random.Random(f"{sim.seed}:{persona.name}")
         self.steps = persona.routine or [AT_HOME]
         self.thoughts: list[str] = []
+        self.memory = MemoryStream()
+        self.perception = Perception(self.name)
+
+    @property
+    def summary(self) -> str:
+        """Who the agent is, in one line (the person rating its memories)."""
+        return f"{self.name}, {self.persona.age}, {self.persona.traits}"
 
     def whisper(self, text: str) -> None:
-        """An inner-voice line: the agent takes it as its own thought."""
+        """An inner-voice line: the agent takes it as its own thought, and remembers it."""
         self.thoughts.append(text)
+        self.sim.env.process(self.remember("thought", text))
+
+    def remember(self, kind: str, text: str, *, subject: str | None = None) -> Iterator[simpy.Event]:
+        """A simpy sub-process: rate, embed and store one memory, and log it."""
+        sim = self.sim
+        importance = yield from rate_importance(sim.llm, self.name, self.summary, text)
+        node: MemoryNode = self.memory.add(kind, text, now=sim.env.now, importance=importance,
+                                           embedding=sim.llm.embed([text])[0], subject=subject)
+        sim.log("memory", self.name, id=node.id, kind=kind, text=text, importance=node.importance,
+                subject=subject, evidence=list(node.evidence), depth=node.depth)
+        return node
 
     def schedule(self) -> Iterator[tuple[float, RoutineStep]]:
         """(sim seconds, step) for ever: first the step under way at the start, then each in turn."""
@@ -57,6 +78,8 @@ class RoutineAgent:
     def live(self) -> Iterator[simpy.Event]:
         sim = self.sim
         sim.place(self, self.home)
+        for text in self.persona.memories:
+            yield from self.remember("event", text)
         for due, step in self.schedule():
             if due > sim.env.now:
                 yield sim.env.timeout(due - sim.env.now)
@@ -76,6 +99,8 @@ class RoutineAgent:
         sim.start_action(self, step.activity, description.strip() or plain)
         if target.object:
             sim.set_object(target, f"in use by {self.name}: {step.activity}", self.name)
+        for observation in self.perception.notice(sim, self.location):
+            yield from self.remember("event", observation.text, subject=observation.subject)
 
     def describe_prompt(self, step: RoutineStep) -> str:
         """A completion-style prompt with one worked example, so small base models follow the format."""

@@ -91,6 +91,7 @@ class Simulation:
         self._writer = None
         self.kinds: Counter[str] = Counter()
         self._occupants: dict[tuple[str, str], set[str]] = {}
+        self.activities: dict[str, str] = {}  # what each agent is doing now
         if agent_factory is None:
             from agents.routine import RoutineAgent as agent_factory
         self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
@@ -101,7 +102,7 @@ class Simulation:
         return self.clock.at(self.env.now)
 
     # -- the log ------------------------------------------------------------
-    def log(self, kind: str, agent: str | None = None, *, wall: dict[str, Any] | None = None, **data: Any) -> None:
+    def log(self, kind: str, agent: str | None = None, /, *, wall: dict[str, Any] | None = None, **data: Any) -> None:
         """Append one event at the current simulated time."""
         if self._writer is None:
             raise RuntimeError("the simulation is not running; call run() first")
@@ -151,6 +152,7 @@ class Simulation:
             self.log("object_state", agent, location=str(where), state=self.world.object_states[where])
 
     def start_action(self, agent: Agent, activity: str, description: str) -> None:
+        self.activities[agent.name] = activity
         self.log("action", agent.name, activity=activity, location=str(agent.location), description=description)
 
     # -- running ------------------------------------------------------------

@@ -47,11 +47,13 @@ class World:
             self.graph.add_edge(*path.between, minutes=path.minutes)
         self.object_states: dict[Location, str] = {}
         self.default_states: dict[Location, str] = {}
+        self._objects_by_area: dict[tuple[str, str], list[Location]] = {}
         for place in scenario.places:
             for area in place.areas:
                 for obj in area.objects:
                     where = Location(place.name, area.name, obj.name)
                     self.object_states[where] = self.default_states[where] = obj.state
+                    self._objects_by_area.setdefault(where.area_key, []).append(where)
 
     def resolve(self, text: str, home: Location | None = None) -> Location:
         """Turn ``"Place: area: object"`` (or ``"home"``) into a Location.
@@ -80,6 +82,10 @@ class World:
 
     def travel_minutes(self, origin: Location, target: Location) -> float:
         return self.route(origin, target)[1]
+
+    def area_objects(self, place: str, area: str) -> dict[Location, str]:
+        """The objects of one area and their states."""
+        return {obj: self.object_states[obj] for obj in self._objects_by_area.get((place, area), ())}
 
     def set_state(self, where: Location, state: str | None) -> bool:
         """Set an object's state (None restores its default); True if it changed."""

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from sim.engine import Simulation
-from sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed
+from sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
 from sim.scenario import load_scenario
 from sim.store import EventStore
 from sim.world import Location, World
@@ -134,10 +134,12 @@ def test_requests_of_all_agents_are_in_flight_together_and_order_is_deterministi
 def test_call_minutes_cost_simulated_time(tiny, tmp_path):
     costly = tiny.model_copy(update={"generation": tiny.generation.model_copy(update={"call_minutes": 2.0})})
     store, summary = run(costly, tmp_path, hours=3)
-    calls = list(store.iter_events(summary.run_id, kinds=["llm_call", "action"], agent="Ann"))
-    first_call, first_action = calls[0], calls[1]
-    assert first_call.kind == "llm_call" and first_action.kind == "action"
-    assert first_call.sim_time == 120.0  # submitted at 0, answered 2 simulated minutes later
+    events = list(store.iter_events(summary.run_id, kinds=["llm_call", "action"], agent="Ann"))
+    first_action = next(i for i, e in enumerate(events) if e.kind == "action")
+    calls = events[:first_action]  # Ann's seed memories rated, then her first action described, in turn
+    assert len(calls) == 3 and all(c.kind == "llm_call" for c in calls)
+    assert [c.sim_time for c in calls] == [120.0, 240.0, 360.0]  # each answered 2 simulated minutes later
+    assert events[first_action].sim_time == 360.0
 
 
 def test_choice_requests_return_an_option():
@@ -182,11 +184,15 @@ def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
             pass
 
     store = EventStore(tmp_path / "fallback.db")
-    summary = Simulation(tiny, store=store, backend=Broken()).run(tiny.start + dt.timedelta(hours=3))
+    sim = Simulation(tiny, store=store, backend=Broken(), embedder=HashEmbedder())
+    summary = sim.run(tiny.start + dt.timedelta(hours=3))
     assert summary.status == "finished"
     calls = list(store.iter_events(summary.run_id, kinds=["llm_call"]))
     assert calls and all(c.data["fallback"] for c in calls)
-    assert calls[0].data["output"] == "Ann is waking up."  # the request's own default
+    describe = next(c for c in calls if c.data["purpose"] == "describe_action")
+    assert describe.data["output"] == "Ann is waking up."  # the request's own default
+    rating = next(c for c in calls if c.data["purpose"] == "importance")
+    assert rating.data["output"] == "3"  # a neutral importance
     assert calls[0].wall["retries"] == 4 and "HTTP 500" in calls[0].wall["error"]
 
 

@@ -1,0 +1,58 @@
+"""Agents remember their persona, what they see where they arrive, and what they are whispered."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sim.engine import Simulation
+from sim.generation import FakeBackend
+from sim.store import EventStore
+
+
+def memories(tiny, tmp_path, hours=12):
+    store = EventStore(tmp_path / "m.db")
+    sim = Simulation(tiny, store=store, backend=FakeBackend())
+    summary = sim.run(tiny.start + dt.timedelta(hours=hours))
+    return sim, list(store.iter_events(summary.run_id, kinds=["memory"]))
+
+
+def test_seed_memories_perceptions_and_whispers_become_memories(tiny, tmp_path):
+    sim, events = memories(tiny, tmp_path)
+    ann = [e.data for e in events if e.agent == "Ann"]
+    bob = [e.data for e in events if e.agent == "Bob"]
+    assert [m["text"] for m in ann[:2]] == ["Ann runs the cafe", "Ann likes the park"]  # seed memories first
+    assert all(1 <= m["importance"] <= 10 for m in ann + bob)
+    # Bob reaches the cafe at about 09:00, where Ann is at the counter
+    assert any(m["subject"] == "Ann" and m["text"] == "Ann is opening the cafe" for m in bob)
+    assert any(m["kind"] == "thought" and "ask Ann about the party" in m["text"] for m in bob)
+    assert len(sim.agents["Bob"].memory) == len(bob)  # the log and the stream agree
+    # nobody perceives the object it is using itself, nor itself
+    assert not any(m["subject"] and "Bob" in m["text"] for m in bob)
+
+
+def test_the_same_sight_is_not_perceived_twice(tiny, tmp_path):
+    _, events = memories(tiny, tmp_path, hours=24)
+    for agent in ("Ann", "Bob"):
+        sights = [(e.data["subject"], e.data["text"]) for e in events if e.agent == agent and e.data["subject"]]
+        consecutive = [a for a, b in zip(sights, sights[1:]) if a == b]
+        assert not consecutive, consecutive
+
+
+def test_attention_bandwidth_limits_what_is_noticed(tmp_path):
+    from agents.perception import Perception
+    from sim.scenario import load_scenario
+    from sim.world import Location
+
+    from .conftest import WORLDS
+
+    scenario = load_scenario(WORLDS / "smallville.yaml")
+    sim = Simulation(scenario, store=EventStore(tmp_path / "s.db"), backend=FakeBackend())
+    cafe = Location("Hobbs Cafe", "cafe")
+    for name in list(sim.agents)[3:9]:  # six people other than Klaus
+        sim._occupants.setdefault(cafe.area_key, set()).add(name)
+        sim.activities[name] = "drinking coffee"
+    eyes = Perception("Klaus Mueller", bandwidth=3)
+    first = eyes.notice(sim, cafe)
+    assert len(first) == 3
+    second = eyes.notice(sim, cafe)
+    assert len(second) == 3 and not set(first) & set(second)  # the next things, not the same ones again
