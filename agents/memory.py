@@ -13,6 +13,7 @@ accessed, which keeps them fresh.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
@@ -154,9 +155,14 @@ def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low)
 
 
+@functools.cache
+def _template(name: str) -> str:
+    """A prompt template file, read once (it is used for every memory)."""
+    return (PROMPTS / name).read_text()
+
+
 def importance_prompt(person: str, memory: str) -> str:
-    template = (PROMPTS / "importance.txt").read_text()
-    return template.format(person=person, memory=memory)
+    return _template("importance.txt").format(person=person, memory=memory)
 
 
 def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> Iterator[simpy.Event]:
