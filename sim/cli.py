@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--llm-cache", default="read-write", choices=["read-write", "read-only", "off"],
                      help="answers cache in the store: read-only replays a run without loading a model "
                           "(default: read-write)")
+    ablations = run.add_argument_group("ablations (override the scenario's cognition section)")
+    ablations.add_argument("--no-retrieval", action="store_true",
+                           help="agents recall only their most recent memories, not the best-scoring ones")
+    ablations.add_argument("--no-reflection", action="store_true", help="agents never reflect")
+    ablations.add_argument("--no-planning", action="store_true",
+                           help="agents do not plan their day; they choose each next activity as they go")
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     run.set_defaults(handler=cmd_run)
 
@@ -144,7 +150,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url, replay_only=replay)
     with EventStore(db) as store:
         sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, cache_mode=args.llm_cache,
-                         scenario_path=args.scenario)
+                         scenario_path=args.scenario, cognition=cognition_from(args, scenario.cognition))
         bar = _progress_bar(sim, until, disabled=args.no_progress)
         try:
             summary = sim.run(until, progress=bar.update_to if bar else None)
@@ -154,6 +160,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             backend.close()
     print(format_summary(summary))
     return 0
+
+
+def cognition_from(args: argparse.Namespace, cognition: Any) -> Any:
+    """The scenario's cognition settings with the command line's ablation switches applied."""
+    off = {name: False for name in ("retrieval", "reflection", "planning") if getattr(args, f"no_{name}")}
+    return cognition.model_copy(update=off)
 
 
 def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:

@@ -20,7 +20,7 @@ import simpy
 from .clock import Clock
 from .generation import (Backend, ChoiceRequest, Completion, Embedder, FakeBackend, GenerationService, LLMCache,
                          Request, make_backend, make_embedder)
-from .scenario import PersonaSpec, Scenario
+from .scenario import CognitionSpec, PersonaSpec, Scenario
 from .store import FAILED, FINISHED, INTERRUPTED, EventStore
 from .world import Location, World
 
@@ -36,6 +36,8 @@ class Agent(Protocol):
     def live(self) -> Iterator[simpy.Event]: ...
 
     def whisper(self, text: str) -> None: ...
+
+    def interview(self, question: str) -> str: ...
 
 
 AgentFactory = Callable[["Simulation", PersonaSpec], Agent]
@@ -63,8 +65,9 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, store: EventStore, seed: int | None = None,
                  backend: Backend | None = None, embedder: Embedder | None = None, cache_mode: str = "read-write",
                  agent_factory: AgentFactory | None = None, scenario_path: str | None = None,
-                 settings: dict[str, Any] | None = None):
+                 settings: dict[str, Any] | None = None, cognition: CognitionSpec | None = None):
         self.scenario = scenario
+        self.cognition = cognition or scenario.cognition
         self.seed = scenario.seed if seed is None else seed
         self.store = store
         self.env = simpy.Environment()
@@ -85,15 +88,17 @@ class Simulation:
             on_failure=generation.on_failure, on_call=self._log_call)
         self.scenario_path = scenario_path
         self.settings = {"llm": self.backend.model_id, "embedder": embedder.model_id, "llm_cache": cache_mode,
-                         **(settings or {})}
+                         "cognition": self.cognition.model_dump(), **(settings or {})}
         self.run_id: str | None = None
         self._seq = 0
         self._writer = None
         self.kinds: Counter[str] = Counter()
         self._occupants: dict[tuple[str, str], set[str]] = {}
         self.activities: dict[str, str] = {}  # what each agent is doing now
+        self.running = False
+        self._conversations = 0
         if agent_factory is None:
-            from agents.routine import RoutineAgent as agent_factory
+            from agents.generative import GenerativeAgent as agent_factory
         self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
 
     # -- time -------------------------------------------------------------
@@ -111,6 +116,8 @@ class Simulation:
         self._writer.append(self._seq, round(self.env.now, 3), kind, agent, data, wall)
 
     def _log_call(self, request: Request, completion: Completion, wall: dict[str, Any]) -> None:
+        if not self.running:  # an interview asked before or after the run: nothing to log it in
+            return
         data = {"purpose": request.purpose, "model": self.backend.model_id, "request": type(request).__name__,
                 "prompt": request.prompt, "output": completion.text, "seed": request.seed,
                 "prompt_tokens": completion.prompt_tokens, "output_tokens": completion.output_tokens,
@@ -118,6 +125,10 @@ class Simulation:
         if isinstance(request, ChoiceRequest):
             data["options"] = list(request.options)
         self.log("llm_call", request.agent, wall=wall, **data)
+
+    def next_conversation_id(self) -> int:
+        self._conversations += 1
+        return self._conversations
 
     # -- world changes, each logged ---------------------------------------
     def occupants(self, place: str, area: str) -> set[str]:
@@ -155,12 +166,29 @@ class Simulation:
         self.activities[agent.name] = activity
         self.log("action", agent.name, activity=activity, location=str(agent.location), description=description)
 
+    # -- talking to agents ----------------------------------------------------
+    def agent(self, name: str) -> Agent:
+        try:
+            return self.agents[name]
+        except KeyError:
+            raise KeyError(f"no agent named {name!r} (agents: {', '.join(self.agents)})") from None
+
+    def whisper(self, agent: str, text: str) -> None:
+        """Put ``text`` in an agent's inner voice now; it takes it as its own thought."""
+        target = self.agent(agent)
+        if self.running:
+            self.log("intervention", agent, intervention="whisper", text=text)
+        target.whisper(text)
+
+    def interview(self, agent: str, question: str) -> str:
+        """Ask an agent a question; it answers from memory and nothing about it changes."""
+        return self.agent(agent).interview(question)
+
     # -- running ------------------------------------------------------------
     def _interventions(self) -> Iterator[simpy.Event]:
         for item in sorted(self.scenario.interventions, key=lambda i: i.at):
             yield self.env.timeout(max(0.0, self.clock.seconds(item.at) - self.env.now))
-            self.log("intervention", item.agent, intervention=item.kind, text=item.text)
-            self.agents[item.agent].whisper(item.text)
+            self.whisper(item.agent, item.text)
 
     def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> RunSummary:
         """Run from the scenario start to ``until``; the store records the outcome."""
@@ -170,6 +198,7 @@ class Simulation:
             scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
             settings=self.settings, scenario_path=self.scenario_path)
         self._writer = self.store.writer(self.run_id)
+        self.running = True
         status, error = FAILED, None
         try:
             self.log("run_started", scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
@@ -194,6 +223,7 @@ class Simulation:
             error = f"{type(exc).__name__}: {exc}"
             raise
         finally:
+            self.running = False
             self._writer.flush()
             self.store.end_run(self.run_id, status, sim_reached=self.env.now, error=error)
         return RunSummary(

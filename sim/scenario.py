@@ -144,6 +144,22 @@ class GenerationSpec(_Spec):
     on_failure: Literal["fallback", "stop"] = "fallback"
 
 
+class CognitionSpec(_Spec):
+    """How agents think; the switches are the ablations experiments compare."""
+
+    retrieval: bool = Field(True, description="retrieve memories by score; off: only the most recent ones")
+    reflection: bool = Field(True, description="reflect when new memories add up in importance")
+    planning: bool = Field(True, description="plan the day; off: choose each next activity moment to moment")
+    reflection_threshold: int = Field(150, ge=1, le=100000)
+    retrieval_k: int = Field(8, ge=1, le=100)
+    recency_weight: float = Field(1.0, ge=0)
+    importance_weight: float = Field(1.0, ge=0)
+    relevance_weight: float = Field(1.0, ge=0)
+    attention_bandwidth: int = Field(3, ge=1, le=50)
+    conversation_turns: int = Field(8, ge=2, le=40, description="most lines in one conversation")
+    conversation_cooldown_minutes: float = Field(120.0, ge=0, le=7 * 24 * 60)
+
+
 class Scenario(_Spec):
     """A whole scenario file."""
 
@@ -157,6 +173,7 @@ class Scenario(_Spec):
     personas: list[PersonaSpec] = Field(min_length=1)
     interventions: list[InterventionSpec] = []
     generation: GenerationSpec = GenerationSpec()
+    cognition: CognitionSpec = CognitionSpec()
 
 
 def split_location(text: str) -> list[str]:

@@ -17,6 +17,9 @@ from sim.store import EventStore
 from sim.world import Location, World
 
 from .conftest import WORLDS
+from .scripted import ScriptedBackend
+
+TO_THE_CAFE = {"location_place": "Cafe"}  # every activity happens at the cafe
 
 
 def run(scenario, tmp_path, *, name="run.db", seed=None, backend=None, hours=24):
@@ -39,35 +42,30 @@ def test_world_travel_uses_shortest_path(tiny):
     assert world.travel_minutes(Location("Home", "bedroom"), Location("Home", "bedroom", "bed")) == 0
 
 
-def test_moves_take_travel_time_and_agents_follow_routine(tiny, tmp_path):
-    store, summary = run(tiny, tmp_path)
+def test_moves_take_travel_time_along_the_shortest_path(tiny, tmp_path):
+    store, summary = run(tiny, tmp_path, backend=ScriptedBackend(TO_THE_CAFE), hours=14)
     assert summary.status == "finished"
     events = list(store.iter_events(summary.run_id))
     ann_moves = [e for e in events if e.kind == "move" and e.agent == "Ann"]
-    arrivals = {e.seq: e for e in events if e.kind == "arrived" and e.agent == "Ann"}
     assert ann_moves, "Ann never moved"
     for move in ann_moves:
         arrival = next(e for e in events if e.seq > move.seq and e.kind == "arrived" and e.agent == "Ann")
-        assert arrival.seq in arrivals
         assert arrival.sim_time - move.sim_time == pytest.approx(move.data["minutes"] * 60)
-    # Ann's first trip: home (07:00) -> cafe at about 08:00 along Home-Park-Cafe.
+    # Ann wakes at 07:00 and walks to the cafe along Home-Park-Cafe (7 minutes, not the direct 10).
     first = ann_moves[0]
     assert first.data["route"] == ["Home", "Park", "Cafe"] and first.data["minutes"] == 7
-    start = tiny.start
-    assert dt.timedelta(minutes=55) <= dt.timedelta(seconds=first.sim_time) <= dt.timedelta(minutes=70)
-    activities = [e.data["activity"] for e in events if e.kind == "action" and e.agent == "Ann"]
-    assert activities[:5] == ["waking up", "opening the cafe", "eating lunch", "serving coffee", "sleeping"]
-    assert start  # the scenario's start anchors sim_time 0
+    assert first.sim_time == 0
+    # ... and home to bed at bedtime (20:00 in her usual day)
+    assert ann_moves[-1].data["target"] == "Home: bedroom: bed" and ann_moves[-1].sim_time == 13 * 3600
 
 
 def test_object_states_change_when_used_and_reset_when_left(tiny, tmp_path):
-    store, summary = run(tiny, tmp_path)
+    store, summary = run(tiny, tmp_path, backend=ScriptedBackend(TO_THE_CAFE), hours=16)  # both abed by 22:00
     counter = [e for e in store.iter_events(summary.run_id, kinds=["object_state"])
                if e.data["location"] == "Cafe: hall: counter"]
     states = [e.data["state"] for e in counter]
-    assert states[0] == "in use by Ann: opening the cafe"
-    assert "idle" in states  # released when Ann goes to lunch
-    assert states.index("idle") < states.index("in use by Ann: serving coffee")
+    assert states[0].startswith("in use by ")
+    assert states[-1] == "idle"  # released when the last user goes home
 
 
 def test_intervention_is_logged_and_heard(tiny, tmp_path):
@@ -189,8 +187,10 @@ def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
     assert summary.status == "finished"
     calls = list(store.iter_events(summary.run_id, kinds=["llm_call"]))
     assert calls and all(c.data["fallback"] for c in calls)
-    describe = next(c for c in calls if c.data["purpose"] == "describe_action")
-    assert describe.data["output"] == "Ann is waking up."  # the request's own default
+    plan = next(c for c in calls if c.data["purpose"] == "day_plan" and c.agent == "Ann")
+    assert plan.data["output"].startswith(" waking up at 07:00\n2. opening the cafe at 08:00")  # the plain plan
+    (day,) = [e for e in store.iter_events(summary.run_id, kinds=["plan"], agent="Ann") if e.data["level"] == "day"]
+    assert day.data["strokes"][:2] == ["waking up at 07:00", "opening the cafe at 08:00"]
     rating = next(c for c in calls if c.data["purpose"] == "importance")
     assert rating.data["output"] == "3"  # a neutral importance
     assert calls[0].wall["retries"] == 4 and "HTTP 500" in calls[0].wall["error"]
@@ -212,23 +212,20 @@ def test_run_scenario_python_api(tmp_path):
 
 
 def test_occupancy_index_follows_moves(tiny, tmp_path):
-    first, summary = run(tiny, tmp_path, name="first.db", hours=3)
-    departs = next(first.iter_events(summary.run_id, kinds=["move"], agent="Ann")).sim_time
     store = EventStore(tmp_path / "o.db")
-    sim = Simulation(tiny, store=store, backend=FakeBackend())
+    sim = Simulation(tiny, store=store, backend=ScriptedBackend(TO_THE_CAFE))
     seen = {}
-    walking = (departs + 60) / 3600
 
     def watch():
-        for hour in (0.5, walking, 9.5):  # 07:30 at home; a minute into Ann's walk; 16:30 both at the cafe
+        for hour in (1 / 60, 1.0):  # a minute into the walk to the cafe; an hour later, both there
             yield sim.env.timeout(hour * 3600 - sim.env.now)
             seen[hour] = {area: set(sim.occupants(*area)) for area in
                           [("Home", "bedroom"), ("Home", "kitchen"), ("Cafe", "hall")]}
 
     sim.env.process(watch())
-    sim.run(tiny.start + dt.timedelta(hours=10))
-    assert seen[0.5][("Home", "bedroom")] == {"Ann"}
-    assert "Ann" not in seen[walking][("Home", "bedroom")] | seen[walking][("Cafe", "hall")]  # on the road
-    assert seen[9.5][("Cafe", "hall")] == {"Ann", "Bob"}
-    for area, names in seen[9.5].items():  # agree with where each agent says it is
+    sim.run(tiny.start + dt.timedelta(hours=2))
+    walking = seen[1 / 60]
+    assert "Ann" not in walking[("Home", "bedroom")] | walking[("Cafe", "hall")]  # on the road
+    assert seen[1.0][("Cafe", "hall")] == {"Ann", "Bob"}
+    for area, names in seen[1.0].items():  # agree with where each agent says it is
         assert all(sim.agents[n].location.area_key == area for n in names)

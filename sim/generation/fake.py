@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import re
 
 from .requests import ChoiceRequest, Completion, Request
 
@@ -20,6 +21,14 @@ _OPENERS = ("Right now,", "At the moment,", "Currently,", "For now,")
 def _digest(request: Request) -> int:
     body = f"{request.prompt}\x1f{getattr(request, 'options', '')}\x1f{request.seed}"
     return int.from_bytes(hashlib.sha256(body.encode()).digest()[:8], "big")
+
+
+def _first_words(text: str, limit: int) -> tuple[str, int]:
+    """``text`` cut after ``limit`` words, its line breaks kept (plans are multi-line)."""
+    words = list(re.finditer(r"\S+", text))
+    if len(words) <= limit:
+        return text, len(words)
+    return text[: words[limit - 1].end()], limit
 
 
 class FakeBackend:
@@ -35,8 +44,8 @@ class FakeBackend:
         if isinstance(request, ChoiceRequest):
             return Completion(request.options[pick % len(request.options)], prompt_tokens, 1)
         if request.default:
-            words_out = request.default.split()[: request.max_tokens]
-            return Completion(" ".join(words_out), prompt_tokens, len(words_out))
+            text, words = _first_words(request.default, request.max_tokens)
+            return Completion(text, prompt_tokens, words)
         last_line = request.prompt.strip().splitlines()[-1] if request.prompt.strip() else ""
         words = [w.strip(".,:;!?") for w in last_line.split()][-8:]
         text = f"{_OPENERS[pick % len(_OPENERS)]} {' '.join(words)}".strip()

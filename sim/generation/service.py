@@ -77,6 +77,38 @@ class GenerationService:
                                           seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent,
                                           default=default))
 
+    def text_now(self, prompt: str, *, purpose: str, agent: str | None, seed_key: str, max_tokens: int | None = None,
+                 stop: tuple[str, ...] = (), default: str | None = None) -> str:
+        """Answer a text request right away, outside simulated time (interviews).
+
+        The seed comes from ``seed_key``, not from the agent's call count, so
+        asking leaves every later request of the run exactly as it was.
+        """
+        request = TextRequest(prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
+                              temperature=self.temperature, top_p=self.top_p,
+                              seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
+                              agent=agent, default=default)
+        submitted = time.monotonic()
+        try:
+            cached = self.cache.get(self.model_id, request) if self.cache else None
+        except CacheMiss as exc:
+            raise GenerationError(str(exc)) from None
+        if cached is not None:
+            completion = cached
+        else:
+            try:
+                completion = self.backend.submit(request).result(timeout=self.wait_timeout_s)
+            except concurrent.futures.TimeoutError:
+                completion = self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
+            except GenerationFailed as exc:
+                completion = self._failed(request, str(exc), retries=exc.retries)
+            if self.cache is not None:
+                self.cache.put(self.model_id, request, completion)
+        if self.on_call is not None:
+            self.on_call(request, completion, {"cache_hit": cached is not None, "retries": completion.retries,
+                                               "latency_s": round(time.monotonic() - submitted, 4)})
+        return completion.text
+
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for ``texts`` (one row each), cached like every other model answer."""
         if self.embedder is None:

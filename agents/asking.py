@@ -1,0 +1,45 @@
+"""Asking the model for text that must parse, with retries and a logged fallback.
+
+Small local models do not always follow a format. Every free-text answer is
+therefore checked by a parser; an answer that does not parse is logged
+(``parse_failed``) and the question asked again with a fresh seed; when the
+retries are spent the agent uses its own plain answer, and the log says so
+(``fallback``). The plain answer is also the request's ``default``, so the
+fake test backend and a failing backend both land on it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+
+import simpy
+
+if TYPE_CHECKING:
+    from sim.engine import Simulation
+
+T = TypeVar("T")
+RETRIES = 1
+LIST_END = ("\n\n",)  # a blank line ends every list the prompts ask for
+
+
+class Unparseable(ValueError):
+    """The model's answer is not in the expected shape; the message says why."""
+
+
+def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
+        max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES
+        ) -> Iterator[simpy.Event]:
+    """A simpy sub-process returning ``parse(prefix + answer)``.
+
+    ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
+    parser sees the answer as one piece. ``default`` must parse.
+    """
+    for attempt in range(retries + 1):
+        answer = yield sim.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
+                                    default=default)
+        try:
+            return parse(prefix + answer)
+        except Unparseable as exc:
+            sim.log("parse_failed", agent, purpose=purpose, output=answer, reason=str(exc), attempt=attempt + 1)
+    sim.log("fallback", agent, purpose=purpose, value=default)
+    return parse(prefix + default)

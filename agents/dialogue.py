@@ -1,0 +1,154 @@
+"""Dialogue: two agents in one area talk, one line at a time.
+
+The one who starts the conversation drives it from its own simpy process;
+the other is pulled out of what it was doing and waits for the end. Each line
+is conditioned on what the speaker retrieves about the listener and on the
+conversation so far. A conversation ends when a speaker says goodbye or
+decides it is over (a yes/no choice, from the third line on), or at the turn
+limit. Lines take simulated time; both keep a one-sentence summary as a chat
+memory, and the pair will not start another one before the cooldown is over.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Iterator
+
+import simpy
+
+from .asking import Unparseable, ask
+from .templates import render
+
+if TYPE_CHECKING:
+    from sim.world import Location
+
+    from .generative import GenerativeAgent
+
+FAREWELL = re.compile(r"\b(bye|goodbye|see you|take care|talk (to you )?later|catch you later)\b", re.I)
+SECONDS_PER_WORD = 0.4  # speaking pace
+MIN_LINE_SECONDS = 5.0
+MAX_LINE_CHARS = 300
+END_CHECK_FROM = 2  # the first line index at which a speaker may decide the talk is over
+
+
+@dataclass
+class Conversation:
+    id: int
+    starter: str
+    partner: str
+    where: Location
+    started: float
+    done: simpy.Event
+    lines: list[tuple[str, str]] = field(default_factory=list)
+
+    def transcript(self, empty: str = "") -> str:
+        return "\n".join(f"{who}: {text}" for who, text in self.lines) or empty
+
+
+def line_seconds(text: str) -> float:
+    return max(MIN_LINE_SECONDS, SECONDS_PER_WORD * len(text.split()))
+
+
+def clean_line(text: str, speaker: str, listener: str) -> str:
+    """The speaker's own line: first line only, no name tag, no quotes, not the listener's reply."""
+    line = text.strip().splitlines()[0] if text.strip() else ""
+    for name in (speaker, speaker.split()[0]):
+        if line.lower().startswith(name.lower() + ":"):
+            line = line[len(name) + 1:]
+    for name in (listener, listener.split()[0]):
+        cut = line.find(name + ":")
+        if cut > 0:
+            line = line[:cut]
+    line = line.strip().strip('"').strip()
+    if len(line) < 2 or not any(c.isalpha() for c in line):
+        raise Unparseable("empty line")
+    return line[:MAX_LINE_CHARS]
+
+
+def clean_summary(text: str) -> str:
+    summary = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if len(summary.split()) < 4:
+        raise Unparseable("the summary is too short")
+    return summary[:MAX_LINE_CHARS]
+
+
+def converse(starter: GenerativeAgent, partner: GenerativeAgent) -> Iterator[simpy.Event]:
+    """A simpy sub-process run by ``starter``: the whole conversation, then both remember it."""
+    sim = starter.sim
+    conversation = Conversation(sim.next_conversation_id(), starter.name, partner.name, starter.location,
+                                sim.env.now, sim.env.event())
+    starter.join(conversation)
+    partner.join(conversation)
+    sim.log("conversation_start", starter.name, conversation=conversation.id, partner=partner.name,
+            location=str(starter.location))
+    turns = starter.cognition.conversation_turns
+    speaker, listener = starter, partner
+    reason = "turn limit"
+    for turn in range(turns):
+        if turn >= END_CHECK_FROM:
+            over = yield sim.llm.choice(
+                render("conversation_end", lines=conversation.transcript(), name=speaker.name, other=listener.name),
+                ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no")
+            if over == "yes":
+                reason = f"{speaker.name} ended it"
+                break
+        line = yield from say(speaker, listener, conversation, last_turn=turn == turns - 1)
+        conversation.lines.append((speaker.name, line))
+        sim.log("utterance", speaker.name, conversation=conversation.id, listener=listener.name, turn=turn + 1,
+                text=line)
+        speaker.learn_places(line)
+        listener.learn_places(line)
+        yield sim.env.timeout(line_seconds(line))
+        if 1 <= turn < turns - 1 and FAREWELL.search(line):
+            reason = f"{speaker.name} said goodbye"
+            break
+        speaker, listener = listener, speaker
+    summary = yield from ask(
+        sim, starter.name, render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
+        clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
+        prefix=f"{starter.name} and {partner.name}",
+        default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}")
+    minutes = round((sim.env.now - conversation.started) / 60, 2)
+    sim.log("conversation_end", starter.name, conversation=conversation.id, partner=partner.name,
+            lines=len(conversation.lines), minutes=minutes, reason=reason, summary=summary)
+    for me, other in ((starter, partner), (partner, starter)):
+        me.last_talked[other.name] = sim.env.now
+        yield from me.remember("chat", summary, subject=other.name)
+        me.ask_to_replan(f"{me.name} had a conversation with {other.name}. {summary}")
+    starter.leave(conversation)
+    partner.leave(conversation)
+    conversation.done.succeed()
+
+
+def say(speaker: GenerativeAgent, listener: GenerativeAgent, conversation: Conversation,
+        last_turn: bool) -> Iterator[simpy.Event]:
+    """One line from ``speaker``, drawing on what it remembers about ``listener``."""
+    last = conversation.lines[-1][1] if conversation.lines else ""
+    memories = speaker.recall(f"{listener.name}. {last}".strip(), touch=True)
+    sim = speaker.sim
+    prompt = render("utterance", persona=speaker.persona_text, time=sim.now.strftime("%A %H:%M"),
+                    place=conversation.where.place, name=speaker.name, activity=speaker.previous_activity,
+                    other=listener.name, other_activity=listener.previous_activity,
+                    memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet",
+                    lines=conversation.transcript())
+    return (yield from ask(sim, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
+                           purpose="utterance", max_tokens=48, stop=("\n",),
+                           default=default_line(speaker, listener, conversation, memories, last_turn)))
+
+
+def default_line(speaker: GenerativeAgent, listener: GenerativeAgent, conversation: Conversation,
+                 memories: list, last_turn: bool) -> str:
+    """The plain line: a greeting, what the speaker is doing, then what it remembers about the listener."""
+    turn = len(conversation.lines)
+    first = listener.name.split()[0]
+    if last_turn:
+        return f" Anyway, I should get back to it. See you later, {first}!"
+    if turn == 0:
+        return f" Hi {first}! How is your day going?"
+    if turn == 1:
+        return f" Good, thanks! I'm {speaker.previous_activity}. And you?"
+    told = [m.text for m in memories if m.kind != "plan"]
+    if told:
+        return f" You know, {told[(turn - 2) % len(told)].rstrip('.')}."
+    return f" Not much new here, {first}."

@@ -1,0 +1,106 @@
+"""Reflection: turning many observations into a few higher-level thoughts.
+
+When the importance of an agent's new memories adds up past a threshold, it
+asks itself three questions about its recent memories, retrieves memories
+for each, and writes up to five insights per question, each citing the
+memories it rests on. Insights are thoughts one level deeper than their
+deepest evidence, so reflections can build on reflections.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Iterator
+
+import simpy
+
+from .asking import LIST_END, Unparseable, ask
+from .templates import numbered, render
+
+if TYPE_CHECKING:
+    from .generative import GenerativeAgent
+
+RECENT = 100  # memories the questions are drawn from
+QUESTIONS = 3
+INSIGHTS = 5
+EVIDENCE_K = 8
+_NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(.+?)\s*$")
+_CITED = re.compile(r"^(.*?)\s*[(\[]\s*(?:because of|based on|from|see)?\s*(?:statements?|memories|#)?\s*"
+                    r"([\d,;&\sand]+)[)\]]\s*\.?$", re.I)
+
+
+def parse_questions(text: str) -> list[str]:
+    questions = []
+    for line in text.splitlines():
+        match = _NUMBERED.match(line)
+        if match and len(match.group(1).split()) >= 3:
+            questions.append(match.group(1).strip())
+        elif questions:
+            break
+    if not questions:
+        raise Unparseable("no numbered questions")
+    return questions[:QUESTIONS]
+
+
+def parse_insights(text: str, statements: int) -> list[tuple[str, list[int]]]:
+    """(insight, cited statement numbers) pairs; an insight that cites nothing valid is dropped."""
+    insights = []
+    for line in text.splitlines():
+        match = _NUMBERED.match(line)
+        if not match:
+            if insights:
+                break
+            continue
+        cited = _CITED.match(match.group(1))
+        if not cited:
+            continue
+        numbers = sorted({int(n) for n in re.findall(r"\d+", cited.group(2)) if 1 <= int(n) <= statements})
+        body = cited.group(1).strip().rstrip(".,;:")
+        if numbers and len(body.split()) >= 3:
+            insights.append((body, numbers))
+    if not insights:
+        raise Unparseable("no insight citing its statements, like '1. ... (because of 2, 3)'")
+    return insights[:INSIGHTS]
+
+
+def default_questions(agent: GenerativeAgent, recent: list) -> str:
+    """Plain questions about the subjects that come up most in the recent memories."""
+    subjects = [s for s, _ in Counter(m.subject for m in recent if m.subject).most_common(QUESTIONS)]
+    questions = [f"What does {agent.name} think of {s}?" for s in subjects]
+    questions += [f"What is {agent.name} most focused on these days?",
+                  f"How is {agent.name} getting on with the people around?",
+                  f"What does {agent.name} want to do next?"][: QUESTIONS - len(questions)]
+    return " " + "\n".join(f"{i}. {q}" if i > 1 else q for i, q in enumerate(questions, 1))
+
+
+def default_insights(agent: GenerativeAgent, evidence: list) -> str:
+    lines = [f"{agent.name} keeps in mind that {m.text.rstrip('.')} (because of {i})"
+             for i, m in enumerate(evidence[:2], 1)]
+    return " " + "\n".join(f"{i}. {line}" if i > 1 else line for i, line in enumerate(lines, 1))
+
+
+def reflect(agent: GenerativeAgent) -> Iterator[simpy.Event]:
+    """A simpy sub-process: questions, retrieval, insights (each remembered with its evidence)."""
+    sim = agent.sim
+    recent = agent.memory.recent(RECENT)
+    questions = yield from ask(
+        sim, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
+        parse_questions, purpose="reflection_questions", max_tokens=72, stop=LIST_END, prefix="1.",
+        default=default_questions(agent, recent))
+    written: list[int] = []
+    for question in questions:
+        evidence = agent.recall(question, k=EVIDENCE_K, touch=True)
+        if not evidence:
+            continue
+        insights = yield from ask(
+            sim, agent.name, render("insights", name=agent.name, question=question,
+                                    statements=numbered([m.text for m in evidence])),
+            lambda text, n=len(evidence): parse_insights(text, n), purpose="reflection_insights", max_tokens=160, stop=LIST_END,
+            prefix="1.", default=default_insights(agent, evidence))
+        for text, cited in insights:
+            sources = [evidence[i - 1] for i in cited]
+            node = yield from agent.remember("thought", text, evidence=tuple(m.id for m in sources),
+                                             depth=1 + max(m.depth for m in sources))
+            written.append(node.id)
+    sim.log("reflection", agent.name, questions=questions, insights=written)

@@ -1,0 +1,84 @@
+"""Planning: parsers that turn model text into plans, and decomposition durations that add up."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+
+from agents.asking import Unparseable
+from agents.planning import (STEP_MINUTES, Block, fit_durations, parse_schedule, parse_steps, parse_strokes,
+                             schedule_blocks, timed_items)
+from sim.engine import Simulation
+from sim.generation import FakeBackend
+from sim.store import EventStore
+
+H = 3600
+
+
+def test_day_plan_strokes_parse_numbered_items_and_stop_at_the_end_of_the_list():
+    text = "1. wake up at 6 am\n2) open the cafe at 7\n- serve coffee\n4. close at 6 pm.\n\nNotes: blah"
+    assert parse_strokes(text) == ["wake up at 6 am", "open the cafe at 7", "serve coffee", "close at 6 pm"]
+    with pytest.raises(Unparseable):
+        parse_strokes("1. wake up\n2.")
+
+
+def test_timed_items_accept_the_three_shapes_small_models_write():
+    text = ("07:00 waking up\n7:30 am - showering\nopening the shop at 8:15 am; lunch at 12:30 pm\n"
+            "3. reading at 9 pm\nno time here")
+    assert timed_items(text) == [(420, "waking up"), (450, "showering"), (495, "opening the shop"),
+                                 (750, "lunch"), (21 * 60, "reading")]
+
+
+def test_schedule_rolls_over_midnight_and_drops_what_is_out_of_order_or_too_early():
+    entries = parse_schedule("06:00 too early\n08:00 a\n09:00 b\n08:30 out of order\n22:00 c\n01:00 sleeping",
+                             midnight=0, after=8 * H)
+    assert entries == [(8 * H, "a"), (9 * H, "b"), (22 * H, "c"), (25 * H, "sleeping")]
+    with pytest.raises(Unparseable):
+        parse_schedule("08:00 only one line", midnight=0, after=8 * H)
+
+
+def test_schedule_blocks_end_at_bedtime():
+    blocks, bedtime = schedule_blocks([(8 * H, "a"), (12 * H, "b"), (23 * H, "sleeping"), (24 * H, "x")],
+                                      bedtime_default=22 * H)
+    assert blocks == [Block(8 * H, 12 * H, "a"), Block(12 * H, 23 * H, "b")] and bedtime == 23 * H
+    blocks, bedtime = schedule_blocks([(8 * H, "a"), (20 * H, "b")], bedtime_default=23 * H)
+    assert blocks[-1] == Block(20 * H, 23 * H, "b") and bedtime == 23 * H
+
+
+def test_steps_parse_durations_and_default_missing_ones():
+    assert parse_steps("- grinding beans (5 minutes)\n- pouring [12 min]\n- chatting\n\n- after the gap (5)") == [
+        ("grinding beans", 5), ("pouring", 12), ("chatting", 10)]
+    with pytest.raises(Unparseable):
+        parse_steps("\n\n")
+
+
+def test_fitted_durations_always_add_up_and_stay_within_5_to_15_minutes():
+    low, high = STEP_MINUTES
+    rng = random.Random(4)
+    for _ in range(3000):
+        steps = [(f"s{i}", rng.choice([0, 1, 3, 5, 7, 10, 15, 30, 60, 90])) for i in range(rng.randint(0, 9))]
+        total = rng.randint(1, 180)
+        fitted = fit_durations(steps, total, "filler")
+        assert sum(m for _, m in fitted) == total, (steps, total, fitted)
+        if total >= low:
+            assert all(low <= m <= high for _, m in fitted), (steps, total, fitted)
+        else:
+            assert len(fitted) == 1
+
+
+def test_decomposed_steps_fill_each_chunk_exactly_in_a_run(tiny, tmp_path):
+    with EventStore(tmp_path / "run.db") as store:
+        sim = Simulation(tiny, store=store, backend=FakeBackend())
+        summary = sim.run(tiny.start + dt.timedelta(hours=12))
+        events = store.events(summary.run_id)
+    steps = [e for e in events[events.kind == "plan"].data if e["level"] == "steps"]
+    assert steps
+    for plan in steps:
+        minutes = [s["minutes"] for s in plan["steps"]]
+        assert sum(minutes) == plan["minutes"] and all(5 <= m <= 15 for m in minutes)
+    days = [e for e in events[events.kind == "plan"].data if e["level"] == "day"]
+    assert {d["date"] for d in days} == {"2023-02-13"} and len(days) == 2  # Ann and Bob
+    for day in days:
+        assert 3 <= len(day["strokes"]) <= 8 and day["schedule"]
