@@ -12,6 +12,7 @@ the process is a step ending, an answer arriving or a conversation starting.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterator
@@ -82,8 +83,9 @@ class GenerativeAgent:
         """Who the agent is, in one line (the person rating its memories)."""
         return f"{self.name}, {self.persona.age}, {self.persona.traits}"
 
-    @property
+    @functools.cached_property
     def persona_text(self) -> str:
+        """The persona block every prompt starts with (first, so prompts of one agent share a prefix)."""
         p = self.persona
         return render("persona", name=p.name, age=p.age, traits=p.traits, learned=p.learned.strip(),
                       currently=p.currently.strip(), lifestyle=p.lifestyle.strip() or "ordinary").strip()
@@ -113,9 +115,8 @@ class GenerativeAgent:
 
     def learn_places(self, text: str, *, log: bool = True) -> None:
         """Places named in ``text`` become known (heard of in a conversation, a thought, a memory)."""
-        lowered = text.lower()
-        for place in self.sim.world.places:
-            if place not in self.known_places and place.lower() in lowered:
+        for place in self.sim.world.places_named_in(text):
+            if place not in self.known_places:
                 self.known_places.add(place)
                 if log and self.sim.running:
                     self.sim.log("learned_place", self.name, place=place)
@@ -360,38 +361,61 @@ class GenerativeAgent:
         return steps
 
     def choose_location(self, activity: str) -> Iterator[simpy.Event]:
-        """Walk the place tree (place, area, object) among the places the agent knows; remembered per activity."""
+        """Walk the place tree (place, area, object) among the places the agent knows.
+
+        Habits and plain words come first: an activity from the persona's
+        routine happens where it always does, and one that names a known
+        place, area or object happens there; the model chooses the rest.
+        Choices are remembered per activity, so a repeated activity costs nothing.
+        """
         key = activity.lower()
         if key in self._where:
             return self._where[key]
         sim, world = self.sim, self.sim.world
+        habit = next((s for s in self.persona.routine if s.activity.lower() == key), None)
+        if habit is not None:
+            where = world.resolve(habit.place, self.home)
+            self._where[key] = where
+            return where
         here = str(self.location)
-        places = sorted(self.known_places)
-        place = yield sim.llm.choice(
-            render("location", name=self.name, here=here, activity=activity, what="place",
-                   choices_label=f"Places {self.name} knows", choices=", ".join(places)),
-            places, purpose="location_place", agent=self.name, default=self.location.place)
-        others = [n for n in sim.agents if n != self.name]
-        areas = [a for a in world.places[place].areas if not any(n in a.name for n in others)]
+        named = [p for p in self.known_places if p.lower() in key]
+        if named:
+            place = max(named, key=len)
+        else:
+            places = sorted(self.known_places)
+            usual = "; ".join(f"{s.activity} at {world.resolve(s.place, self.home).place}"
+                              for s in self.persona.routine[:8])
+            place = yield sim.llm.choice(
+                render("location", name=self.name, here=here, activity=activity, what="place",
+                       usual=f"Usually, {self.name} goes {usual}." if usual else "",
+                       choices_label=f"Places {self.name} knows", choices=", ".join(places)),
+                places, purpose="location_place", agent=self.name, default=self.location.place)
+        owners = private_areas(sim)
+        areas = [a for a in world.places[place].areas if self.name in owners.get((place, a.name), {self.name})]
         areas = areas or world.places[place].areas
-        area = areas[0].name
-        if len(areas) > 1:
-            names = [a.name for a in areas]
-            area = yield sim.llm.choice(
-                render("location", name=self.name, here=here, activity=activity, what=f"part of {place}",
-                       choices_label=f"Parts of {place}", choices=", ".join(names)),
-                names, purpose="location_area", agent=self.name,
-                default=self.home.area if place == self.home.place else names[0])
+        area = yield from self._pick([a.name for a in areas], key, f"part of {place}", f"Parts of {place}",
+                                     activity, "location_area",
+                                     self.home.area if place == self.home.place else areas[0].name)
         objects = [o.name for o in next(a for a in areas if a.name == area).objects]
-        obj = objects[0] if objects else None
-        if len(objects) > 1:
-            obj = yield sim.llm.choice(
-                render("location", name=self.name, here=here, activity=activity, what="thing to use",
-                       choices_label=f"Things in the {area} of {place}", choices=", ".join(objects)),
-                objects, purpose="location_object", agent=self.name, default=objects[0])
+        obj = (yield from self._pick(objects, key, "thing to use", f"Things in the {area} of {place}", activity,
+                                     "location_object", objects[0])) if objects else None
         where = Location(place, area, obj)
         self._where[key] = where
         return where
+
+    def _pick(self, options: list[str], key: str, what: str, label: str, activity: str, purpose: str,
+              default: str) -> Iterator[simpy.Event]:
+        """One level of the place tree: the only option, the one the activity names, or the model's choice."""
+        if len(options) == 1:
+            return options[0]
+        named = [o for o in options if o.lower() in key]
+        if named:
+            return max(named, key=len)
+        answer = yield self.sim.llm.choice(
+            render("location", name=self.name, here=str(self.location), activity=activity, what=what, usual="",
+                   choices_label=label, choices=", ".join(options)),
+            options, purpose=purpose, agent=self.name, default=default if default in options else options[0])
+        return answer
 
     # -- acting ------------------------------------------------------------------------
     def act(self, activity: str, minutes: float, where: Location) -> Iterator[simpy.Event]:
@@ -490,6 +514,20 @@ class GenerativeAgent:
         upto = len(self.memory) - 1
         yield from reflect(self)
         self._reflected_upto = max(upto, len(self.memory) - 1)
+
+
+def private_areas(sim: Simulation) -> dict[tuple[str, str], set[str]]:
+    """Areas named after residents ("Maria's room"), with who they belong to; others keep out.
+
+    Computed once per simulation, so choosing a room costs nothing per resident.
+    """
+    index = getattr(sim, "_private_areas", None)
+    if index is None:
+        names = [p.name for p in sim.scenario.personas]
+        index = {(place.name, area.name): owners for place in sim.scenario.places for area in place.areas
+                 if (owners := {n for n in names if f"{n}'s" in area.name})}
+        sim._private_areas = index
+    return index
 
 
 def _not_copied(parse, template_name: str):

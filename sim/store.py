@@ -166,7 +166,7 @@ class EventStore:
         return matches[0]
 
     # -- events -----------------------------------------------------------
-    def writer(self, run_id: str, *, batch: int = 500, max_delay_s: float = 1.0) -> EventWriter:
+    def writer(self, run_id: str, *, batch: int = 5000, max_delay_s: float = 1.0) -> EventWriter:
         return EventWriter(self, run_id, batch=batch, max_delay_s=max_delay_s)
 
     def iter_events(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None,

@@ -8,14 +8,15 @@ change only through ``set_state`` so every change can be logged.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import networkx as nx
 
 from .scenario import HOME, PlaceSpec, Scenario, split_location
 
-AREA_CHANGE_MINUTES = 1.0  # walking between two areas of one place
+AREA_CHANGE_MINUTES = 1.0
+_WORD = re.compile(r"[\w']+")  # walking between two areas of one place
 
 
 @dataclass(frozen=True, order=True)
@@ -45,6 +46,12 @@ class World:
             self.graph.add_node(place.name, xy=place.xy, kind=place.kind)
         for path in scenario.paths:
             self.graph.add_edge(*path.between, minutes=path.minutes)
+        self._by_first_word: dict[str, list[str]] = {}
+        for name in self.places:
+            first = _WORD.findall(name.lower())
+            if first:
+                self._by_first_word.setdefault(first[0], []).append(name)
+        self._routes: dict[tuple[str, str], tuple[list[str], float]] = {}
         self.object_states: dict[Location, str] = {}
         self.default_states: dict[Location, str] = {}
         self._objects_by_area: dict[tuple[str, str], list[Location]] = {}
@@ -68,17 +75,27 @@ class World:
         area = parts[1] if len(parts) > 1 else place.areas[0].name
         return Location(place.name, area, parts[2] if len(parts) > 2 else None)
 
-    @cached_property
-    def _distances(self) -> dict[str, dict[str, float]]:
-        return dict(nx.all_pairs_dijkstra_path_length(self.graph, weight="minutes"))
-
     def route(self, origin: Location, target: Location) -> tuple[list[str], float]:
         """The places walked through and the minutes it takes from origin to target."""
         if origin.place == target.place:
             minutes = 0.0 if origin.area == target.area else AREA_CHANGE_MINUTES
             return [origin.place], minutes
-        path = nx.dijkstra_path(self.graph, origin.place, target.place, weight="minutes")
-        return path, self._distances[origin.place][target.place]
+        key = (origin.place, target.place)
+        if key not in self._routes:  # one shortest-path search per pair of places, ever
+            minutes, path = nx.single_source_dijkstra(self.graph, origin.place, target.place, weight="minutes")
+            self._routes[key] = (path, float(minutes))
+        path, minutes = self._routes[key]
+        return list(path), minutes
+
+    def places_named_in(self, text: str) -> list[str]:
+        """Places whose names occur in ``text`` (case-insensitive), found via their first word."""
+        lowered = text.lower()
+        found = []
+        for word in set(_WORD.findall(lowered)):
+            for name in self._by_first_word.get(word, ()):
+                if name.lower() in lowered:
+                    found.append(name)
+        return sorted(found)
 
     def travel_minutes(self, origin: Location, target: Location) -> float:
         return self.route(origin, target)[1]

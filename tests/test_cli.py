@@ -42,6 +42,17 @@ def test_smallville_day_moves_and_acts_every_agent(tmp_path):
     actions = frame[frame.kind == "action"]
     hours = actions.groupby("agent")["time"].agg(lambda t: (t.max() - t.min()).total_seconds() / 3600)
     assert (hours >= 12).all(), hours[hours < 12]  # each resident acts from morning to night
+    # cognition: every resident plans its day, acts at several places, perceives and remembers
+    plans = frame[frame.kind == "plan"]
+    assert set(plans[plans.data.map(lambda d: d["level"] == "day")].agent) == residents
+    places = actions.data.map(lambda d: d["location"].split(":")[0]).groupby(actions.agent).nunique()
+    assert (places >= 2).all(), places[places < 2]
+    memories = frame[frame.kind == "memory"]
+    perceived = memories[memories.data.map(lambda d: d["kind"] == "event" and d["subject"] is not None)]
+    assert set(perceived.agent) == residents and set(memories.agent) == residents
+    # ... and the town is social and reflective
+    assert (frame.kind == "conversation_end").sum() >= 25 and (frame.kind == "utterance").sum() >= 75
+    assert frame[frame.kind == "reflection"].agent.nunique() >= 10
 
 
 def test_run_summary_events_export(tmp_path):

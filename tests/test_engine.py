@@ -51,10 +51,10 @@ def test_moves_take_travel_time_along_the_shortest_path(tiny, tmp_path):
     for move in ann_moves:
         arrival = next(e for e in events if e.seq > move.seq and e.kind == "arrived" and e.agent == "Ann")
         assert arrival.sim_time - move.sim_time == pytest.approx(move.data["minutes"] * 60)
-    # Ann wakes at 07:00 and walks to the cafe along Home-Park-Cafe (7 minutes, not the direct 10).
+    # Ann walks to the cafe along Home-Park-Cafe (7 minutes, not the direct 10).
     first = ann_moves[0]
     assert first.data["route"] == ["Home", "Park", "Cafe"] and first.data["minutes"] == 7
-    assert first.sim_time == 0
+    assert first.sim_time == 3600  # opening the cafe at 08:00, where she always does
     # ... and home to bed at bedtime (20:00 in her usual day)
     assert ann_moves[-1].data["target"] == "Home: bedroom: bed" and ann_moves[-1].sim_time == 13 * 3600
 
@@ -217,15 +217,15 @@ def test_occupancy_index_follows_moves(tiny, tmp_path):
     seen = {}
 
     def watch():
-        for hour in (1 / 60, 1.0):  # a minute into the walk to the cafe; an hour later, both there
+        for hour in (1 + 1 / 60, 2.5):  # 08:01, on the way to open the cafe; 09:30, both there
             yield sim.env.timeout(hour * 3600 - sim.env.now)
             seen[hour] = {area: set(sim.occupants(*area)) for area in
                           [("Home", "bedroom"), ("Home", "kitchen"), ("Cafe", "hall")]}
 
     sim.env.process(watch())
-    sim.run(tiny.start + dt.timedelta(hours=2))
-    walking = seen[1 / 60]
+    sim.run(tiny.start + dt.timedelta(hours=3))
+    walking = seen[1 + 1 / 60]
     assert "Ann" not in walking[("Home", "bedroom")] | walking[("Cafe", "hall")]  # on the road
-    assert seen[1.0][("Cafe", "hall")] == {"Ann", "Bob"}
-    for area, names in seen[1.0].items():  # agree with where each agent says it is
+    assert seen[2.5][("Cafe", "hall")] == {"Ann", "Bob"}
+    for area, names in seen[2.5].items():  # agree with where each agent says it is
         assert all(sim.agents[n].location.area_key == area for n in names)

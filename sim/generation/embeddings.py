@@ -8,6 +8,7 @@ memories closer to "cafe" queries in tests.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import threading
@@ -33,11 +34,17 @@ class HashEmbedder:
         for row, text in enumerate(texts):
             words = _WORD.findall(text.lower())
             for token in words + [f"{a} {b}" for a, b in zip(words, words[1:])]:
-                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
-                index = int.from_bytes(digest[:4], "little") % self.dims
-                out[row, index] += 1.0 if digest[4] & 1 else -1.0
+                index, sign = _bucket(token, self.dims)
+                out[row, index] += sign
         norms = np.linalg.norm(out, axis=1, keepdims=True)
         return out / np.where(norms == 0, 1, norms)
+
+
+@functools.lru_cache(maxsize=65536)
+def _bucket(token: str, dims: int) -> tuple[int, float]:
+    """Where a token lands and with which sign (a town's vocabulary is small, so this is cached)."""
+    digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+    return int.from_bytes(digest[:4], "little") % dims, 1.0 if digest[4] & 1 else -1.0
 
 
 class MiniLMEmbedder:

@@ -33,6 +33,7 @@ from .requests import (Backend, ChoiceRequest, Completion, Embedder, GenerationF
 
 CallLogger = Callable[[Request, Completion, dict[str, Any]], None]
 ON_FAILURE = ("fallback", "stop")
+VECTORS_KEPT = 50_000  # embeddings remembered in memory (~75 MB at 384 dimensions)
 
 
 class GenerationError(RuntimeError):
@@ -53,6 +54,7 @@ class GenerationService:
         self.wait_timeout_s, self.on_failure, self.on_call = wait_timeout_s, on_failure, on_call
         self.calls_by_agent: Counter[str | None] = Counter()
         self.blocked_s = 0.0
+        self._vectors: dict[str, np.ndarray] = {}  # this run's embeddings, before the store's cache
 
     @property
     def model_id(self) -> str:
@@ -113,7 +115,9 @@ class GenerationService:
         """Unit vectors for ``texts`` (one row each), cached like every other model answer."""
         if self.embedder is None:
             raise GenerationError("no embedder configured for this simulation")
-        known = self.cache.get_vectors(self.embedder.model_id, texts) if self.cache else {}
+        known = {t: self._vectors[t] for t in texts if t in self._vectors}
+        if len(known) < len(texts) and self.cache:
+            known.update(self.cache.get_vectors(self.embedder.model_id, [t for t in texts if t not in known]))
         missing = [t for t in dict.fromkeys(texts) if t not in known]
         if missing:
             if self.cache is not None and self.cache.mode == "read-only":
@@ -123,6 +127,9 @@ class GenerationService:
             known.update(zip(missing, vectors))
             if self.cache is not None:
                 self.cache.put_vectors(self.embedder.model_id, missing, vectors)
+        if len(self._vectors) > VECTORS_KEPT:
+            self._vectors.clear()
+        self._vectors.update(known)
         return np.stack([known[t] for t in texts]) if texts else np.zeros((0, 0), dtype=np.float32)
 
     # -- plumbing ------------------------------------------------------------
