@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 SCENARIO ?= worlds/the_ville_3.yaml
-UNTIL    ?= +1d
+UNTIL    ?= +2h
 
 .PHONY: demo test install clean
 

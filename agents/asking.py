@@ -27,18 +27,23 @@ class Unparseable(ValueError):
 
 
 def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
-        max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES
-        ) -> Iterator[simpy.Event]:
+        max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES,
+        check: Callable[[T], None] | None = None) -> Iterator[simpy.Event]:
     """A simpy sub-process returning ``parse(prefix + answer)``.
 
     ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
-    parser sees the answer as one piece. ``default`` must parse.
+    parser sees the answer as one piece. ``default`` must parse. ``check``
+    vets the model's parsed answers only (it raises ``Unparseable``), for
+    faults the plain answer cannot have, such as repeating the prompt's example.
     """
     for attempt in range(retries + 1):
         answer = yield sim.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
                                     default=default)
         try:
-            return parse(prefix + answer)
+            result = parse(prefix + answer)
+            if check is not None and answer != default:
+                check(result)
+            return result
         except Unparseable as exc:
             sim.log("parse_failed", agent, purpose=purpose, output=answer, reason=str(exc), attempt=attempt + 1)
     sim.log("fallback", agent, purpose=purpose, value=default)

@@ -225,25 +225,25 @@ class GenerativeAgent:
             sim, self.name, render("day_plan", persona=self.persona_text, name=self.name, date=date,
                                    wake=f"{at:%H:%M}", usual=usual,
                                    remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
-            _not_copied(planning.parse_strokes, "day_plan"), purpose="day_plan", max_tokens=120, stop=LIST_END, prefix="1.",
+            planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=120, stop=LIST_END, prefix="1.",
             default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)))
         bedtime_default = midnight + 23 * 3600
 
         def parse(text: str) -> tuple[list[Block], float]:
-            entries = planning.parse_schedule(text, midnight, after=wake)
-            if copied_from_example([a for _, a in entries], "schedule"):
-                raise Unparseable("the schedule repeats the prompt's example")
-            return planning.schedule_blocks(entries, bedtime_default)
+            return planning.schedule_blocks(planning.parse_schedule(text, midnight, after=wake), bedtime_default)
 
-        first = f"{at:%H:%M}"
+        # The first line is written for the model (the habitual start of the
+        # day), which keeps a small model on the format and the persona's habits.
+        lines = (planning.routine_entries(self.persona.routine, at.hour * 60 + at.minute).splitlines()
+                 if self.persona.routine else ["12:00 going about the day", "23:00 sleeping"])
+        first = f"{at:%H:%M} {lines[0].split(' ', 1)[1] if lines[0][:5] == f'{at:%H:%M}' else 'waking up'}"
+        rest = lines[1:] if lines[0][:5] == f"{at:%H:%M}" else lines
         blocks, bedtime = yield from ask(
             sim, self.name, render("schedule", persona=self.persona_text, name=self.name, plan="; ".join(strokes),
                                    usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(none)",
                                    first=first),
             parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first,
-            default=" waking up and getting ready\n" + (
-                planning.routine_entries(self.persona.routine, at.hour * 60 + at.minute)
-                if self.persona.routine else "12:00 going about the day\n23:00 sleeping"))
+            default="\n" + "\n".join(rest))
         if blocks[0].start > wake:
             blocks.insert(0, Block(wake, blocks[0].start, "waking up and getting ready"))
         self.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
@@ -353,8 +353,8 @@ class GenerativeAgent:
         steps = yield from ask(
             sim, self.name, render("decompose", name=self.name, activity=activity, time=sim.now.strftime("%H:%M"),
                                    minutes=minutes, place=f"{where.place}, {where.area}"),
-            lambda text: planning.fit_durations(_not_copied(planning.parse_steps, "decompose")(text), minutes,
-                                                activity),
+            lambda text: planning.fit_durations(planning.parse_steps(text), minutes, activity),
+            check=not_copied("decompose"),
             purpose="decompose", max_tokens=96, stop=LIST_END, prefix="-", default=planning.default_steps(activity, minutes))
         sim.log("plan", self.name, level="steps", activity=activity, minutes=minutes,
                 steps=[{"activity": a, "minutes": m} for a, m in steps])
@@ -530,14 +530,12 @@ def private_areas(sim: Simulation) -> dict[tuple[str, str], set[str]]:
     return index
 
 
-def _not_copied(parse, template_name: str):
-    """``parse``, refusing answers that mostly repeat the template's worked example."""
-    def checked(text: str):
-        items = parse(text)
+def not_copied(template_name: str):
+    """A check refusing answers whose items mostly repeat the template's worked example."""
+    def check(items) -> None:
         if copied_from_example([i if isinstance(i, str) else i[0] for i in items], template_name):
             raise Unparseable("the answer repeats the prompt's example")
-        return items
-    return checked
+    return check
 
 
 def _activity(text: str) -> str:

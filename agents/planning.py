@@ -22,6 +22,7 @@ DEFAULT_STEP_MINUTES = 10
 MAX_ACTIVITY_CHARS = 90
 SLEEP_WORDS = re.compile(r"\b(sleep|sleeping|asleep|go(?:es|ing)? to bed|bedtime|in bed)\b", re.I)
 
+_REAL_WORD = re.compile(r"[A-Za-z]{3,}")
 _ITEM = re.compile(r"^\s*(?:\d+\s*[.)]|[-*•])\s*(.+?)\s*$")
 _NUMBER = re.compile(r"^\s*(?:\d+\s*[.)]\s+|[-*•]\s*)")
 _TIMED = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(am|pm|a\.m\.|p\.m\.)?\s*[-–:,]?\s*(.+?)\s*$", re.I)
@@ -36,8 +37,14 @@ def is_sleep(activity: str) -> bool:
 
 
 def clean_activity(text: str) -> str:
-    """One activity phrase: no surrounding quotes or trailing full stop, bounded length."""
+    """One activity phrase: no surrounding quotes or trailing full stop, bounded length.
+
+    Empty when there is no real word in it ("12:30", "(10 minutes)"), so
+    callers drop it.
+    """
     text = text.strip().strip("\"'").rstrip(".").strip()
+    if text.startswith(("(", "[")) or not _REAL_WORD.search(text):
+        return ""
     return text[:MAX_ACTIVITY_CHARS].rstrip()
 
 

@@ -94,7 +94,7 @@ def test_cli_replays_a_transformers_run_read_only_and_reports_stats(tmp_path):
     stats = subprocess.run([sys.executable, "-m", "sim.cli", "stats", db, "--run", newest], capture_output=True,
                            text=True, cwd=ROOT)
     assert stats.returncode == 0, stats.stderr
-    assert "describe_action" in stats.stdout and "TOTAL" in stats.stdout and "100.0" in stats.stdout
+    assert "day_plan" in stats.stdout and "TOTAL" in stats.stdout and "100.0" in stats.stdout
 
 
 def test_cli_read_only_without_store_is_a_usage_error(tmp_path):

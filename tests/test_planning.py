@@ -32,9 +32,9 @@ def test_timed_items_accept_the_three_shapes_small_models_write():
 
 
 def test_schedule_rolls_over_midnight_and_drops_what_is_out_of_order_or_too_early():
-    entries = parse_schedule("06:00 too early\n08:00 a\n09:00 b\n08:30 out of order\n22:00 c\n01:00 sleeping",
-                             midnight=0, after=8 * H)
-    assert entries == [(8 * H, "a"), (9 * H, "b"), (22 * H, "c"), (25 * H, "sleeping")]
+    entries = parse_schedule("06:00 too early\n08:00 baking\n09:00 selling\n08:30 out of order\n10:00 12:30\n"
+                             "22:00 reading\n01:00 sleeping", midnight=0, after=8 * H)
+    assert entries == [(8 * H, "baking"), (9 * H, "selling"), (22 * H, "reading"), (25 * H, "sleeping")]
     with pytest.raises(Unparseable):
         parse_schedule("08:00 only one line", midnight=0, after=8 * H)
 
@@ -48,7 +48,7 @@ def test_schedule_blocks_end_at_bedtime():
 
 
 def test_steps_parse_durations_and_default_missing_ones():
-    assert parse_steps("- grinding beans (5 minutes)\n- pouring [12 min]\n- chatting\n\n- after the gap (5)") == [
+    assert parse_steps("- grinding beans (5 minutes)\n- (10 minutes)\n- pouring [12 min]\n- chatting\n\n- after (5)") == [
         ("grinding beans", 5), ("pouring", 12), ("chatting", 10)]
     with pytest.raises(Unparseable):
         parse_steps("\n\n")
