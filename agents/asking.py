@@ -28,11 +28,13 @@ class Unparseable(ValueError):
 
 def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
         max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES,
-        check: Callable[[T], None] | None = None) -> Iterator[simpy.Event]:
+        check: Callable[[T], None] | None = None, joiner: str = "") -> Iterator[simpy.Event]:
     """A simpy sub-process returning ``parse(prefix + answer)``.
 
     ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
-    parser sees the answer as one piece. ``default`` must parse. ``check``
+    parser sees the answer as one piece; ``joiner`` goes between them (a line
+    break after a whole prefilled line: backends strip the answer's leading
+    whitespace). ``default`` must parse. ``check``
     vets the model's parsed answers only (it raises ``Unparseable``), for
     faults the plain answer cannot have, such as repeating the prompt's example.
     """
@@ -40,11 +42,11 @@ def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, 
         answer = yield sim.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
                                     default=default)
         try:
-            result = parse(prefix + answer)
+            result = parse(prefix + joiner + answer.lstrip("\n") if joiner else prefix + answer)
             if check is not None and answer != default:
                 check(result)
             return result
         except Unparseable as exc:
             sim.log("parse_failed", agent, purpose=purpose, output=answer, reason=str(exc), attempt=attempt + 1)
     sim.log("fallback", agent, purpose=purpose, value=default)
-    return parse(prefix + default)
+    return parse(prefix + joiner + default.lstrip("\n") if joiner else prefix + default)

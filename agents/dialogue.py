@@ -53,6 +53,7 @@ def line_seconds(text: str) -> float:
 def clean_line(text: str, speaker: str, listener: str) -> str:
     """The speaker's own line: first line only, no name tag, no quotes, not the listener's reply."""
     line = text.strip().splitlines()[0] if text.strip() else ""
+    line = line.lstrip("-*• ").strip()
     for name in (speaker, speaker.split()[0]):
         if line.lower().startswith(name.lower() + ":"):
             line = line[len(name) + 1:]
@@ -107,7 +108,7 @@ def converse(starter: GenerativeAgent, partner: GenerativeAgent) -> Iterator[sim
     summary = yield from ask(
         sim, starter.name, render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
         clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
-        prefix=f"{starter.name} and {partner.name}",
+        prefix=f"{starter.name} and {partner.name}", joiner=" ",
         default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}")
     minutes = round((sim.env.now - conversation.started) / 60, 2)
     sim.log("conversation_end", starter.name, conversation=conversation.id, partner=partner.name,

@@ -242,8 +242,8 @@ class GenerativeAgent:
             sim, self.name, render("schedule", persona=self.persona_text, name=self.name, plan="; ".join(strokes),
                                    usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(none)",
                                    first=first),
-            parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first,
-            default="\n" + "\n".join(rest))
+            parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first, joiner="\n",
+            default="\n".join(rest))
         if blocks[0].start > wake:
             blocks.insert(0, Block(wake, blocks[0].start, "waking up and getting ready"))
         self.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
@@ -330,14 +330,16 @@ class GenerativeAgent:
             blocks, bedtime = planning.schedule_blocks(entries, plan.bedtime)
             return blocks, bedtime if any(is_sleep(a) for _, a in entries) else plan.bedtime
 
-        first = f"{sim.now:%H:%M}"
+        # The model continues after the current activity, written for it, so a
+        # small model keeps what still stands and changes only what must.
         current = [Block(max(b.start, now), b.end, b.activity) for b in rest]
-        plain = planning.format_schedule(current, sim.clock.at, plan.bedtime)
+        lines = planning.format_schedule(current, sim.clock.at, plan.bedtime).splitlines()
         blocks, bedtime = yield from ask(
             sim, self.name, render("revise", persona=self.persona_text, name=self.name,
                                    schedule=planning.format_schedule(plan.blocks, sim.clock.at, plan.bedtime),
-                                   time=first, event=reason, first=first),
-            parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=first, default=plain[len(first):])
+                                   time=f"{sim.now:%H:%M}", event=reason, first=lines[0]),
+            parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=lines[0], joiner="\n",
+            default="\n".join(lines[1:]))
         blocks = [b for b in blocks if b.end > b.start]
         if not blocks:
             return

@@ -141,3 +141,22 @@ def test_ablation_switches_on_the_command_line_are_recorded(tiny_path, tmp_path)
 def test_ablation_flags_are_documented(flag):
     done = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert flag in done.stdout
+
+
+@pytest.mark.slow
+def test_embedded_model_plans_a_real_morning(tmp_path):
+    """The bundled 270M model writes day plans and schedules that parse (30 simulated minutes)."""
+    db = tmp_path / "real.db"
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(ROOT / "worlds" / "the_ville_3.yaml"),
+                           "--llm", "embedded", "--until", "+30m", "--db", str(db), "--no-progress"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=900)
+    assert done.returncode == 0, done.stderr
+    events = EventStore(db).events()
+    calls = events[events.kind == "llm_call"]
+    plans = calls[calls.data.map(lambda d: d["purpose"] in ("day_plan", "schedule"))]
+    assert len(plans) >= 4 and not plans.data.map(lambda d: d["fallback"]).any()
+    days = events[(events.kind == "plan") & events.data.map(lambda d: d.get("level") == "day")]
+    assert set(days.agent) == {"Isabella Rodriguez", "Maria Lopez", "Klaus Mueller"}
+    # at least one day plan is the model's own (not every answer fell back to the routine)
+    fallbacks = events[events.kind == "fallback"].data.map(lambda d: d["purpose"])
+    assert (fallbacks == "day_plan").sum() < 3

@@ -92,3 +92,4 @@ def test_conversation_cuts_the_listener_out_of_its_step_and_both_replan(tiny, tm
 def test_lines_are_cleaned_of_name_tags_and_the_listeners_reply():
     assert clean_line('Ann: "Hello Bob!" Bob: hi', "Ann Lee", "Bob") == "Hello Bob!"
     assert clean_line("Sure thing.\nBob: and more", "Ann", "Bob") == "Sure thing."
+    assert clean_line("- Ann: Good morning!", "Ann", "Bob") == "Good morning!"
