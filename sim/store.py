@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import orjson
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
@@ -89,7 +91,8 @@ def _now() -> str:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    """Compact JSON with sorted keys (deterministic bytes for identical data)."""
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
 class EventStore:
@@ -106,6 +109,9 @@ class EventStore:
             self.db = sqlite3.connect(self.path, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint the write-ahead log every ~64 MB rather than every 4 MB:
+            # each checkpoint syncs the file, and a big run writes hundreds of MB.
+            self.db.execute("PRAGMA wal_autocheckpoint=16000")
             self.db.executescript(SCHEMA)
         self.db.execute("PRAGMA busy_timeout=5000")
 

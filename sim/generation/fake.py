@@ -25,6 +25,8 @@ def _digest(request: Request) -> int:
 
 def _first_words(text: str, limit: int) -> tuple[str, int]:
     """``text`` cut after ``limit`` words, its line breaks kept (plans are multi-line)."""
+    if len(text) < limit:  # fewer characters than the limit: fewer words too
+        return text, len(text.split())
     words = list(re.finditer(r"\S+", text))
     if len(words) <= limit:
         return text, len(words)
