@@ -1,1 +1,1 @@
-"""The Streamlit dashboard (live + replay); it reads only the event store."""
+"""The Streamlit dashboard: watch runs live and replay logged runs, from the event store alone."""

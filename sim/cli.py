@@ -122,6 +122,19 @@ def build_parser() -> argparse.ArgumentParser:
                                description="List the runs in an event store with their status.")
     runs.add_argument("db", metavar="DB")
     runs.set_defaults(handler=cmd_runs)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="watch a run live or replay it in the browser (Streamlit)",
+        description="Start the Streamlit dashboard on an event store (read-only). While a run writes to it the "
+                    "page follows along; finished runs can be replayed with a time slider. Without DB the page "
+                    "lists the stores found in --runs-dir.")
+    dashboard.add_argument("db", metavar="DB", nargs="?", default=None, help="event store written by 'agentville run'")
+    dashboard.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look for stores without DB "
+                                                                            "(default: runs)")
+    dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
+    dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
+    dashboard.set_defaults(handler=cmd_dashboard)
     return parser
 
 
@@ -196,6 +209,7 @@ def format_summary(s: Any) -> str:
         f"  LLM        {s.llm_calls} calls ({s.extra.get('cache_hits', 0)} from the cache), "
         f"{s.llm_blocked_s:.1f} s spent waiting for answers",
         f"  log        {s.db_path}",
+        f"Watch it:    agentville dashboard {s.db_path}",
         f"Inspect it:  agentville events {s.db_path} --kind action | head",
         f"LLM usage:   agentville stats {s.db_path}",
         f"In pandas:   from sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
@@ -267,6 +281,23 @@ def cmd_stats(args: argparse.Namespace) -> int:
           f"model {run['settings'].get('llm', '?')}")
     print(format_llm_stats(llm_stats(frame)))
     return 0
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Hand over to Streamlit's own command line (``streamlit run dashboard/app.py -- DB``)."""
+    from streamlit.web import cli as streamlit_cli
+
+    if args.db is not None and not Path(args.db).is_file():
+        raise UserError(f"{args.db}: no such event store (make one with 'agentville run SCENARIO --db {args.db}')")
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}: not a port number")
+    app = Path(__file__).resolve().parent.parent / "dashboard" / "app.py"
+    os.environ["AGENTVILLE_RUNS_DIR"] = str(Path(args.runs_dir).resolve())
+    sys.argv = ["streamlit", "run", str(app), "--server.address", args.address, "--server.port", str(args.port),
+                "--server.headless", "true" if args.headless else "false", "--browser.gatherUsageStats", "false",
+                "--", *([str(Path(args.db).resolve())] if args.db else [])]
+    print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    return streamlit_cli.main(prog_name="streamlit") or 0
 
 
 def cmd_runs(args: argparse.Namespace) -> int:

@@ -1,0 +1,248 @@
+"""Agentville dashboard: watch a run live, or replay a logged one.
+
+Start it with ``agentville dashboard [DB]``. It reads the event store
+read-only and rebuilds every view from the events logged up to the chosen
+simulated time; while a run is writing, the page follows it by itself.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
+    sys.path.insert(0, str(ROOT))
+
+from dashboard import data  # noqa: E402
+
+REFRESH_S = 1.0  # how often a live page re-reads the log
+
+
+def chosen_store() -> str | None:
+    """The DB named on the command line (after ``--``), in $AGENTVILLE_DB, or in the URL (?db=)."""
+    ours = Path(sys.argv[0]).name == Path(__file__).name  # under `streamlit run`, not inside another program
+    args = [a for a in sys.argv[1:] if not a.startswith("-")] if ours else []
+    return st.query_params.get("db") or (args[0] if args else None) or os.environ.get("AGENTVILLE_DB")
+
+
+@st.cache_data(show_spinner=False, max_entries=4)
+def cached_run(path: str, run_id: str, signature: tuple) -> data.RunLog:
+    """The run's events, re-read only when its signature (events logged, progress, status) changes."""
+    return data.load_run(path, run_id)
+
+
+def main() -> None:
+    st.set_page_config(page_title="Agentville", page_icon="🏘️", layout="wide")
+    path = chosen_store()
+    if not path:
+        pick_a_store(Path(os.environ.get("AGENTVILLE_RUNS_DIR", "runs")))
+        return
+    if not Path(path).is_file():
+        st.error(f"No event store at {path}")
+        return
+    runs = data.open_store(path).runs()
+    if not runs:
+        st.warning(f"{path} holds no runs yet")
+        return
+    with st.sidebar:
+        st.title("🏘️ Agentville")
+        labels = {r["run_id"]: f"{r['scenario']} · {r['run_id']} · {r['status']}" for r in runs}
+        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run")
+    first = cached_run(path, run_id, data.run_signature(path, run_id))
+    refresh = REFRESH_S if first.live or st.session_state.get("playing") else None
+    st.fragment(run_every=refresh)(page)(path, run_id)
+
+
+def pick_a_store(folder: Path) -> None:
+    st.title("🏘️ Agentville")
+    stores = data.find_stores(folder)
+    if stores.empty:
+        st.info(f"No event stores in {folder}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
+                "then `agentville dashboard runs/the_ville_3.db`.")
+        return
+    st.subheader(f"Runs found in {folder}/")
+    st.dataframe(stores, hide_index=True, width="stretch")
+    db = st.selectbox("Open", sorted(stores["db"].unique()))
+    if st.button("Open this store"):
+        st.query_params["db"] = db
+        st.rerun()
+
+
+def page(path: str, run_id: str) -> None:
+    log = cached_run(path, run_id, data.run_signature(path, run_id))
+    t = choose_time(log)
+    status = "🟢 live" if log.live else log.run["status"]
+    st.markdown(f"#### {log.run['scenario']} — {status}")
+    cols = st.columns([2, 1, 1, 1])
+    cols[0].markdown(f"**Simulated time: {log.at(t):%Y-%m-%d %H:%M}**")
+    cols[1].metric("Agents", len(log.agents))
+    cols[2].metric("Events so far", int((log.events["sim_time"] <= t).sum()))
+    cols[3].metric("Progress", f"{100 * log.reached / log.end:.0f}%" if log.end else "-")
+    tabs = st.tabs(["Town map", "Agents", "Conversations", "Timeline", "Relationships", "Generation"])
+    with tabs[0]:
+        town_map(log, t)
+    with tabs[1]:
+        inspector(log, t)
+    with tabs[2]:
+        conversation_feed(log, t)
+    with tabs[3]:
+        timeline(log, t)
+    with tabs[4]:
+        relationships(log, t)
+    with tabs[5]:
+        generation(log, t)
+
+
+def choose_time(log: data.RunLog) -> float:
+    """The simulated time every view shows: the newest while following a live run, else the slider's.
+
+    Play advances the slider by the chosen speed on every refresh of the
+    fragment; the controls live inside the fragment (fragments may not write
+    to the sidebar), and starting or stopping play reruns the whole app so the
+    fragment's refresh interval follows.
+    """
+    end = max(log.reached, 60.0) / 60
+    state = st.session_state
+    controls = st.columns([1, 1, 2, 4])
+    follow = controls[0].toggle("Follow", value=log.live, key="follow", disabled=not log.live,
+                                help="show the newest simulated time of a running simulation")
+    following = follow and log.live
+    playing = controls[1].toggle("▶ Play", key="playing", disabled=following)
+    speed = controls[2].select_slider("Speed (sim min/s)", [1, 5, 15, 30, 60, 120], value=15, key="speed")
+    if playing != state.get("was_playing", False):
+        state["was_playing"] = playing
+        st.rerun(scope="app")
+    minute = state.get("minute", end)
+    if following:
+        minute = end
+    elif playing:
+        minute = minute + speed * REFRESH_S
+    state["minute"] = min(max(0.0, float(minute)), end)
+    minute = controls[3].slider("Simulated time (minutes from the start)", 0.0, end, step=1.0, key="minute",
+                                disabled=following)
+    return minute * 60
+
+
+def town_map(log: data.RunLog, t: float) -> None:
+    places = data.place_layout(log)
+    states = data.agent_states(log, t)
+    agents = data.agent_positions(states, places)
+    paths = data.path_segments(log, places)
+    roads = alt.Chart(paths).mark_rule(color="#c8c8c8", strokeWidth=2).encode(x="x:Q", y="y:Q", x2="x2", y2="y2")
+    spots = alt.Chart(places).mark_square(size=900, opacity=0.35, color="#8fb9a8").encode(
+        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True)),
+        tooltip=["place", "kind"])
+    names = alt.Chart(places).mark_text(dy=24, fontSize=11, color="#335").encode(x="x:Q", y="y:Q", text="place")
+    people = alt.Chart(agents).mark_circle(size=160, color="#e4572e").encode(
+        x="x:Q", y="y:Q", tooltip=["agent", "activity", "location"])
+    labels = alt.Chart(agents).mark_text(dx=8, align="left", fontSize=11).encode(x="x:Q", y="y:Q", text="label")
+    chart = (roads + spots + names + people + labels).properties(height=560).configure_view(strokeWidth=0)
+    st.altair_chart(chart, width="stretch")
+    shown = states[["agent", "emoji", "activity", "location", "since"]].rename(columns={"emoji": ""})
+    st.dataframe(shown, hide_index=True, width="stretch")
+
+
+def inspector(log: data.RunLog, t: float) -> None:
+    if not log.agents:
+        st.info("No agents yet")
+        return
+    name = st.selectbox("Agent", log.agents, key="agent")
+    persona = next((p for p in (log.scenario.personas if log.scenario else []) if p.name == name), None)
+    state = data.agent_states(log, t).set_index("agent").loc[name]
+    left, right = st.columns([1, 2])
+    with left:
+        st.subheader(f"{state['emoji']} {name}")
+        st.text(f"Now: {state['activity'] or '-'}\nWhere: {state['location'] or state['walking_to'] or '-'}")
+        if persona is not None:
+            st.text(f"{persona.age}, {persona.traits}\n{persona.learned.strip()}\n{persona.currently.strip()}")
+    with right:
+        plan, revisions = data.day_plan(log, name, t)
+        if plan is None:
+            st.info("No day plan yet")
+        else:
+            st.markdown(f"**Plan for {plan['date']}** (woke at {plan['wake'][-5:]}, bed at {plan['bedtime'][-5:]})")
+            st.text("\n".join(f"{i}. {s}" for i, s in enumerate(plan["strokes"], 1)))
+            current = revisions[-1]["schedule"] if revisions else plan["schedule"]
+            st.dataframe(pd.DataFrame(current), hide_index=True, width="stretch")
+            for revision in revisions:
+                st.caption(f"Revised at {revision['time']:%H:%M}: {revision['reason']}")
+    stream = data.memories(log, name, t)
+    st.markdown(f"**Memory stream** — {len(stream)} memories")
+    focus = st.selectbox("Score relevance to", ["(none)"] + list(stream["text"][::-1]), key="focus")
+    if focus != "(none)":
+        stream = data.memories(log, name, t, focus=focus)
+    columns = [c for c in ["time", "kind", "text", "importance", "recency", "relevance", "score", "depth"]
+               if c in stream.columns]
+    st.dataframe(stream.sort_values("score", ascending=False)[columns] if len(stream) else stream,
+                 hide_index=True, width="stretch")
+    insights = data.reflections(log, name, t)
+    st.markdown(f"**Reflections** — {len(insights)} insights")
+    for insight in insights[::-1][:20]:
+        with st.expander(f"{insight['time']:%H:%M} {insight['text']}"):
+            st.text("\n".join(f"because: {e}" for e in insight["evidence_texts"]))
+
+
+def conversation_feed(log: data.RunLog, t: float) -> None:
+    search = st.text_input("Search conversations (words or names)", key="search")
+    talks = data.conversations(log, t, search)
+    st.caption(f"{len(talks)} conversations")
+    for talk in talks[:50]:
+        title = f"{talk['time']:%a %H:%M} · {' & '.join(talk['people'])} · {talk['location']}"
+        with st.expander(title + (" · ongoing" if talk["ongoing"] else ""), expanded=talk["ongoing"]):
+            st.text("\n".join(f"{when:%H:%M} {who}: {text}" for when, who, text in talk["lines"]))
+            if talk["summary"]:
+                st.caption(f"Summary: {talk['summary']}")
+
+
+def timeline(log: data.RunLog, t: float) -> None:
+    bars = data.timeline(log, t)
+    if bars.empty:
+        st.info("No actions yet")
+        return
+    chart = alt.Chart(bars).mark_bar().encode(
+        x=alt.X("start:T", title="simulated time"), x2="end:T", y=alt.Y("agent:N", title=None),
+        color=alt.Color("place:N", legend=alt.Legend(orient="bottom", columns=4)),
+        tooltip=["agent", "activity", "place", alt.Tooltip("start:T", format="%H:%M"),
+                 alt.Tooltip("end:T", format="%H:%M")],
+    ).properties(height=max(160, 26 * bars["agent"].nunique()))
+    st.altair_chart(chart, width="stretch")
+
+
+def relationships(log: data.RunLog, t: float) -> None:
+    pairs = data.relationships(log, t)
+    if pairs.empty:
+        st.info("Nobody has talked yet")
+        return
+    st.graphviz_chart(data.relationship_dot(pairs, log.agents), width="stretch")
+    st.dataframe(pairs, hide_index=True, width="stretch")
+
+
+def generation(log: data.RunLog, t: float) -> None:
+    from sim.stats import llm_stats
+
+    calls = data.upto(log.kind("llm_call"), t)
+    if calls.empty:
+        st.info("No model calls yet")
+        return
+    st.dataframe(llm_stats(calls), width="stretch")
+    per_call = data.generation_calls(log, t)
+    hourly = per_call.groupby(["hour", "purpose"]).size().rename("calls").reset_index()
+    st.altair_chart(alt.Chart(hourly).mark_bar().encode(
+        x=alt.X("hour:T", title="simulated hour"), y="calls:Q", color="purpose:N",
+        tooltip=["purpose", "calls", alt.Tooltip("hour:T", format="%H:%M")]).properties(height=260),
+        width="stretch")
+    timed = per_call.dropna(subset=["latency_s"])
+    timed = timed[~timed["cache_hit"]]
+    if len(timed):
+        st.altair_chart(alt.Chart(timed).mark_boxplot().encode(
+            x=alt.X("latency_s:Q", title="latency (s)"), y=alt.Y("purpose:N", title=None)).properties(height=240),
+            width="stretch")
+
+
+main()

@@ -1,0 +1,355 @@
+"""What the dashboard shows, computed from the event log alone (no Streamlit here).
+
+Everything is a function of (events, simulated time t): the state of the town
+at t is rebuilt from the events logged up to t, so live runs, finished runs
+and replays are the same code path. Functions are vectorised with pandas so a
+25-agent day (tens of thousands of events) re-renders in well under a second.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import math
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from sim.scenario import Scenario, load_scenario
+from sim.store import EventStore
+
+HOUR = 3600.0
+RECENCY_DECAY = 0.995  # per game hour, as in agents/memory.py
+EMOJI = [  # first matching keyword wins
+    ("sleep", "😴"), ("talking", "💬"), ("coffee", "☕"), ("eat", "🍽️"), ("lunch", "🍽️"), ("dinner", "🍽️"),
+    ("breakfast", "🍳"), ("cook", "🍳"), ("study", "📚"), ("read", "📖"), ("lecture", "🎓"), ("class", "🎓"),
+    ("writ", "✍️"), ("paint", "🎨"), ("music", "🎵"), ("guitar", "🎸"), ("piano", "🎹"), ("shop", "🛒"),
+    ("buy", "🛒"), ("walk", "🚶"), ("park", "🌳"), ("garden", "🌱"), ("work", "💼"), ("serv", "☕"),
+    ("party", "🎉"), ("wait", "⏳"), ("shower", "🚿"), ("clean", "🧹"),
+]
+
+
+def emoji_for(activity: str) -> str:
+    lowered = (activity or "").lower()
+    return next((e for word, e in EMOJI if word in lowered), "🙂")
+
+
+@dataclass
+class RunLog:
+    """One run's events, split by kind and sorted by time, plus what the run says about itself."""
+
+    run: dict[str, Any]
+    events: pd.DataFrame  # seq, sim_time, kind, agent, data, wall
+    scenario: Scenario | None
+
+    @property
+    def start(self) -> dt.datetime:
+        return dt.datetime.fromisoformat(self.run["sim_start"])
+
+    @property
+    def reached(self) -> float:
+        """How far the run has got, in simulated seconds."""
+        logged = float(self.events["sim_time"].max()) if len(self.events) else 0.0
+        return max(float(self.run.get("sim_reached") or 0.0), logged)
+
+    @property
+    def end(self) -> float:
+        until = self.run.get("sim_until")
+        planned = (dt.datetime.fromisoformat(until) - self.start).total_seconds() if until else 0.0
+        return max(planned, self.reached)
+
+    @property
+    def live(self) -> bool:
+        return self.run["status"] == "running"
+
+    def at(self, seconds: float) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=seconds)
+
+    def kind(self, *kinds: str) -> pd.DataFrame:
+        return self.events[self.events["kind"].isin(kinds)]
+
+    @property
+    def agents(self) -> list[str]:
+        started = self.kind("run_started")
+        if len(started):
+            return list(started.iloc[0]["data"].get("agents", []))
+        return sorted(a for a in self.events["agent"].dropna().unique())
+
+
+def open_store(path: str | Path) -> EventStore:
+    """The store, read-only: the dashboard never writes."""
+    return EventStore(path, read_only=True)
+
+
+def load_run(path: str | Path, run_id: str | None = None) -> RunLog:
+    """Read a run's events (JSON decoded once) and its scenario, if the file is still where it was."""
+    store = open_store(path)
+    try:
+        run = dict(store.run(run_id), db_path=str(path))
+        rows = store.db.execute("SELECT seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=? "
+                                "ORDER BY seq", (run["run_id"],)).fetchall()
+    finally:
+        store.close()
+    events = pd.DataFrame({
+        "seq": [r[0] for r in rows], "sim_time": [r[1] for r in rows], "kind": [r[2] for r in rows],
+        "agent": [r[3] for r in rows], "data": [orjson.loads(r[4]) for r in rows],
+        "wall": [orjson.loads(r[5]) if r[5] else None for r in rows]})
+    scenario = None
+    if run.get("scenario_path"):
+        try:
+            scenario = load_scenario(run["scenario_path"])
+        except Exception:  # moved or edited since: the map falls back to a generated layout
+            scenario = None
+    return RunLog(run, events, scenario)
+
+
+def run_signature(path: str | Path, run_id: str | None = None) -> tuple[str, int, float, str]:
+    """(run id, events logged, progress, status): changes whenever there is something new to show."""
+    store = open_store(path)
+    try:
+        run = store.run(run_id)
+        count = store.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run["run_id"],)).fetchone()[0]
+    finally:
+        store.close()
+    return run["run_id"], int(count), float(run.get("sim_reached") or 0.0), run["status"]
+
+
+def find_stores(folder: str | Path) -> pd.DataFrame:
+    """Every event store in ``folder`` (not recursive) with its runs, newest first."""
+    rows = []
+    for path in sorted(Path(folder).glob("*.db")):
+        try:
+            store = open_store(path)
+            for run in store.runs():
+                rows.append({"db": str(path), "run": run["run_id"], "scenario": run["scenario"],
+                             "status": run["status"], "started": run.get("started_at")})
+            store.close()
+        except (sqlite3.DatabaseError, LookupError, KeyError):
+            continue
+    return pd.DataFrame(rows, columns=["db", "run", "scenario", "status", "started"])
+
+
+# -- the town at time t ------------------------------------------------------------
+def upto(frame: pd.DataFrame, t: float) -> pd.DataFrame:
+    return frame[frame["sim_time"] <= t]
+
+
+def agent_states(log: RunLog, t: float) -> pd.DataFrame:
+    """Per agent at time t: place, area, activity, since when, and whether it is walking (and where to)."""
+    rows = {name: {"agent": name, "place": None, "location": "", "activity": "", "since": None, "emoji": "🙂",
+                   "walking_to": None, "progress": 0.0} for name in log.agents}
+    where = upto(log.kind("placed", "arrived"), t).groupby("agent").tail(1)
+    for row in where.itertuples():
+        if row.agent in rows:
+            location = row.data["location"]
+            rows[row.agent].update(location=location, place=location.split(":")[0].strip())
+    acts = upto(log.kind("action"), t).groupby("agent").tail(1)
+    for row in acts.itertuples():
+        if row.agent in rows:
+            activity = row.data["activity"]
+            rows[row.agent].update(activity=activity, since=log.at(row.sim_time), emoji=emoji_for(activity))
+    moves = upto(log.kind("move", "arrived"), t).groupby("agent").tail(1)
+    for row in moves.itertuples():
+        if row.kind == "move" and row.agent in rows:
+            minutes = float(row.data.get("minutes") or 0) or 1.0
+            rows[row.agent].update(walking_to=row.data["target"].split(":")[0].strip(),
+                                   origin=row.data["origin"].split(":")[0].strip(),
+                                   progress=min(1.0, (t - row.sim_time) / (minutes * 60)), emoji="🚶")
+    return pd.DataFrame(list(rows.values()))
+
+
+def place_layout(log: RunLog) -> pd.DataFrame:
+    """Places with coordinates: the scenario's, or a circle when the scenario file is gone."""
+    if log.scenario is not None:
+        return pd.DataFrame([{"place": p.name, "kind": p.kind or "place", "x": p.xy[0], "y": p.xy[1]}
+                             for p in log.scenario.places])
+    names = sorted({str(d.get("location", "")).split(":")[0].strip() for d in log.kind("placed", "arrived").data}
+                   - {""})
+    return pd.DataFrame([{"place": n, "kind": "place", "x": 50 + 40 * math.cos(2 * math.pi * i / max(1, len(names))),
+                          "y": 50 + 40 * math.sin(2 * math.pi * i / max(1, len(names)))}
+                         for i, n in enumerate(names)], columns=["place", "kind", "x", "y"])
+
+
+def path_segments(log: RunLog, places: pd.DataFrame) -> pd.DataFrame:
+    if log.scenario is None:
+        return pd.DataFrame(columns=["x", "y", "x2", "y2", "minutes"])
+    xy = places.set_index("place")[["x", "y"]]
+    rows = [{"x": xy.loc[a, "x"], "y": xy.loc[a, "y"], "x2": xy.loc[b, "x"], "y2": xy.loc[b, "y"],
+             "minutes": p.minutes} for p in log.scenario.paths for a, b in [p.between] if a in xy.index and b in xy.index]
+    return pd.DataFrame(rows, columns=["x", "y", "x2", "y2", "minutes"])
+
+
+def agent_positions(states: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
+    """Marker positions: at their place (spread around it), or part-way along a walk."""
+    xy = places.set_index("place")[["x", "y"]]
+    out = []
+    crowd: dict[str, int] = {}
+    for row in states.itertuples():
+        target = row.walking_to if isinstance(row.walking_to, str) else None
+        if target and target in xy.index and getattr(row, "origin", None) in xy.index:
+            (x0, y0), (x1, y1) = xy.loc[row.origin], xy.loc[target]
+            x, y = x0 + (x1 - x0) * row.progress, y0 + (y1 - y0) * row.progress
+        elif row.place in xy.index:
+            k = crowd.get(row.place, 0)
+            crowd[row.place] = k + 1
+            angle, radius = k * 2.4, 2.0 + 0.6 * math.sqrt(k)
+            x, y = xy.loc[row.place, "x"] + radius * math.cos(angle), xy.loc[row.place, "y"] + radius * math.sin(angle)
+        else:
+            continue
+        out.append({"agent": row.agent, "x": float(x), "y": float(y), "label": f"{row.emoji} {row.agent}",
+                    "activity": row.activity, "location": row.location or (f"walking to {target}" if target else "")})
+    return pd.DataFrame(out, columns=["agent", "x", "y", "label", "activity", "location"])
+
+
+# -- agents --------------------------------------------------------------------------
+def day_plan(log: RunLog, agent: str, t: float) -> tuple[dict | None, list[dict]]:
+    """The agent's latest day plan at t, and the revisions made since."""
+    plans = upto(log.kind("plan"), t)
+    plans = plans[plans["agent"] == agent]
+    days = [r for r in plans.itertuples() if r.data.get("level") == "day"]
+    if not days:
+        return None, []
+    day = days[-1]
+    revisions = [dict(r.data, time=log.at(r.sim_time)) for r in plans.itertuples()
+                 if r.data.get("level") == "revision" and r.sim_time >= day.sim_time]
+    return dict(day.data, time=log.at(day.sim_time)), revisions
+
+
+def memories(log: RunLog, agent: str, t: float, focus: str | None = None) -> pd.DataFrame:
+    """The memory stream at t with the retrieval score parts (recency from creation time).
+
+    Relevance is to ``focus`` (another memory's text), from the embeddings the
+    run cached; without a focus, or without cached vectors, it is left out.
+    """
+    rows = upto(log.kind("memory"), t)
+    rows = rows[rows["agent"] == agent]
+    frame = pd.DataFrame([{**r.data, "sim_time": r.sim_time} for r in rows.itertuples()],
+                         columns=["id", "kind", "text", "importance", "subject", "evidence", "depth", "sim_time"])
+    if frame.empty:
+        return frame.assign(time=[], recency=[], score=[])
+    frame["time"] = [log.at(s) for s in frame["sim_time"]]
+    frame["recency"] = RECENCY_DECAY ** ((t - frame["sim_time"]) / HOUR)
+    parts = [_minmax(frame["recency"]), _minmax(frame["importance"].astype(float))]
+    if focus:
+        vectors = cached_vectors(log, list(frame["text"]) + [focus])
+        if focus in vectors and all(text in vectors for text in frame["text"]):
+            matrix = np.stack([vectors[text] for text in frame["text"]])
+            frame["relevance"] = matrix @ vectors[focus]
+            parts.append(_minmax(frame["relevance"]))
+    frame["score"] = sum(parts)
+    return frame.drop(columns=["sim_time"])
+
+
+def _minmax(values: pd.Series) -> pd.Series:
+    low, high = values.min(), values.max()
+    return values * 0 + 0.5 if high - low < 1e-12 else (values - low) / (high - low)
+
+
+def cached_vectors(log: RunLog, texts: list[str]) -> dict[str, np.ndarray]:
+    """Embeddings of ``texts`` from the store's embedding cache (the run's embedder), where present."""
+    model = (log.run.get("settings") or {}).get("embedder")
+    if not model or not log.run.get("db_path"):
+        return {}
+    keys = {hashlib.sha256(f"{model}\x1f{t}".encode()).hexdigest(): t for t in texts}
+    store = open_store(log.run["db_path"])
+    try:
+        found = {}
+        items = list(keys)
+        for i in range(0, len(items), 500):
+            chunk = items[i:i + 500]
+            for key, blob in store.db.execute(f"SELECT key, vector FROM embedding_cache WHERE key IN "
+                                              f"({','.join('?' * len(chunk))})", chunk):
+                vector = np.frombuffer(blob, dtype=np.float32)
+                found[keys[key]] = vector / (np.linalg.norm(vector) or 1.0)
+        return found
+    finally:
+        store.close()
+
+
+def reflections(log: RunLog, agent: str, t: float) -> list[dict]:
+    """Insights written up to t, each with the texts of its evidence."""
+    mem = upto(log.kind("memory"), t)
+    mem = mem[mem["agent"] == agent]
+    by_id = {r.data["id"]: r.data for r in mem.itertuples()}
+    return [{**d, "time": log.at(s), "evidence_texts": [by_id[e]["text"] for e in d["evidence"] if e in by_id]}
+            for s, d in zip(mem["sim_time"], mem["data"]) if d["kind"] == "thought" and d.get("evidence")]
+
+
+# -- conversations, timeline, relationships, generation --------------------------------
+def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
+    """Conversations started by t, newest first, with their lines so far; ``search`` filters by text or name."""
+    lines = upto(log.kind("utterance"), t)
+    starts = upto(log.kind("conversation_start"), t)
+    ends = {r.data["conversation"]: r.data for r in upto(log.kind("conversation_end"), t).itertuples()}
+    talks = []
+    for row in starts.itertuples():
+        cid = row.data["conversation"]
+        mine = lines[[d.get("conversation") == cid for d in lines["data"]]]
+        talk = {"id": cid, "time": log.at(row.sim_time), "people": [row.agent, row.data["partner"]],
+                "location": row.data.get("location", ""), "summary": ends.get(cid, {}).get("summary", ""),
+                "ongoing": cid not in ends,
+                "lines": [(log.at(s), a, d["text"]) for s, a, d in zip(mine["sim_time"], mine["agent"], mine["data"])]}
+        talks.append(talk)
+    needle = search.strip().lower()
+    if needle:
+        talks = [c for c in talks if needle in " ".join([*c["people"], c["summary"], *(x[2] for x in c["lines"])]).lower()]
+    return talks[::-1]
+
+
+def timeline(log: RunLog, t: float) -> pd.DataFrame:
+    """Actions as bars: who did what, where, from when to when (until the next action or t)."""
+    acts = upto(log.kind("action"), t)
+    if acts.empty:
+        return pd.DataFrame(columns=["agent", "start", "end", "activity", "place"])
+    frame = pd.DataFrame({"agent": acts["agent"].values, "sim_time": acts["sim_time"].values,
+                          "activity": [d["activity"] for d in acts["data"]],
+                          "place": [d["location"].split(":")[0] for d in acts["data"]]})
+    frame["end_time"] = frame.groupby("agent")["sim_time"].shift(-1).fillna(t)
+    frame["start"] = log.at(0) + pd.to_timedelta(frame["sim_time"], unit="s")
+    frame["end"] = log.at(0) + pd.to_timedelta(frame["end_time"], unit="s")
+    return frame[["agent", "start", "end", "activity", "place"]]
+
+
+def relationships(log: RunLog, t: float) -> pd.DataFrame:
+    """Who talked to whom by t, and how often (one row per pair)."""
+    ends = upto(log.kind("conversation_end"), t)
+    pairs = pd.DataFrame([sorted([a, d["partner"]]) for a, d in zip(ends["agent"], ends["data"])],
+                         columns=["a", "b"])
+    if pairs.empty:
+        return pd.DataFrame(columns=["a", "b", "conversations"])
+    return pairs.value_counts().rename("conversations").reset_index().sort_values("conversations", ascending=False)
+
+
+def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
+    """A Graphviz graph of the pairs (thicker edges for more conversations)."""
+    def quote(name: str) -> str:
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    lines = ["graph G {", "layout=neato; overlap=false; splines=true;",
+             'node [shape=ellipse, style=filled, fillcolor="#e8f0fe", fontsize=10];']
+    lines += [f"{quote(a)};" for a in agents]
+    lines += [f'{quote(r.a)} -- {quote(r.b)} [penwidth={1 + min(6, r.conversations)}, label="{r.conversations}"];'
+              for r in pairs.itertuples()]
+    return "\n".join(lines + ["}"])
+
+
+def generation_calls(log: RunLog, t: float) -> pd.DataFrame:
+    """One row per model call up to t: purpose, tokens, latency, cache hit, fallback, simulated hour."""
+    calls = upto(log.kind("llm_call"), t)
+    if calls.empty:
+        return pd.DataFrame(columns=["purpose", "hour", "prompt_tokens", "output_tokens", "latency_s", "cache_hit",
+                                     "fallback"])
+    return pd.DataFrame({
+        "purpose": [d["purpose"] for d in calls["data"]],
+        "hour": [log.at(s).replace(minute=0, second=0, microsecond=0) for s in calls["sim_time"]],
+        "prompt_tokens": [d.get("prompt_tokens", 0) for d in calls["data"]],
+        "output_tokens": [d.get("output_tokens", 0) for d in calls["data"]],
+        "latency_s": [(w or {}).get("latency_s") for w in calls["wall"]],
+        "cache_hit": [bool((w or {}).get("cache_hit")) for w in calls["wall"]],
+        "fallback": [bool(d.get("fallback")) for d in calls["data"]],
+    })

@@ -1,0 +1,123 @@
+"""The dashboard's views on a fixture run, through Streamlit's AppTest (no browser)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data
+from sim.engine import Simulation
+from sim.store import EventStore
+from tests.conftest import ROOT, WORLDS
+from tests.scripted import ScriptedBackend
+
+APP = str(ROOT / "dashboard" / "app.py")
+HOSTILE = "<script>alert('owned')</script><b>bold</b>"
+
+
+@pytest.fixture(scope="module")
+def village_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("dash") / "village.db"
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm", "fake",
+                           "--until", "+1d", "--db", str(db), "--no-progress"], capture_output=True, text=True,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr
+    return db
+
+
+def app(monkeypatch, db: Path) -> AppTest:
+    monkeypatch.setenv("AGENTVILLE_DB", str(db))
+    test = AppTest.from_file(APP, default_timeout=60)
+    test.run()
+    assert not test.exception, [e.value for e in test.exception]
+    return test
+
+
+def shown_time(test: AppTest) -> str:
+    return next(m.value for m in test.markdown if m.value.startswith("**Simulated time:")).strip("*")
+
+
+def texts(test: AppTest) -> str:
+    return "\n".join(t.value for t in test.text)
+
+
+def test_the_page_shows_the_run_its_agents_and_the_latest_time(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    log = data.load_run(village_db)
+    assert shown_time(test) == f"Simulated time: {log.at(log.reached):%Y-%m-%d %H:%M}"
+    town = test.dataframe[0].value
+    assert sorted(town["agent"]) == ["Isabella Rodriguez", "Klaus Mueller", "Maria Lopez"]
+    assert test.selectbox(key="agent").options == ["Isabella Rodriguez", "Maria Lopez", "Klaus Mueller"]
+
+
+def test_the_inspector_counts_memories_and_shows_the_plan(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    events = EventStore(village_db).events()
+    for name in ("Isabella Rodriguez", "Klaus Mueller"):
+        test.selectbox(key="agent").set_value(name).run()
+        count = int(((events.kind == "memory") & (events.agent == name)).sum())
+        assert any(m.value == f"**Memory stream** — {count} memories" for m in test.markdown)
+        assert any(m.value.startswith("**Plan for 2023-02-1") for m in test.markdown)
+        stream = next(d.value for d in test.dataframe if "importance" in d.value.columns)
+        assert len(stream) == count and stream["score"].is_monotonic_decreasing
+
+
+def test_a_known_utterance_is_in_the_conversation_feed_and_search_filters(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    events = EventStore(village_db).events()
+    line = events[events.kind == "utterance"].iloc[0]
+    assert f"{line.agent}: {line.data['text']}" in texts(test)
+    test.text_input(key="search").input("no such words anywhere").run()
+    assert any(c.value == "0 conversations" for c in test.caption)
+
+
+def test_moving_the_slider_rebuilds_the_past(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    assert test.toggle(key="follow").disabled  # a finished run has nothing to follow
+    test.slider(key="minute").set_value(90.0).run()  # 09:30
+    assert shown_time(test) == "Simulated time: 2023-02-13 09:30"
+    events = EventStore(village_db).events()
+    early = events[(events.sim_time <= 90 * 60) & (events.kind == "memory") & (events.agent == "Isabella Rodriguez")]
+    assert any(m.value == f"**Memory stream** — {len(early)} memories" for m in test.markdown)
+
+
+def test_agent_text_is_shown_as_text_never_as_html(monkeypatch, tiny, tmp_path):
+    db = tmp_path / "hostile.db"
+    backend = ScriptedBackend({"location_place": "Cafe", "reaction": "talk", "conversation_end": "no",
+                               "utterance": HOSTILE})
+    with EventStore(db) as store:
+        Simulation(tiny, store=store, backend=backend).run(tiny.start + dt.timedelta(hours=3))
+    test = app(monkeypatch, db)
+    assert HOSTILE in texts(test)  # verbatim, in plain-text elements
+    assert not any("<script>" in m.value for m in test.markdown)
+
+
+def test_the_dashboard_cannot_write_to_the_store(monkeypatch, village_db):
+    before = hashlib.sha256(village_db.read_bytes()).hexdigest()
+    app(monkeypatch, village_db)
+    assert hashlib.sha256(village_db.read_bytes()).hexdigest() == before
+    store = data.open_store(village_db)
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        store.db.execute("DELETE FROM events")
+
+
+def test_without_a_store_the_page_lists_the_runs_in_a_folder(monkeypatch, village_db):
+    monkeypatch.delenv("AGENTVILLE_DB", raising=False)
+    monkeypatch.setenv("AGENTVILLE_RUNS_DIR", str(village_db.parent))
+    test = AppTest.from_file(APP, default_timeout=60).run()
+    assert not test.exception
+    listing = test.dataframe[0].value
+    assert list(listing["db"]) == [str(village_db)] and listing["scenario"].iloc[0] == "The Ville (3 agents)"
+
+
+def test_dashboard_command_rejects_a_missing_store(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "sim.cli", "dashboard", str(tmp_path / "none.db")],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and "no such event store" in done.stderr and "Traceback" not in done.stderr
