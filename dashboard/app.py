@@ -124,7 +124,7 @@ def choose_time(log: data.RunLog) -> float:
     elif playing:
         minute = minute + speed * REFRESH_S
     state["minute"] = min(max(0.0, float(minute)), end)
-    minute = controls[3].slider("Simulated time (minutes from the start)", 0.0, end, step=1.0, key="minute",
+    minute = controls[3].slider("Simulated time (minutes from the start)", 0.0, end, step=1.0, key="minute", format="%d min",
                                 disabled=following)
     return minute * 60
 
@@ -134,16 +134,19 @@ def town_map(log: data.RunLog, t: float) -> None:
     states = data.agent_states(log, t)
     agents = data.agent_positions(states, places)
     paths = data.path_segments(log, places)
-    roads = alt.Chart(paths).mark_rule(color="#c8c8c8", strokeWidth=2).encode(x="x:Q", y="y:Q", x2="x2", y2="y2")
+    # Every layer shares one coordinate frame (no axes, y downwards as on a map); a
+    # layer with default axes next to these breaks the chart in the browser.
+    x, y = alt.X("x:Q", axis=None), alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True))
+    roads = alt.Chart(paths).mark_rule(color="#c8c8c8", strokeWidth=2).encode(x=x, y=y, x2="x2", y2="y2")
     spots = alt.Chart(places).mark_square(size=900, opacity=0.35, color="#8fb9a8").encode(
-        x=alt.X("x:Q", axis=None), y=alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True)),
-        tooltip=["place", "kind"])
+        x=x, y=y, tooltip=["place", "kind"])
     names = alt.Chart(places).mark_text(dy=24, fontSize=11, color="#335").encode(x="x:Q", y="y:Q", text="place")
     people = alt.Chart(agents).mark_circle(size=160, color="#e4572e").encode(
         x="x:Q", y="y:Q", tooltip=["agent", "activity", "location"])
     labels = alt.Chart(agents).mark_text(dx=8, align="left", fontSize=11).encode(x="x:Q", y="y:Q", text="label")
-    chart = (roads + spots + names + people + labels).properties(height=560).configure_view(strokeWidth=0)
-    st.altair_chart(chart, width="stretch")
+    chart = (roads + spots + names + people + labels).configure_view(strokeWidth=0)
+    st.altair_chart(chart, width="stretch", height=560)
+    st.caption(f"{len(states)} agents: " + ", ".join(states["agent"]))
     shown = states[["agent", "emoji", "activity", "location", "since"]].rename(columns={"emoji": ""})
     st.dataframe(shown, hide_index=True, width="stretch")
 
@@ -210,7 +213,7 @@ def timeline(log: data.RunLog, t: float) -> None:
         color=alt.Color("place:N", legend=alt.Legend(orient="bottom", columns=4)),
         tooltip=["agent", "activity", "place", alt.Tooltip("start:T", format="%H:%M"),
                  alt.Tooltip("end:T", format="%H:%M")],
-    ).properties(height=max(160, 26 * bars["agent"].nunique()))
+    ).properties(height=alt.Step(24))  # one 24-pixel row per agent
     st.altair_chart(chart, width="stretch")
 
 
@@ -219,7 +222,7 @@ def relationships(log: data.RunLog, t: float) -> None:
     if pairs.empty:
         st.info("Nobody has talked yet")
         return
-    st.graphviz_chart(data.relationship_dot(pairs, log.agents), width="stretch")
+    st.graphviz_chart(data.relationship_dot(pairs, log.agents))
     st.dataframe(pairs, hide_index=True, width="stretch")
 
 
@@ -235,14 +238,13 @@ def generation(log: data.RunLog, t: float) -> None:
     hourly = per_call.groupby(["hour", "purpose"]).size().rename("calls").reset_index()
     st.altair_chart(alt.Chart(hourly).mark_bar().encode(
         x=alt.X("hour:T", title="simulated hour"), y="calls:Q", color="purpose:N",
-        tooltip=["purpose", "calls", alt.Tooltip("hour:T", format="%H:%M")]).properties(height=260),
-        width="stretch")
+        tooltip=["purpose", "calls", alt.Tooltip("hour:T", format="%H:%M")]), width="stretch", height=260)
     timed = per_call.dropna(subset=["latency_s"])
     timed = timed[~timed["cache_hit"]]
     if len(timed):
         st.altair_chart(alt.Chart(timed).mark_boxplot().encode(
-            x=alt.X("latency_s:Q", title="latency (s)"), y=alt.Y("purpose:N", title=None)).properties(height=240),
-            width="stretch")
+            x=alt.X("latency_s:Q", title="latency (s)"), y=alt.Y("purpose:N", title=None)), width="stretch",
+            height=240)
 
 
 main()

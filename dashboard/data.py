@@ -330,7 +330,7 @@ def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
     def quote(name: str) -> str:
         return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    lines = ["graph G {", "layout=neato; overlap=false; splines=true;",
+    lines = ["graph G {", 'layout=neato; overlap=false; splines=true; size="9,6";',
              'node [shape=ellipse, style=filled, fillcolor="#e8f0fe", fontsize=10];']
     lines += [f"{quote(a)};" for a in agents]
     lines += [f'{quote(r.a)} -- {quote(r.b)} [penwidth={1 + min(6, r.conversations)}, label="{r.conversations}"];'
