@@ -121,3 +121,21 @@ def test_dashboard_command_rejects_a_missing_store(tmp_path):
     done = subprocess.run([sys.executable, "-m", "sim.cli", "dashboard", str(tmp_path / "none.db")],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "no such event store" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_relationships_and_generation_views_count_what_the_log_holds(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    events = EventStore(village_db).events()
+    pairs = next(d.value for d in test.dataframe if "conversations" in d.value.columns)
+    assert pairs["conversations"].sum() == (events.kind == "conversation_end").sum() > 0
+    usage = next(d.value for d in test.dataframe if "cache_hit_%" in d.value.columns)
+    assert usage.loc["TOTAL", "calls"] == (events.kind == "llm_call").sum()
+
+
+def test_play_moves_the_replay_forward(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    test.slider(key="minute").set_value(60.0).run()
+    assert shown_time(test) == "Simulated time: 2023-02-13 09:00"
+    test.toggle(key="playing").set_value(True).run()
+    assert test.slider(key="minute").value > 60.0
+    assert shown_time(test) > "Simulated time: 2023-02-13 09:00"
