@@ -219,8 +219,9 @@ class GenerativeAgent:
         usual = "\n".join(f"{i}. {s.activity} at {s.at}" for i, s in enumerate(routine, 1)) or (
             self.persona.lifestyle or "an ordinary day")
         plain = [f"{s.activity} at {s.at}" for s in routine] + self.persona.daily_requirements
-        while len(plain) < 3:
-            plain.append("get through the day")
+        for filler in ("wake up and get ready", "go about the day", "relax in the evening"):
+            if len(plain) < 3:
+                plain.append(filler)
         strokes = yield from ask(
             sim, self.name, render("day_plan", persona=self.persona_text, name=self.name, date=date,
                                    wake=f"{at:%H:%M}", usual=usual,

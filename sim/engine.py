@@ -90,6 +90,7 @@ class Simulation:
         self.settings = {"llm": self.backend.model_id, "embedder": embedder.model_id, "llm_cache": cache_mode,
                          "cognition": self.cognition.model_dump(), **(settings or {})}
         self.run_id: str | None = None
+        self._wall_start = time.monotonic()
         self._seq = 0
         self._writer = None
         self.kinds: Counter[str] = Counter()
@@ -99,6 +100,7 @@ class Simulation:
         self._conversations = 0
         if agent_factory is None:
             from agents.generative import GenerativeAgent as agent_factory
+        self._agent_factory = agent_factory
         self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
 
     # -- time -------------------------------------------------------------
@@ -173,6 +175,16 @@ class Simulation:
         except KeyError:
             raise KeyError(f"no agent named {name!r} (agents: {', '.join(self.agents)})") from None
 
+    def add_agent(self, persona: PersonaSpec) -> Agent:
+        """A new resident; once the run has started it begins living at once (logged as ``agent_added``)."""
+        self.world.resolve(persona.home)  # a KeyError names a home that does not exist
+        agent = self._agent_factory(self, persona)
+        self.agents[persona.name] = agent
+        if self.running:
+            self.log("agent_added", persona.name, persona=persona.model_dump(mode="json"))
+            self.env.process(agent.live())
+        return agent
+
     def whisper(self, agent: str, text: str) -> None:
         """Put ``text`` in an agent's inner voice now; it takes it as its own thought."""
         target = self.agent(agent)
@@ -190,48 +202,66 @@ class Simulation:
             yield self.env.timeout(max(0.0, self.clock.seconds(item.at) - self.env.now))
             self.whisper(item.agent, item.text)
 
-    def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> RunSummary:
-        """Run from the scenario start to ``until``; the store records the outcome."""
-        wall_start = time.monotonic()
-        end = self.clock.seconds(until)
+    def start(self, until: dt.datetime | None = None) -> str:
+        """Open the run in the store and start every agent; ``until`` is only the planned end, for the record."""
+        if self.run_id is not None:
+            raise RuntimeError("this simulation has already started")
+        self._wall_start = time.monotonic()
         self.run_id = self.store.start_run(
             scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
             settings=self.settings, scenario_path=self.scenario_path)
         self._writer = self.store.writer(self.run_id)
         self.running = True
-        status, error = FAILED, None
-        try:
-            self.log("run_started", scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
-                     start=self.scenario.start.isoformat(), until=until.isoformat())
-            for agent in self.agents.values():
-                self.env.process(agent.live())
-            self.env.process(self._interventions())
-            reached = 0.0
-            while reached < end:
-                reached = min(reached + PROGRESS_STEP_S, end)
-                self.env.run(until=reached)
-                self._writer.flush()
-                self.store.mark_progress(self.run_id, reached)
-                if progress:
-                    progress(reached, end)
-            self.log("run_finished", events=self._seq + 1)
-            status = FINISHED
-        except KeyboardInterrupt:
-            status, error = INTERRUPTED, "interrupted by the user"
-            raise
-        except BaseException as exc:
-            error = f"{type(exc).__name__}: {exc}"
-            raise
-        finally:
-            self.running = False
+        self.log("run_started", scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
+                 start=self.scenario.start.isoformat(), until=until.isoformat() if until else None)
+        for agent in self.agents.values():
+            self.env.process(agent.live())
+        self.env.process(self._interventions())
+        return self.run_id
+
+    def advance(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> None:
+        """Simulate up to ``until``, committing the log every 15 simulated minutes."""
+        if not self.running:
+            raise RuntimeError("the simulation is not running; call start() first (or run())")
+        end = self.clock.seconds(until)
+        reached = self.env.now
+        while reached < end:
+            reached = min(reached + PROGRESS_STEP_S - reached % PROGRESS_STEP_S, end)
+            self.env.run(until=reached)
             self._writer.flush()
-            self.store.end_run(self.run_id, status, sim_reached=self.env.now, error=error)
+            self.store.mark_progress(self.run_id, reached)
+            if progress:
+                progress(reached, end)
+
+    def finish(self, status: str = FINISHED, error: str | None = None) -> RunSummary:
+        """Close the run: the last events are committed and the store records the outcome."""
+        if self.running:
+            try:
+                if status == FINISHED:
+                    self.log("run_finished", events=self._seq + 1)
+            finally:
+                self.running = False
+                self._writer.flush()
+                self.store.end_run(self.run_id, status, sim_reached=self.env.now, error=error)
         return RunSummary(
             run_id=self.run_id, db_path=str(self.store.path), status=status, events=self._seq,
             by_kind=dict(self.kinds), agents=len(self.agents), sim_start=self.scenario.start,
-            sim_end=self.now, wall_s=time.monotonic() - wall_start,
+            sim_end=self.now, wall_s=time.monotonic() - self._wall_start,
             llm_calls=self.kinds["llm_call"], llm_blocked_s=self.llm.blocked_s,
             extra={"cache_hits": self.llm.cache.hits if self.llm.cache else 0})
+
+    def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> RunSummary:
+        """Run from the scenario start to ``until``; the store records the outcome."""
+        self.start(until)
+        try:
+            self.advance(until, progress=progress)
+        except KeyboardInterrupt:
+            self.finish(INTERRUPTED, "interrupted by the user")
+            raise
+        except BaseException as exc:
+            self.finish(FAILED, f"{type(exc).__name__}: {exc}")
+            raise
+        return self.finish()
 
 
 def run_scenario(path: str | Path, *, db: str | Path, until: dt.datetime | None = None, seed: int | None = None,

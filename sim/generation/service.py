@@ -90,6 +90,20 @@ class GenerationService:
                               temperature=self.temperature, top_p=self.top_p,
                               seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
                               agent=agent, default=default)
+        return self._answer_now(request)
+
+    def choice_now(self, prompt: str, options: tuple[str, ...], *, purpose: str, agent: str | None, seed_key: str,
+                   default: str | None = None) -> str:
+        """A choice answered right away, outside simulated time (judging what agents know).
+
+        Like ``text_now``: its seed comes from ``seed_key``, so asking changes nothing in the run.
+        """
+        request = ChoiceRequest(prompt=prompt, options=tuple(options),
+                                seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
+                                agent=agent, default=default)
+        return self._answer_now(request)
+
+    def _answer_now(self, request: Request) -> str:
         submitted = time.monotonic()
         try:
             cached = self.cache.get(self.model_id, request) if self.cache else None

@@ -1,0 +1,135 @@
+"""Experiments from Python: a run you advance, intervene in, question and measure.
+
+    from sim.experiment import Experiment
+
+    with Experiment("worlds/the_ville_3.yaml", db="runs/exp.db", llm="fake") as exp:
+        exp.run("+3h")
+        exp.whisper("Klaus Mueller", "I should ask Maria how her midterm went.")
+        exp.run("+3h")
+        answers = exp.interview_all("What are you doing today?")
+
+Each Experiment is one run in the event store; everything it does is logged
+there like any other run (so the dashboard and analysis see it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from .clock import parse_until
+from .engine import RunSummary, Simulation
+from .generation import Backend, make_backend
+from .scenario import PersonaSpec, Scenario, load_scenario
+from .store import EventStore
+
+
+class Experiment:
+    """One scenario run driven step by step (load, override, run, intervene, ask, measure, save)."""
+
+    def __init__(self, scenario: str | Path | Scenario, *, db: str | Path, seed: int | None = None,
+                 llm: str | None = None, model: str | None = None, backend: Backend | None = None,
+                 cache: str = "read-write", **cognition: Any):
+        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        path = None if isinstance(scenario, Scenario) else str(scenario)
+        generation = self.scenario.generation
+        self._own_backend = backend is None
+        self.backend = backend or make_backend(llm or generation.backend or "embedded", generation, model=model)
+        self.store = EventStore(db)
+        self.sim = Simulation(self.scenario, store=self.store, seed=seed, backend=self.backend, cache_mode=cache,
+                              scenario_path=path, cognition=self.scenario.cognition.model_copy(update=cognition))
+
+    # -- time ------------------------------------------------------------------------
+    @property
+    def now(self) -> dt.datetime:
+        return self.sim.now
+
+    @property
+    def run_id(self) -> str | None:
+        return self.sim.run_id
+
+    def run(self, until: str | dt.datetime) -> Experiment:
+        """Simulate until a time: ``"+2h"`` (from now), ``"2023-02-14T17:00"`` or a datetime."""
+        if isinstance(until, str):
+            until = parse_until(until, self.now)
+        if self.sim.run_id is None:
+            self.sim.start()
+        self.sim.advance(until)
+        return self
+
+    def step(self, minutes: float = 15) -> Experiment:
+        return self.run(self.now + dt.timedelta(minutes=minutes))
+
+    # -- interventions -------------------------------------------------------------------
+    def _started(self) -> None:
+        if self.sim.run_id is None:
+            self.sim.start()
+
+    def whisper(self, agent: str, text: str) -> None:
+        """An inner-voice line the agent takes as its own thought."""
+        self._started()
+        self.sim.whisper(agent, text)
+
+    def set_object(self, location: str, state: str | None) -> None:
+        """Change an object's state (``"Hobbs Cafe: kitchen: stove"``, ``"on fire"``); None restores it."""
+        self._started()
+        where = self.sim.world.resolve(location)
+        if where.object is None:
+            raise ValueError(f"{location!r} names no object (write 'Place: area: object')")
+        self.sim.set_object(where, state)
+
+    def add_agent(self, persona: dict[str, Any] | PersonaSpec) -> None:
+        """A new resident (same fields as a scenario's personas), who starts living right away."""
+        spec = persona if isinstance(persona, PersonaSpec) else PersonaSpec(**persona)
+        if spec.name in self.sim.agents:
+            raise ValueError(f"there is already an agent named {spec.name!r}")
+        self.sim.add_agent(spec)
+
+    # -- questions -------------------------------------------------------------------------
+    def interview(self, agent: str, question: str) -> str:
+        self._started()
+        return self.sim.interview(agent, question)
+
+    def interview_all(self, question: str) -> pd.DataFrame:
+        """Ask every agent; one row per agent (agent, time, question, answer)."""
+        self._started()
+        return pd.DataFrame([{"agent": name, "time": self.now, "question": question,
+                              "answer": self.sim.interview(name, question)} for name in self.sim.agents])
+
+    # -- reading ------------------------------------------------------------------------------
+    def events(self, kinds: list[str] | None = None) -> pd.DataFrame:
+        self.sim._writer.flush() if self.sim.running else None
+        return self.store.events(self.run_id, kinds=kinds)
+
+    def memories(self, agent: str | None = None) -> pd.DataFrame:
+        """The memory streams as they are now (id, kind, text, importance, created, depth, evidence)."""
+        names = [agent] if agent else list(self.sim.agents)
+        rows = [{"agent": name, "id": m.id, "kind": m.kind, "text": m.text, "importance": m.importance,
+                 "created": self.sim.clock.at(m.created), "depth": m.depth, "evidence": list(m.evidence),
+                 "subject": m.subject}
+                for name in names for m in self.sim.agent(name).memory]
+        return pd.DataFrame(rows, columns=["agent", "id", "kind", "text", "importance", "created", "depth",
+                                           "evidence", "subject"])
+
+    # -- the end ----------------------------------------------------------------------------------
+    def save(self) -> RunSummary:
+        """Finish the run (the store marks it finished); the experiment cannot advance afterwards."""
+        self._started()
+        summary = self.sim.finish()
+        if self._own_backend:
+            self.backend.close()
+        return summary
+
+    def __enter__(self) -> Experiment:
+        return self
+
+    def __exit__(self, kind, value, traceback) -> None:
+        if self.sim.running:
+            if kind is None:
+                self.save()
+            else:
+                self.sim.finish("failed", f"{kind.__name__}: {value}")
+        self.store.close()

@@ -1,0 +1,110 @@
+"""Measures of what happened in a run, after the reference paper's studies.
+
+Offline measures read a run's events (a DataFrame from ``EventStore.events``);
+``knows`` questions live agents through an Experiment. Everything returns
+plain numbers or pandas tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import TYPE_CHECKING, Iterable
+
+import pandas as pd
+
+if TYPE_CHECKING:
+    from .experiment import Experiment
+
+KNOWS_PROMPT = ("{name} remembers:\n{memories}\n\nQuestion: going only by these memories, does {name} know that "
+                "{fact}? Answer yes or no.\nAnswer:")
+
+
+def knows(exp: Experiment, fact: str, keywords: Iterable[str]) -> pd.DataFrame:
+    """Does each agent know ``fact``? One row per agent (agent, knows, time).
+
+    An agent none of whose memories mention any of ``keywords`` does not know
+    it (no model call); otherwise the model judges from the memories that do,
+    with a yes/no choice whose seed does not disturb the run.
+    """
+    words = [k.lower() for k in keywords]
+    rows = []
+    for name, agent in exp.sim.agents.items():
+        relevant = [m.text for m in agent.memory if any(w in m.text.lower() for w in words)]
+        verdict = False
+        if relevant:
+            prompt = KNOWS_PROMPT.format(name=name, fact=fact, memories="\n".join(f"- {t}" for t in relevant[-8:]))
+            answer = exp.sim.llm.choice_now(prompt, ("yes", "no"), purpose="knows", agent=name,
+                                            seed_key=f"{fact}\x1f{exp.sim.env.now}", default="yes")
+            verdict = answer == "yes"
+        rows.append({"agent": name, "knows": verdict, "time": exp.now})
+    return pd.DataFrame(rows, columns=["agent", "knows", "time"])
+
+
+def share(table: pd.DataFrame) -> float:
+    return float(table["knows"].mean()) if len(table) else 0.0
+
+
+def conversation_pairs(events: pd.DataFrame) -> set[frozenset[str]]:
+    ends = events[events["kind"] == "conversation_end"]
+    return {frozenset((a, d["partner"])) for a, d in zip(ends["agent"], ends["data"])}
+
+
+def acquaintances(exp: Experiment) -> set[frozenset[str]]:
+    """Who knows whom: an agent whose memories name another (by full name), plus everyone who has talked."""
+    names = list(exp.sim.agents)
+    edges = set()
+    for name, agent in exp.sim.agents.items():
+        text = " ".join(m.text for m in agent.memory)
+        edges |= {frozenset((name, other)) for other in names if other != name and other in text}
+    if exp.run_id is not None:
+        edges |= conversation_pairs(exp.events(kinds=["conversation_end"]))
+    return {e for e in edges if len(e) == 2}
+
+
+def density(edges: set[frozenset[str]], agents: int) -> float:
+    """2|E| / (|V| (|V| - 1)): the share of possible pairs that are connected."""
+    return 2 * len(edges) / (agents * (agents - 1)) if agents > 1 else 0.0
+
+
+def presence(events: pd.DataFrame) -> pd.DataFrame:
+    """Intervals (agent, place, start, end in simulated seconds) each agent spent at a place."""
+    moves = events[events["kind"].isin(["placed", "arrived", "move"])].sort_values("seq")
+    end_of_log = float(events["sim_time"].max()) if len(events) else 0.0
+    rows, here = [], {}
+    for agent, kind, t, data in zip(moves["agent"], moves["kind"], moves["sim_time"], moves["data"]):
+        if agent in here:
+            place, since = here.pop(agent)
+            rows.append((agent, place, since, t))
+        if kind in ("placed", "arrived"):
+            here[agent] = (data["location"].split(":")[0].strip(), t)
+    rows += [(agent, place, since, end_of_log) for agent, (place, since) in here.items()]
+    return pd.DataFrame(rows, columns=["agent", "place", "start", "end"])
+
+
+def attendance(events: pd.DataFrame, place: str, start: float, end: float) -> list[str]:
+    """Agents at ``place`` at some moment between ``start`` and ``end`` (simulated seconds)."""
+    stays = presence(events)
+    there = stays[(stays["place"] == place) & (stays["start"] < end) & (stays["end"] > start)]
+    return sorted(there["agent"].unique())
+
+
+def conversation_counts(events: pd.DataFrame) -> pd.Series:
+    """Conversations each agent took part in."""
+    ends = events[events["kind"] == "conversation_end"]
+    people = list(ends["agent"]) + [d["partner"] for d in ends["data"]]
+    return pd.Series(people, dtype=object).value_counts().rename("conversations")
+
+
+def cost(events: pd.DataFrame, wall_s: float | None = None) -> dict[str, float]:
+    """Calls, tokens and (if given) wall time of a run."""
+    calls = events[events["kind"] == "llm_call"]
+    prompt = sum(d.get("prompt_tokens", 0) for d in calls["data"])
+    output = sum(d.get("output_tokens", 0) for d in calls["data"])
+    result = {"calls": len(calls), "prompt_tokens": prompt, "output_tokens": output, "tokens": prompt + output}
+    if wall_s is not None:
+        result["wall_s"] = round(wall_s, 2)
+    return result
+
+
+def seconds(exp: Experiment, moment: dt.datetime) -> float:
+    return exp.sim.clock.seconds(moment)

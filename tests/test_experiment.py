@@ -1,0 +1,95 @@
+"""The experiment API, metrics and the Valentine's Day study script."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from sim import metrics
+from sim.engine import Simulation
+from sim.experiment import Experiment
+from sim.generation import FakeBackend
+from sim.store import EventStore
+from tests.conftest import ROOT, WORLDS
+
+
+def test_the_readme_example_runs(tmp_path, monkeypatch):
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Experiments from Python", 1)[1]
+    code = re.search(r"```python\n(.*?)```", section, re.S).group(1)
+    assert len(code.strip().splitlines()) <= 20
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(ROOT))
+    (tmp_path / "worlds").symlink_to(WORLDS)
+    exec(compile(code, "README example", "exec"), {})
+    store = EventStore(tmp_path / "runs" / "example.db")
+    assert store.run()["status"] == "finished"
+
+
+def test_running_in_stages_logs_what_one_run_would(tiny, tmp_path):
+    with Experiment(tiny, db=tmp_path / "staged.db", backend=FakeBackend()) as exp:
+        exp.run("+2h").run("+1h").step(60).run(tiny.start + dt.timedelta(hours=6))
+        staged = exp.events()
+    with EventStore(tmp_path / "whole.db") as store:
+        summary = Simulation(tiny, store=store, backend=FakeBackend()).run(tiny.start + dt.timedelta(hours=6))
+        whole = store.events(summary.run_id)
+    middle = lambda e: [(k, a, d) for k, a, d in zip(e.kind, e.agent, e.data) if k not in ("run_started", "run_finished")]
+    assert middle(staged) == middle(whole)
+
+
+def test_interventions_questions_and_readers(tiny, tmp_path):
+    with Experiment(tiny, db=tmp_path / "e.db", backend=FakeBackend()) as exp:
+        exp.run("+1h")
+        exp.set_object("Cafe: hall: table", "covered in flowers")
+        exp.whisper("Ann", "I should bake a cake for Bob.")
+        exp.add_agent({"name": "Cleo", "age": 27, "traits": "curious", "home": "Home: kitchen",
+                       "memories": ["Cleo just moved to town"]})
+        exp.run("+3h")
+        answers = exp.interview_all("How is your day?")
+        memories = exp.memories()
+        events = exp.events()
+    assert list(answers["agent"]) == ["Ann", "Bob", "Cleo"] and answers["answer"].str.len().gt(0).all()
+    assert {"Cleo just moved to town", "I should bake a cake for Bob."} <= set(memories["text"])
+    states = events[events.kind == "object_state"].data
+    assert any(d["location"] == "Cafe: hall: table" and d["state"] == "covered in flowers" for d in states)
+    assert (events.kind == "agent_added").sum() == 1 and "Cleo" in set(events[events.kind == "action"].agent)
+    assert len(events[events.kind == "interview"]) == 3
+    assert EventStore(tmp_path / "e.db").run()["status"] == "finished"
+
+
+def test_knowing_needs_a_memory_that_mentions_the_fact(tiny, tmp_path):
+    with Experiment(tiny, db=tmp_path / "k.db", backend=FakeBackend()) as exp:
+        exp.run("+30m")
+        table = metrics.knows(exp, "Ann runs the cafe", ["cafe"])
+        nobody = metrics.knows(exp, "there is a circus in town", ["circus"])
+    assert not nobody["knows"].any() and metrics.share(nobody) == 0.0
+    assert set(table["agent"]) == {"Ann", "Bob"}
+
+
+def test_density_attendance_and_counts():
+    assert metrics.density({frozenset("ab"), frozenset("bc")}, 4) == pytest.approx(2 * 2 / 12)
+    events = pd.DataFrame([
+        (1, 0, "placed", "Ann", {"location": "Home: bedroom"}), (2, 0, "placed", "Bob", {"location": "Cafe: hall"}),
+        (3, 100, "move", "Ann", {"origin": "Home: bedroom", "target": "Cafe: hall"}),
+        (4, 400, "arrived", "Ann", {"location": "Cafe: hall"}), (5, 500, "move", "Bob", {}),
+        (6, 600, "arrived", "Bob", {"location": "Park: lawn"}),
+        (7, 700, "conversation_end", "Ann", {"partner": "Bob"}),
+    ], columns=["seq", "sim_time", "kind", "agent", "data"])
+    assert metrics.attendance(events, "Cafe", 450, 900) == ["Ann", "Bob"]
+    assert metrics.attendance(events, "Cafe", 550, 900) == ["Ann"]
+    assert metrics.attendance(events, "Home", 200, 300) == []
+    assert metrics.conversation_counts(events).to_dict() == {"Ann": 1, "Bob": 1}
+
+
+def test_the_valentines_study_prints_its_comparison_table(tmp_path):
+    done = subprocess.run([sys.executable, "experiments/valentines.py", "--llm", "fake", "--db",
+                           str(tmp_path / "v.db")], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    for row in ("party known, end", "candidacy known, end", "network density, end", "invited who attended"):
+        assert re.search(rf"^{row}\s+\S+\s+\S+", done.stdout, re.M), done.stdout
+    assert "model fake" in done.stdout and "52%" in done.stdout
