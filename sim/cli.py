@@ -123,6 +123,30 @@ def build_parser() -> argparse.ArgumentParser:
     runs.add_argument("db", metavar="DB")
     runs.set_defaults(handler=cmd_runs)
 
+    resume = commands.add_parser(
+        "resume", help="continue a run that was stopped or killed",
+        description="Continue a stopped, failed or killed run to its planned end. The run is re-lived from the "
+                    "start with the model answers cached in the store (fast), writing only what is not stored "
+                    "yet, so the final log is the one an uninterrupted run would have written.")
+    resume.add_argument("db", metavar="DB")
+    resume.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    _model_flags(resume)
+    resume.set_defaults(handler=cmd_resume)
+
+    fork = commands.add_parser(
+        "fork", help="start a new run identical to another up to a time, different after",
+        description="Re-live a run up to --at (model answers from the cache), then go on with the changes "
+                    "in --scenario: a YAML file whose 'interventions' list replaces the run's interventions "
+                    "after --at. The new run records its parent and the fork time.")
+    fork.add_argument("db", metavar="DB")
+    fork.add_argument("--at", required=True, metavar="WHEN", help="fork time: +30h (from the scenario start) or "
+                                                                  "2023-02-14T12:00")
+    fork.add_argument("--scenario", default=None, metavar="CHANGES", help="YAML with the changed 'interventions'")
+    fork.add_argument("--run", default=None, metavar="ID", help="run to fork (default: newest run)")
+    fork.add_argument("--until", default=None, metavar="WHEN", help="end of the fork (default: the parent's end)")
+    _model_flags(fork)
+    fork.set_defaults(handler=cmd_fork)
+
     dashboard = commands.add_parser(
         "dashboard", help="watch a run live or replay it in the browser (Streamlit)",
         description="Start the Streamlit dashboard on an event store (read-only). While a run writes to it the "
@@ -281,6 +305,124 @@ def cmd_stats(args: argparse.Namespace) -> int:
           f"model {run['settings'].get('llm', '?')}")
     print(format_llm_stats(llm_stats(frame)))
     return 0
+
+
+def _model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", default=None, metavar="BACKEND",
+                        help="backend, when the stored run's cannot be inferred (fake and embedded can)")
+    parser.add_argument("--model", default=None, help="model for --llm transformers|openai")
+    parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="openai server(s)")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+
+
+def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, Any, Any]:
+    """A stored run with what it takes to re-live it: (run, scenario, backend, cognition)."""
+    from .generation import make_backend
+    from .scenario import CognitionSpec, load_scenario
+
+    try:
+        run = store.run(args.run)
+    except LookupError as exc:
+        raise UserError(str(exc)) from None
+    path = run.get("scenario_path")
+    if not path or not Path(path).is_file():
+        raise UserError(f"run {run['run_id']}: its scenario file {path!r} is gone; it cannot be re-lived")
+    scenario = load_scenario(path)
+    settings = run["settings"]
+    used = settings.get("llm", "")
+    llm = args.llm or ("fake" if used == "fake" else "embedded" if used.startswith("embedded:") else None)
+    if llm is None:
+        raise UserError(f"run {run['run_id']} used the model {used!r}: pass --llm and --model to reach it again")
+    backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url)
+    cognition = CognitionSpec(**settings["cognition"]) if "cognition" in settings else scenario.cognition
+    return run, scenario, backend, cognition
+
+
+def _relive(store: Any, run: dict, scenario: Any, backend: Any, cognition: Any, until: dt.datetime,
+            args: argparse.Namespace, **start: Any) -> int:
+    from .engine import Simulation
+
+    sim = Simulation(scenario, store=store, seed=run["seed"], backend=backend, cognition=cognition,
+                     scenario_path=run["scenario_path"])
+    bar = _progress_bar(sim, until, disabled=args.no_progress)
+    try:
+        summary = sim.run(until, progress=bar.update_to if bar else None, **start)
+    finally:
+        if bar:
+            bar.close()
+        backend.close()
+    print(format_summary(summary))
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from .store import EventStore
+
+    with EventStore(_existing(args.db)) as store:
+        run, scenario, backend, cognition = _stored_run(store, args)
+        if run["status"] in ("finished", "running"):
+            backend.close()
+            raise UserError(f"run {run['run_id']} is {run['status']}: nothing to resume")
+        until = dt.datetime.fromisoformat(run["sim_until"])
+        print(f"Resuming {run['run_id']} ({run['status']}) to {until:%Y-%m-%d %H:%M}", file=sys.stderr)
+        return _relive(store, run, scenario, backend, cognition, until, args, resume=run["run_id"])
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    from .store import EventStore
+
+    with EventStore(_existing(args.db)) as store:
+        run, scenario, backend, cognition = _stored_run(store, args)
+        at = parse_until(args.at, scenario.start)
+        until = parse_until(args.until, scenario.start) if args.until else dt.datetime.fromisoformat(run["sim_until"])
+        if not scenario.start < at < until:
+            backend.close()
+            raise UserError(f"--at {args.at}: must fall between the start ({scenario.start:%Y-%m-%d %H:%M}) and "
+                            f"the end ({until:%Y-%m-%d %H:%M})")
+        kept = [i for i in scenario.interventions if i.at <= at]
+        later = [i for i in scenario.interventions if i.at > at]
+        if args.scenario:
+            later = [i for i in _changed_interventions(args.scenario, scenario) if i.at > at]
+        forked = scenario.model_copy(update={"interventions": kept + later})
+        fork_time = (at - scenario.start).total_seconds()
+        print(f"Forking {run['run_id']} at {at:%Y-%m-%d %H:%M} ({len(later)} interventions after it)",
+              file=sys.stderr)
+        return _relive(store, run, forked, backend, cognition, until, args, parent=run["run_id"],
+                       fork_time=fork_time)
+
+
+def _changed_interventions(path: str, scenario: Any) -> list:
+    """The 'interventions' of a changes file, checked like a scenario's (file, index and field in errors)."""
+    import yaml
+    from pydantic import ValidationError
+
+    from .scenario import InterventionSpec
+
+    try:
+        changes = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise UserError(f"{path}: cannot read the changes: {exc}") from None
+    if not isinstance(changes, dict) or set(changes) - {"interventions"}:
+        raise UserError(f"{path}: a fork's changes may only hold 'interventions'")
+    names = {p.name for p in scenario.personas}
+    found = []
+    for i, item in enumerate(changes.get("interventions") or []):
+        try:
+            spec = InterventionSpec(**item) if isinstance(item, dict) else InterventionSpec.model_validate(item)
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            field = ".".join(str(x) for x in error["loc"])
+            raise UserError(f"{path}: interventions.{i}.{field}: {error['msg']}") from None
+        if spec.agent not in names:
+            raise UserError(f"{path}: interventions.{i}.agent: unknown persona '{spec.agent}'")
+        found.append(spec)
+    return found
+
+
+def _existing(db: str) -> Path:
+    if not Path(db).is_file():
+        raise UserError(f"{db}: no such event store")
+    return Path(db)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:

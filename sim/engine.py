@@ -202,15 +202,27 @@ class Simulation:
             yield self.env.timeout(max(0.0, self.clock.seconds(item.at) - self.env.now))
             self.whisper(item.agent, item.text)
 
-    def start(self, until: dt.datetime | None = None) -> str:
-        """Open the run in the store and start every agent; ``until`` is only the planned end, for the record."""
+    def start(self, until: dt.datetime | None = None, *, resume: str | None = None, parent: str | None = None,
+              fork_time: float | None = None) -> str:
+        """Open the run in the store and start every agent; ``until`` is only the planned end, for the record.
+
+        ``resume`` names a stopped run of the same scenario and settings: the
+        simulation re-lives it from the start (its model answers come from the
+        cache) without writing what is already stored, then goes on live.
+        ``parent``/``fork_time`` record where a fork comes from.
+        """
         if self.run_id is not None:
             raise RuntimeError("this simulation has already started")
         self._wall_start = time.monotonic()
-        self.run_id = self.store.start_run(
-            scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
-            settings=self.settings, scenario_path=self.scenario_path)
-        self._writer = self.store.writer(self.run_id)
+        if resume:
+            self.run_id = resume
+            stored = self.store.reopen_run(resume)
+        else:
+            self.run_id = self.store.start_run(
+                scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
+                settings=self.settings, scenario_path=self.scenario_path, parent_run_id=parent, fork_time=fork_time)
+            stored = 0
+        self._writer = self.store.writer(self.run_id, skip_through=stored)
         self.running = True
         self.log("run_started", scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
                  start=self.scenario.start.isoformat(), until=until.isoformat() if until else None)
@@ -250,9 +262,10 @@ class Simulation:
             llm_calls=self.kinds["llm_call"], llm_blocked_s=self.llm.blocked_s,
             extra={"cache_hits": self.llm.cache.hits if self.llm.cache else 0})
 
-    def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None) -> RunSummary:
-        """Run from the scenario start to ``until``; the store records the outcome."""
-        self.start(until)
+    def run(self, until: dt.datetime, *, progress: Callable[[float, float], None] | None = None,
+            resume: str | None = None, parent: str | None = None, fork_time: float | None = None) -> RunSummary:
+        """Run from the scenario start to ``until``; the store records the outcome (see ``start``)."""
+        self.start(until, resume=resume, parent=parent, fork_time=fork_time)
         try:
             self.advance(until, progress=progress)
         except KeyboardInterrupt:

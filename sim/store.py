@@ -139,6 +139,13 @@ class EventStore:
                  parent_run_id, fork_time))
         return run_id
 
+    def reopen_run(self, run_id: str) -> int:
+        """Mark a stopped run as running again (this process); returns the last committed event's seq."""
+        with self.db:
+            self.db.execute("UPDATE runs SET status=?, pid=?, ended_at=NULL, error=NULL WHERE run_id=?",
+                            (RUNNING, os.getpid(), run_id))
+        return self.db.execute("SELECT COALESCE(MAX(seq), 0) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
+
     def end_run(self, run_id: str, status: str, *, sim_reached: float, error: str | None = None) -> None:
         with self.db:
             self.db.execute("UPDATE runs SET status=?, ended_at=?, sim_reached=?, error=? WHERE run_id=?",
@@ -172,8 +179,9 @@ class EventStore:
         return matches[0]
 
     # -- events -----------------------------------------------------------
-    def writer(self, run_id: str, *, batch: int = 5000, max_delay_s: float = 1.0) -> EventWriter:
-        return EventWriter(self, run_id, batch=batch, max_delay_s=max_delay_s)
+    def writer(self, run_id: str, *, batch: int = 5000, max_delay_s: float = 1.0, skip_through: int = 0
+               ) -> EventWriter:
+        return EventWriter(self, run_id, batch=batch, max_delay_s=max_delay_s, skip_through=skip_through)
 
     def iter_events(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None,
                     since: float | None = None, until: float | None = None) -> Iterator[Event]:
@@ -219,8 +227,9 @@ class EventStore:
 class EventWriter:
     """Buffers events and commits them in batches (by count or by age)."""
 
-    def __init__(self, store: EventStore, run_id: str, *, batch: int, max_delay_s: float):
+    def __init__(self, store: EventStore, run_id: str, *, batch: int, max_delay_s: float, skip_through: int = 0):
         self.store, self.run_id = store, run_id
+        self.skip_through = skip_through  # a resumed run re-lives its first events; they are already stored
         self.batch, self.max_delay_s = batch, max_delay_s
         self.pending: list[tuple[Any, ...]] = []
         self.last_flush = time.monotonic()
@@ -228,6 +237,8 @@ class EventWriter:
 
     def append(self, seq: int, sim_time: float, kind: str, agent: str | None,
                data: dict[str, Any], wall: dict[str, Any] | None = None) -> None:
+        if seq <= self.skip_through:
+            return
         self.pending.append((self.run_id, seq, sim_time, kind, agent, _dumps(data),
                              _dumps(wall) if wall else None))
         if len(self.pending) >= self.batch or time.monotonic() - self.last_flush >= self.max_delay_s:
