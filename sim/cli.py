@@ -147,6 +147,20 @@ def build_parser() -> argparse.ArgumentParser:
     _model_flags(fork)
     fork.set_defaults(handler=cmd_fork)
 
+    sweep = commands.add_parser(
+        "sweep", help="run a scenario over a grid of seeds x settings and gather one table",
+        description="Run every (seed, grid point) of a sweep file, each into its own store, in local worker "
+                    "processes or on a Ray cluster; print and save one tidy table of results (a failed run is "
+                    "a row with its error). See README.md, 'Sweeps'.")
+    sweep.add_argument("file", metavar="SWEEP", help="sweep YAML (scenario, until, seeds, grid, out)")
+    sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPUs)")
+    sweep.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="run on Ray: 'auto' (a running cluster), 'local' (start one here) or an address")
+    sweep.add_argument("--csv", default=None, metavar="FILE", help="results as CSV (default: OUT/results.csv)")
+    sweep.add_argument("--parquet", default=None, metavar="FILE", help="also write the results as Parquet")
+    sweep.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    sweep.set_defaults(handler=cmd_sweep)
+
     dashboard = commands.add_parser(
         "dashboard", help="watch a run live or replay it in the browser (Streamlit)",
         description="Start the Streamlit dashboard on an event store (read-only). While a run writes to it the "
@@ -423,6 +437,33 @@ def _existing(db: str) -> Path:
     if not Path(db).is_file():
         raise UserError(f"{db}: no such event store")
     return Path(db)
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.file)
+    total = len(sweep.runs())
+    with tqdm(total=total, unit="run", desc=Path(args.file).stem, disable=args.no_progress or None) as bar:
+        table = run_sweep(sweep, workers=args.workers, ray_address=args.ray,
+                          progress=lambda row: (bar.update(1), bar.set_postfix_str(f"last: {row['status']}")))
+    csv = Path(args.csv) if args.csv else sweep.out / "results.csv"
+    table.to_csv(csv, index=False)
+    if args.parquet:
+        table.to_parquet(args.parquet, index=False)
+    with pd_options():
+        print(table.drop(columns=["db"]).to_string(index=False))
+    failed = int((table["status"] != "finished").sum())
+    print(f"{total} runs, {failed} failed; results: {csv}" + (f", {args.parquet}" if args.parquet else ""))
+    return 0
+
+
+def pd_options() -> Any:
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 30)
 
 
 def cmd_dashboard(args: argparse.Namespace) -> int:
