@@ -273,12 +273,12 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 # -- events / runs -----------------------------------------------------------
-def _open_store(db: str):
+def _open_store(db: str, read_only: bool = True):
     from .store import EventStore
 
     if not Path(db).is_file():
         raise UserError(f"{db}: no such event store")
-    return EventStore(db, read_only=True)
+    return EventStore(db, read_only=read_only)
 
 
 def cmd_events(args: argparse.Namespace) -> int:
@@ -370,9 +370,7 @@ def _relive(store: Any, run: dict, scenario: Any, backend: Any, cognition: Any, 
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    from .store import EventStore
-
-    with EventStore(_existing(args.db)) as store:
+    with _open_store(args.db, read_only=False) as store:
         run, scenario, backend, cognition = _stored_run(store, args)
         if run["status"] in ("finished", "running"):
             backend.close()
@@ -383,9 +381,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
-    from .store import EventStore
-
-    with EventStore(_existing(args.db)) as store:
+    with _open_store(args.db, read_only=False) as store:
         run, scenario, backend, cognition = _stored_run(store, args)
         at = parse_until(args.at, scenario.start)
         until = parse_until(args.until, scenario.start) if args.until else dt.datetime.fromisoformat(run["sim_until"])
@@ -431,12 +427,6 @@ def _changed_interventions(path: str, scenario: Any) -> list:
             raise UserError(f"{path}: interventions.{i}.agent: unknown persona '{spec.agent}'")
         found.append(spec)
     return found
-
-
-def _existing(db: str) -> Path:
-    if not Path(db).is_file():
-        raise UserError(f"{db}: no such event store")
-    return Path(db)
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
