@@ -78,3 +78,20 @@ def tiny():
         path = Path(folder) / "tiny.yaml"
         path.write_text(TINY)
         return load_scenario(path)
+
+
+def wait_for_events(db: Path, count: int, timeout_s: float = 60) -> int:
+    """Poll a store being written by another process until it holds ``count`` events (or time runs out)."""
+    import sqlite3
+    import time
+
+    seen, deadline = 0, time.monotonic() + timeout_s
+    while seen < count and time.monotonic() < deadline:
+        time.sleep(0.1)
+        if db.exists():
+            try:
+                seen = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
+                    "SELECT COUNT(*) FROM events").fetchone()[0]
+            except sqlite3.OperationalError:
+                seen = 0
+    return seen

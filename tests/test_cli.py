@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -15,7 +13,7 @@ import pytest
 
 from sim.store import EventStore
 
-from .conftest import ROOT, WORLDS
+from .conftest import ROOT, WORLDS, wait_for_events
 
 
 def agentville(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -99,16 +97,7 @@ def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
                              "--llm", "fake", "--until", "+400d", "--db", str(db), "--no-progress"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
-        deadline = time.monotonic() + 60
-        seen = 0
-        while time.monotonic() < deadline and seen < 5000:
-            time.sleep(0.2)
-            if db.exists():
-                try:
-                    seen = sqlite3.connect(f"file:{db}?mode=ro", uri=True).execute(
-                        "SELECT COUNT(*) FROM events").fetchone()[0]
-                except sqlite3.OperationalError:
-                    seen = 0
+        wait_for_events(db, 5000)
         assert proc.poll() is None, "the run ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

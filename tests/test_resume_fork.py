@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
-import time
 
 from sim.store import EventStore
-from tests.conftest import ROOT, WORLDS
+from tests.conftest import ROOT, WORLDS, wait_for_events
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -33,14 +31,7 @@ def test_a_killed_run_resumes_to_the_log_of_an_uninterrupted_one(tmp_path):
                              "--db", str(killed), "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:
-        seen, deadline = 0, time.monotonic() + 60
-        while seen < 5000 and time.monotonic() < deadline:
-            time.sleep(0.1)
-            try:
-                seen = sqlite3.connect(f"file:{killed}?mode=ro", uri=True).execute(
-                    "SELECT COUNT(*) FROM events").fetchone()[0]
-            except sqlite3.OperationalError:
-                seen = 0
+        wait_for_events(killed, 5000)
         assert proc.poll() is None, "the run ended before it could be killed"
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait(10)

@@ -105,19 +105,11 @@ class GenerationService:
 
     def _answer_now(self, request: Request) -> str:
         submitted = time.monotonic()
-        try:
-            cached = self.cache.get(self.model_id, request) if self.cache else None
-        except CacheMiss as exc:
-            raise GenerationError(str(exc)) from None
+        cached = self._cached(request)
         if cached is not None:
             completion = cached
         else:
-            try:
-                completion = self.backend.submit(request).result(timeout=self.wait_timeout_s)
-            except concurrent.futures.TimeoutError:
-                completion = self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
-            except GenerationFailed as exc:
-                completion = self._failed(request, str(exc), retries=exc.retries)
+            completion = self._outcome(request, self.backend.submit(request))
             if self.cache is not None:
                 self.cache.put(self.model_id, request, completion)
         if self.on_call is not None:
@@ -151,12 +143,27 @@ class GenerationService:
         self.calls_by_agent[agent] += 1
         return derive_seed(self.run_seed, agent, purpose, self.calls_by_agent[agent])
 
-    def _submit(self, request: Request) -> simpy.Event:
-        submitted = time.monotonic()
+    def _cached(self, request: Request) -> Completion | None:
+        """The cached answer, if any (a read-only replay that misses stops the run with a clear error)."""
         try:
-            cached = self.cache.get(self.model_id, request) if self.cache else None
+            return self.cache.get(self.model_id, request) if self.cache else None
         except CacheMiss as exc:
             raise GenerationError(str(exc)) from None
+
+    def _outcome(self, request: Request, future: concurrent.futures.Future) -> Completion:
+        """Wait for a backend's answer; a timeout or failure becomes the request's fallback (or stops the run)."""
+        try:
+            return future.result(timeout=self.wait_timeout_s)
+        except concurrent.futures.TimeoutError:
+            return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
+        except GenerationFailed as exc:
+            return self._failed(request, str(exc), retries=exc.retries)
+        except Exception as exc:  # a backend bug must still name the request it hit
+            return self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
+
+    def _submit(self, request: Request) -> simpy.Event:
+        submitted = time.monotonic()
+        cached = self._cached(request)
         if cached is not None:
             future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
             future.set_result(cached)
@@ -173,14 +180,7 @@ class GenerationService:
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
                  submitted: float, finished: list[float], cache_hit: bool) -> None:
         waited_from = time.monotonic()
-        try:
-            completion = future.result(timeout=self.wait_timeout_s)
-        except concurrent.futures.TimeoutError:
-            completion = self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
-        except GenerationFailed as exc:
-            completion = self._failed(request, str(exc), retries=exc.retries)
-        except Exception as exc:  # a backend bug must still name the request it hit
-            completion = self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
+        completion = self._outcome(request, future)
         blocked = time.monotonic() - waited_from
         self.blocked_s += blocked
         if self.cache is not None and not cache_hit:
