@@ -21,7 +21,7 @@ from .asking import Unparseable, ask
 from .templates import render
 
 if TYPE_CHECKING:
-    from sim.world import Location
+    from agentville.sim.world import Location
 
     from .generative import GenerativeAgent
 

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Iterator
 
 import simpy
 
-from sim.scenario import CognitionSpec, PersonaSpec
-from sim.world import Location
+from agentville.sim.scenario import CognitionSpec, PersonaSpec
+from agentville.sim.world import Location
 
 from . import planning
 from .asking import LIST_END, Unparseable, ask
@@ -32,7 +32,7 @@ from .reflection import reflect
 from .templates import copied_from_example, render
 
 if TYPE_CHECKING:
-    from sim.engine import Simulation
+    from agentville.sim.engine import Simulation
 
 REACTIONS = ("talk", "wait", "carry on")
 REACTION_MEMO_S = 30 * 60  # do not reconsider the same person more often than this

@@ -23,7 +23,7 @@ import numpy as np
 if TYPE_CHECKING:
     import simpy
 
-    from sim.generation import GenerationService
+    from agentville.sim.generation import GenerationService
 
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))

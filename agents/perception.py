@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sim.engine import Simulation
-    from sim.world import Location
+    from agentville.sim.engine import Simulation
+    from agentville.sim.world import Location
 
 ATTENTION_BANDWIDTH = 3
 

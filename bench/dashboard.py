@@ -18,11 +18,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
-import altair as alt  # noqa: E402
+import altair as alt
 
-from dashboard import data  # noqa: E402
+from agentville.dashboard import data
 
 
 def views(log: data.RunLog, t: float) -> dict[str, callable]:
@@ -43,7 +42,7 @@ def views(log: data.RunLog, t: float) -> dict[str, callable]:
         return alt.Chart(data.timeline(log, t)).mark_bar().encode(x="start:T", x2="end:T", y="agent:N").to_dict()
 
     def generation():
-        from sim.stats import llm_stats
+        from agentville.sim.stats import llm_stats
 
         llm_stats(data.upto(log.kind("llm_call"), t))
         return data.generation_calls(log, t)
@@ -67,7 +66,7 @@ def main() -> None:
     folder = tempfile.TemporaryDirectory()
     db = args.db or str(Path(folder.name) / "smallville.db")
     if not args.db:
-        subprocess.run([sys.executable, "-m", "sim.cli", "run", "worlds/smallville.yaml", "--llm", "fake", "--until",
+        subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", "worlds/smallville.yaml", "--llm", "fake", "--until",
                         "+1d", "--db", db, "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     load = timed(lambda: data.load_run(db))
     log = data.load_run(db)

@@ -20,12 +20,11 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.engine import Simulation  # noqa: E402
-from sim.generation import FakeBackend  # noqa: E402
-from sim.scenario import PathSpec, Scenario, load_scenario, split_location  # noqa: E402
-from sim.store import EventStore  # noqa: E402
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import FakeBackend
+from agentville.sim.scenario import PathSpec, Scenario, load_scenario, split_location
+from agentville.sim.store import EventStore
 
 TOWN_LINK_MINUTES = 15.0  # walk between neighbouring copies of the town
 
@@ -74,7 +73,7 @@ def count_tokens(store: EventStore, run_id: str, tokenizer) -> int:
 def embedded_tokenizer():
     from transformers import AutoTokenizer
 
-    from sim.generation.models import materialize, resolve
+    from agentville.sim.generation.models import materialize, resolve
 
     return AutoTokenizer.from_pretrained(materialize(resolve("embedded")))
 

@@ -29,9 +29,8 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim.generation.requests import ChoiceRequest, Request, TextRequest  # noqa: E402
+from agentville.sim.generation.requests import ChoiceRequest, Request, TextRequest
 
 RANDOM_ARCHS = {
     # name: (config class, sizes) for random-weight runs on any device
@@ -137,7 +136,7 @@ def load(args: argparse.Namespace):
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         tokenizer.padding_side = "left"
         return model, tokenizer, f"random {args.random_arch}"
-    from sim.generation.models import load as load_model, resolve
+    from agentville.sim.generation.models import load as load_model, resolve
 
     spec = resolve(args.model)
     model, tokenizer = load_model(spec, device=args.device, log=lambda m: print(m, file=sys.stderr))
@@ -181,7 +180,7 @@ def generate_batch(model, tokenizer, requests):
 
 def shared_worker(strategy: str):
     def run(model, tokenizer, requests):
-        from sim.generation.transformers_backend import TransformersBackend
+        from agentville.sim.generation.transformers_backend import TransformersBackend
 
         backend = TransformersBackend(spec=_Spec(), loaded=(model, tokenizer), strategy=strategy)
         try:

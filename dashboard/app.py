@@ -15,11 +15,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-ROOT = Path(__file__).resolve().parent.parent
-if str(ROOT) not in sys.path:  # `streamlit run dashboard/app.py` puts only dashboard/ on the path
-    sys.path.insert(0, str(ROOT))
-
-from dashboard import data  # noqa: E402
+from agentville.dashboard import data
 
 REFRESH_S = 1.0  # how often a live page re-reads the log
 
@@ -227,7 +223,7 @@ def relationships(log: data.RunLog, t: float) -> None:
 
 
 def generation(log: data.RunLog, t: float) -> None:
-    from sim.stats import llm_stats
+    from agentville.sim.stats import llm_stats
 
     calls = data.upto(log.kind("llm_call"), t)
     if calls.empty:

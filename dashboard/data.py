@@ -20,8 +20,8 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from sim.scenario import Scenario, load_scenario
-from sim.store import EventStore
+from agentville.sim.scenario import Scenario, load_scenario
+from agentville.sim.store import EventStore
 
 HOUR = 3600.0
 RECENCY_DECAY = 0.995  # per game hour, as in agents/memory.py

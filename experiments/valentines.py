@@ -16,10 +16,9 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sim import metrics  # noqa: E402
-from sim.experiment import Experiment  # noqa: E402
+from agentville.sim import metrics
+from agentville.sim.experiment import Experiment
 
 SCENARIO = Path(__file__).resolve().parent.parent / "worlds" / "smallville.yaml"
 FACTS = {

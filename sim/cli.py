@@ -250,7 +250,7 @@ def format_summary(s: Any) -> str:
         f"Watch it:    agentville dashboard {s.db_path}",
         f"Inspect it:  agentville events {s.db_path} --kind action | head",
         f"LLM usage:   agentville stats {s.db_path}",
-        f"In pandas:   from sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
+        f"In pandas:   from agentville.sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
     ])
 
 

@@ -99,7 +99,7 @@ class Simulation:
         self.running = False
         self._conversations = 0
         if agent_factory is None:
-            from agents.generative import GenerativeAgent as agent_factory
+            from agentville.agents.generative import GenerativeAgent as agent_factory
         self._agent_factory = agent_factory
         self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
 

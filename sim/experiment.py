@@ -1,6 +1,6 @@
 """Experiments from Python: a run you advance, intervene in, question and measure.
 
-    from sim.experiment import Experiment
+    from agentville.sim.experiment import Experiment
 
     with Experiment("worlds/the_ville_3.yaml", db="runs/exp.db", llm="fake") as exp:
         exp.run("+3h")

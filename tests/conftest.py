@@ -71,7 +71,7 @@ def tiny_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny():
-    from sim.scenario import load_scenario
+    from agentville.sim.scenario import load_scenario
     import tempfile
 
     with tempfile.TemporaryDirectory() as folder:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import concurrent.futures
 from typing import Callable, Union
 
-from sim.generation import FakeBackend
-from sim.generation.requests import ChoiceRequest, Completion, Request
+from agentville.sim.generation import FakeBackend
+from agentville.sim.generation.requests import ChoiceRequest, Completion, Request
 
 Answer = Union[str, Callable[[Request], str]]
 

@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from sim.engine import Simulation
-from sim.generation import FakeBackend, GenerationError, HashEmbedder, ReplayOnlyBackend, make_backend
-from sim.scenario import GenerationSpec
-from sim.store import EventStore
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import FakeBackend, GenerationError, HashEmbedder, ReplayOnlyBackend, make_backend
+from agentville.sim.scenario import GenerationSpec
+from agentville.sim.store import EventStore
 
 from .conftest import ROOT, WORLDS
 from .models import tiny_model_dir
@@ -82,23 +82,23 @@ def test_cli_replays_a_transformers_run_read_only_and_reports_stats(tmp_path):
     db = str(tmp_path / "t.db")
     common = ["run", str(WORLDS / "the_ville_3.yaml"), "--llm", "transformers", "--model", str(tiny_model_dir()),
               "--until", "+4h", "--db", db, "--no-progress"]
-    live = subprocess.run([sys.executable, "-m", "sim.cli", *common], capture_output=True, text=True, cwd=ROOT)
+    live = subprocess.run([sys.executable, "-m", "agentville.sim.cli", *common], capture_output=True, text=True, cwd=ROOT)
     assert live.returncode == 0, live.stderr
-    replay = subprocess.run([sys.executable, "-m", "sim.cli", *common, "--llm-cache", "read-only"],
+    replay = subprocess.run([sys.executable, "-m", "agentville.sim.cli", *common, "--llm-cache", "read-only"],
                             capture_output=True, text=True, cwd=ROOT)
     assert replay.returncode == 0, replay.stderr
     assert "Loading" not in replay.stderr  # no model was loaded
     store = EventStore(db)
     newest, oldest = store.runs()[0]["run_id"], store.runs()[1]["run_id"]
     assert comparable(store, newest) == comparable(store, oldest)
-    stats = subprocess.run([sys.executable, "-m", "sim.cli", "stats", db, "--run", newest], capture_output=True,
+    stats = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "stats", db, "--run", newest], capture_output=True,
                            text=True, cwd=ROOT)
     assert stats.returncode == 0, stats.stderr
     assert "day_plan" in stats.stdout and "TOTAL" in stats.stdout and "100.0" in stats.stdout
 
 
 def test_cli_read_only_without_store_is_a_usage_error(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm",
+    result = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm",
                              "fake", "--llm-cache", "read-only", "--db", str(tmp_path / "none.db")],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "does not exist" in result.stderr

@@ -11,13 +11,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.store import EventStore
+from agentville.sim.store import EventStore
 
 from .conftest import ROOT, WORLDS, wait_for_events
 
 
 def agentville(*args: str, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "agentville.sim.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           **kwargs)
 
 
@@ -93,7 +93,7 @@ def test_bad_input_is_one_line_and_exit_2(args, words):
 
 def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
     db = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "smallville.yaml"),
+    proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", str(WORLDS / "smallville.yaml"),
                              "--llm", "fake", "--until", "+400d", "--db", str(db), "--no-progress"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -109,6 +109,6 @@ def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
     assert run["status"] == "crashed"  # recorded 'running', and its process is gone
     seqs = [e.seq for e in store.iter_events(run["run_id"])]
     assert len(seqs) >= 5000 and seqs == list(range(1, len(seqs) + 1))  # every committed event, no gaps
-    listing = subprocess.run([sys.executable, "-m", "sim.cli", "runs", str(db)], capture_output=True, text=True,
+    listing = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "runs", str(db)], capture_output=True, text=True,
                              cwd=ROOT)
     assert "crashed" in listing.stdout

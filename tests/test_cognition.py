@@ -9,10 +9,10 @@ import sys
 import numpy as np
 import pytest
 
-from agents.reflection import parse_insights, parse_questions
-from sim.engine import Simulation
-from sim.generation import FakeBackend
-from sim.store import EventStore
+from agentville.agents.reflection import parse_insights, parse_questions
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import FakeBackend
+from agentville.sim.store import EventStore
 from tests.conftest import ROOT
 from tests.scripted import ScriptedBackend
 
@@ -129,7 +129,7 @@ def test_no_retrieval_recalls_the_most_recent_memories(tiny, tmp_path):
 
 def test_ablation_switches_on_the_command_line_are_recorded(tiny_path, tmp_path):
     db = tmp_path / "cli.db"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(tiny_path), "--llm", "fake", "--until", "+2h",
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(tiny_path), "--llm", "fake", "--until", "+2h",
                            "--db", str(db), "--no-progress", "--no-reflection", "--no-retrieval"],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 0, done.stderr
@@ -139,7 +139,7 @@ def test_ablation_switches_on_the_command_line_are_recorded(tiny_path, tmp_path)
 
 @pytest.mark.parametrize("flag", ["--no-planning", "--no-reflection", "--no-retrieval"])
 def test_ablation_flags_are_documented(flag):
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", "--help"], capture_output=True, text=True, cwd=ROOT)
     assert flag in done.stdout
 
 
@@ -147,7 +147,7 @@ def test_ablation_flags_are_documented(flag):
 def test_embedded_model_plans_a_real_morning(tmp_path):
     """The bundled 270M model writes day plans and schedules that parse (30 simulated minutes)."""
     db = tmp_path / "real.db"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(ROOT / "worlds" / "the_ville_3.yaml"),
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(ROOT / "worlds" / "the_ville_3.yaml"),
                            "--llm", "embedded", "--until", "+30m", "--db", str(db), "--no-progress"],
                           capture_output=True, text=True, cwd=ROOT, timeout=900)
     assert done.returncode == 0, done.stderr

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboard import data
-from sim.engine import Simulation
-from sim.store import EventStore
+from agentville.dashboard import data
+from agentville.sim.engine import Simulation
+from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS
 from tests.scripted import ScriptedBackend
 
@@ -25,7 +25,7 @@ HOSTILE = "<script>alert('owned')</script><b>bold</b>"
 @pytest.fixture(scope="module")
 def village_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("dash") / "village.db"
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm", "fake",
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm", "fake",
                            "--until", "+1d", "--db", str(db), "--no-progress"], capture_output=True, text=True,
                           cwd=ROOT)
     assert done.returncode == 0, done.stderr
@@ -118,7 +118,7 @@ def test_without_a_store_the_page_lists_the_runs_in_a_folder(monkeypatch, villag
 
 
 def test_dashboard_command_rejects_a_missing_store(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "dashboard", str(tmp_path / "none.db")],
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "dashboard", str(tmp_path / "none.db")],
                           capture_output=True, text=True, cwd=ROOT)
     assert done.returncode == 2 and "no such event store" in done.stderr and "Traceback" not in done.stderr
 

@@ -1,6 +1,6 @@
 """The dashboard in a real browser: ``agentville dashboard`` driven by headless Chromium.
 
-Each test starts the dashboard (``python -m sim.cli dashboard DB ... --headless``,
+Each test starts the dashboard (``python -m agentville.sim.cli dashboard DB ... --headless``,
 which runs ``streamlit run dashboard/app.py``) on a free port, waits for
 Streamlit's health check, and reads the page with selenium. Every process a
 test starts runs in its own session and its whole group is killed at teardown.
@@ -101,7 +101,7 @@ def _tail(proc: subprocess.Popen, chars: int = 3000) -> str:
 def start_dashboard(spawn: Callable[..., subprocess.Popen], db: Path) -> tuple[str, subprocess.Popen]:
     """Start ``agentville dashboard`` on ``db``; return its URL and process once the health check says ok."""
     port = free_port()
-    proc = spawn([sys.executable, "-m", "sim.cli", "dashboard", str(db),
+    proc = spawn([sys.executable, "-m", "agentville.sim.cli", "dashboard", str(db),
                   "--address", HOST, "--port", str(port), "--headless"], "dashboard")
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + STARTUP_S
@@ -196,7 +196,7 @@ def browser_errors(driver: webdriver.Chrome) -> str:
 
 def test_dashboard_renders_agents_and_map_in_a_real_browser(tmp_path, spawn, browser):
     db = tmp_path / "run.db"
-    subprocess.run([sys.executable, "-m", "sim.cli", "run", str(SCENARIO), "--llm", "fake", "--until", "+1d",
+    subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(SCENARIO), "--llm", "fake", "--until", "+1d",
                     "--db", str(db), "--no-progress"], cwd=ROOT, check=True, capture_output=True, timeout=120)
     url, dashboard = start_dashboard(spawn, db)
 
@@ -227,10 +227,10 @@ SLOW_RUN = textwrap.dedent("""\
     # A fake-LLM run slowed down to a steady pace so that the dashboard can watch it live.
     import datetime, sys, time
 
-    from sim.engine import Simulation
-    from sim.generation import FakeBackend
-    from sim.scenario import load_scenario
-    from sim.store import EventStore
+    from agentville.sim.engine import Simulation
+    from agentville.sim.generation import FakeBackend
+    from agentville.sim.scenario import load_scenario
+    from agentville.sim.store import EventStore
 
     scenario_path, db = sys.argv[1], sys.argv[2]
     delay, pace, hours = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
@@ -262,7 +262,7 @@ SLOW_DELAY_S, PACE_S, SLOW_HOURS = 0.05, 0.5, 24
 
 
 def test_live_page_follows_a_running_simulation(tmp_path, spawn, browser):
-    from sim.store import EventStore
+    from agentville.sim.store import EventStore
 
     db = tmp_path / "live.db"
     script = tmp_path / "slow_run.py"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agents.dialogue import END_CHECK_FROM, clean_line
-from sim.engine import Simulation
-from sim.store import EventStore
+from agentville.agents.dialogue import END_CHECK_FROM, clean_line
+from agentville.sim.engine import Simulation
+from agentville.sim.store import EventStore
 from tests.scripted import ScriptedBackend
 
 MEET_AT_THE_CAFE = {"location_place": "Cafe", "reaction": "talk"}

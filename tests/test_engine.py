@@ -10,11 +10,11 @@ import time
 
 import pytest
 
-from sim.engine import Simulation
-from sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
-from sim.scenario import load_scenario
-from sim.store import EventStore
-from sim.world import Location, World
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
+from agentville.sim.scenario import load_scenario
+from agentville.sim.store import EventStore
+from agentville.sim.world import Location, World
 
 from .conftest import WORLDS
 from .scripted import ScriptedBackend
@@ -202,7 +202,7 @@ def test_completion_type_is_plain_data():
 
 
 def test_run_scenario_python_api(tmp_path):
-    from sim import EventStore as Store, run_scenario
+    from agentville.sim import EventStore as Store, run_scenario
 
     summary = run_scenario(WORLDS / "the_ville_3.yaml", db=tmp_path / "v.db", llm="fake",
                            until=dt.datetime(2023, 2, 13, 12, 0))

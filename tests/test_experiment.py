@@ -10,11 +10,11 @@ import sys
 import pandas as pd
 import pytest
 
-from sim import metrics
-from sim.engine import Simulation
-from sim.experiment import Experiment
-from sim.generation import FakeBackend
-from sim.store import EventStore
+from agentville.sim import metrics
+from agentville.sim.engine import Simulation
+from agentville.sim.experiment import Experiment
+from agentville.sim.generation import FakeBackend
+from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import simpy
 
-from agents.memory import MemoryStream, RetrievalWeights, importance_prompt, rate_importance
-from sim.generation import FakeBackend, GenerationService
+from agentville.agents.memory import MemoryStream, RetrievalWeights, importance_prompt, rate_importance
+from agentville.sim.generation import FakeBackend, GenerationService
 
 HOUR = 3600.0
 

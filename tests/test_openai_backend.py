@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from sim.generation.openai_backend import (BackendUnavailable, OpenAIBackend, choice_max_tokens, cut_at_stop,
+from agentville.sim.generation.openai_backend import (BackendUnavailable, OpenAIBackend, choice_max_tokens, cut_at_stop,
                                            normalise_base_url, parse_choice)
-from sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, derive_seed
+from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, derive_seed
 from tests.servers import GUIDED, FakeOpenAIServer, TransformersServe, free_port, serving_available
 
 WAIT_S = 20  # no future is awaited longer than this

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sim.engine import Simulation
-from sim.generation import FakeBackend
-from sim.store import EventStore
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import FakeBackend
+from agentville.sim.store import EventStore
 
 from .scripted import ScriptedBackend
 
@@ -43,9 +43,9 @@ def test_the_same_sight_is_not_perceived_twice(tiny, tmp_path):
 
 
 def test_attention_bandwidth_limits_what_is_noticed(tmp_path):
-    from agents.perception import Perception
-    from sim.scenario import load_scenario
-    from sim.world import Location
+    from agentville.agents.perception import Perception
+    from agentville.sim.scenario import load_scenario
+    from agentville.sim.world import Location
 
     from .conftest import WORLDS
 

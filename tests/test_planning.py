@@ -7,12 +7,12 @@ import random
 
 import pytest
 
-from agents.asking import Unparseable
-from agents.planning import (STEP_MINUTES, Block, fit_durations, parse_schedule, parse_steps, parse_strokes,
+from agentville.agents.asking import Unparseable
+from agentville.agents.planning import (STEP_MINUTES, Block, fit_durations, parse_schedule, parse_steps, parse_strokes,
                              schedule_blocks, timed_items)
-from sim.engine import Simulation
-from sim.generation import FakeBackend
-from sim.store import EventStore
+from agentville.sim.engine import Simulation
+from agentville.sim.generation import FakeBackend
+from agentville.sim.store import EventStore
 
 H = 3600
 

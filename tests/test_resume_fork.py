@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 
-from sim.store import EventStore
+from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS, wait_for_events
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim.cli", *args], capture_output=True, text=True, cwd=ROOT,
+    return subprocess.run([sys.executable, "-m", "agentville.sim.cli", *args], capture_output=True, text=True, cwd=ROOT,
                           timeout=600)
 
 
@@ -27,7 +27,7 @@ def test_a_killed_run_resumes_to_the_log_of_an_uninterrupted_one(tmp_path):
     whole = tmp_path / "whole.db"
     assert cli("run", scenario, "--llm", "fake", "--until", "+2d", "--db", str(whole), "--no-progress").returncode == 0
     killed = tmp_path / "killed.db"
-    proc = subprocess.Popen([sys.executable, "-m", "sim.cli", "run", scenario, "--llm", "fake", "--until", "+2d",
+    proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", scenario, "--llm", "fake", "--until", "+2d",
                              "--db", str(killed), "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     try:

@@ -8,7 +8,7 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from sim.store import EventStore
+from agentville.sim.store import EventStore
 
 START = dt.datetime(2023, 2, 13, 7, 0)
 

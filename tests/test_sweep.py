@@ -8,7 +8,7 @@ import sys
 import pandas as pd
 import pytest
 
-from sim.sweep import load_sweep, run_sweep
+from agentville.sim.sweep import load_sweep, run_sweep
 from tests.conftest import ROOT, WORLDS
 
 SWEEP = """\
@@ -33,7 +33,7 @@ def comparable(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def test_a_local_sweep_runs_every_grid_point_into_its_own_store(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(sweep_file(tmp_path)), "--no-progress",
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "sweep", str(sweep_file(tmp_path)), "--no-progress",
                            "--parquet", str(tmp_path / "r.parquet")], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stderr
@@ -71,7 +71,7 @@ def test_ray_gives_the_same_table_as_local_processes(tmp_path):
 def test_bad_sweep_files_are_one_line_errors(tmp_path):
     bad = tmp_path / "bad.yaml"
     bad.write_text(f"scenario: {WORLDS / 'the_ville_3.yaml'}\nuntil: +1h\ngrid:\n  flavour: [a, b]\n")
-    done = subprocess.run([sys.executable, "-m", "sim.cli", "sweep", str(bad)], capture_output=True, text=True,
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "sweep", str(bad)], capture_output=True, text=True,
                           cwd=ROOT)
     assert done.returncode == 2 and "grid.flavour: not a cognition setting" in done.stderr
     assert "Traceback" not in done.stderr

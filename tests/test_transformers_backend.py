@@ -7,11 +7,11 @@ import time
 
 import pytest
 
-from sim.errors import UserError
-from sim.generation import GenerationFailed
-from sim.generation.models import resolve
-from sim.generation.requests import ChoiceRequest, TextRequest
-from sim.generation.transformers_backend import TransformersBackend
+from agentville.sim.errors import UserError
+from agentville.sim.generation import GenerationFailed
+from agentville.sim.generation.models import resolve
+from agentville.sim.generation.requests import ChoiceRequest, TextRequest
+from agentville.sim.generation.transformers_backend import TransformersBackend
 
 from .models import tiny_model_dir
 
@@ -135,7 +135,7 @@ def test_embedded_model_answers_choices_and_texts():
 
 
 def test_split_balances_padding_against_decode_loops():
-    from sim.generation.transformers_backend import batch_cost, best_split
+    from agentville.sim.generation.transformers_backend import batch_cost, best_split
 
     # similar prompts and budgets: one batch (one decode loop) is cheapest
     assert best_split([157, 200, 250, 300, 400, 500, 600, 612], [48] * 8, 32) == []

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from sim.errors import ScenarioError
-from sim.scenario import load_scenario
+from agentville.sim.errors import ScenarioError
+from agentville.sim.scenario import load_scenario
 
 from .conftest import TINY
 
@@ -144,7 +144,7 @@ def test_cli_validate_prints_one_line_per_problem_and_exits_2(tmp_path: Path):
     bad.write_text(mutate('home: "Home: kitchen"', 'home: "Home: garage"'))
     good = tmp_path / "good.yaml"
     good.write_text(TINY)
-    result = subprocess.run([sys.executable, "-m", "sim.cli", "validate", str(good), str(bad)],
+    result = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "validate", str(good), str(bad)],
                             capture_output=True, text=True)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
@@ -160,6 +160,6 @@ def test_bundled_worlds_are_valid():
     root = Path(__file__).resolve().parent.parent / "worlds"
     files = sorted(root.glob("*.yaml"))
     assert len(files) >= 2
-    result = subprocess.run([sys.executable, "-m", "sim.cli", "validate", *map(str, files)],
+    result = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "validate", *map(str, files)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
