@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
 import simpy
 
 if TYPE_CHECKING:
-    from agentville.sim.engine import Simulation
+    from agentville.sim.context import AgentContext as Simulation
 
 T = TypeVar("T")
 RETRIES = 1

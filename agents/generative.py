@@ -32,7 +32,7 @@ from .reflection import reflect
 from .templates import copied_from_example, render
 
 if TYPE_CHECKING:
-    from agentville.sim.engine import Simulation
+    from agentville.sim.context import AgentContext as Simulation
 
 REACTIONS = ("talk", "wait", "carry on")
 REACTION_MEMO_S = 30 * 60  # do not reconsider the same person more often than this
@@ -60,7 +60,6 @@ class GenerativeAgent:
         self.memory = MemoryStream(RetrievalWeights(c.recency_weight, c.importance_weight, c.relevance_weight))
         self.perception = Perception(self.name, bandwidth=c.attention_bandwidth)
         self.home = sim.world.resolve(persona.home)
-        self.location = self.home
         self.state = AWAKE
         self.activity = "waking up"
         self.previous_activity = self.activity  # what it was doing before a conversation pulled it away
@@ -78,6 +77,11 @@ class GenerativeAgent:
         self.learn_places(" ".join([persona.learned, persona.currently, *persona.memories]), log=False)
 
     # -- who it is -------------------------------------------------------------
+    @property
+    def location(self) -> Location:
+        """Where the agent is (the town owns it; home until the agent is placed)."""
+        return self.sim.town.locations.get(self.name, self.home)
+
     @property
     def summary(self) -> str:
         """Who the agent is, in one line (the person rating its memories)."""
@@ -144,7 +148,7 @@ class GenerativeAgent:
         self.previous_activity = self.activity
         self.state = TALKING
         other = conversation.partner if conversation.starter == self.name else conversation.starter
-        self.sim.start_action(self, f"talking with {other}", f"{self.name} is talking with {other}")
+        self.sim.town.start_action(self.name, f"talking with {other}", f"{self.name} is talking with {other}")
         if self._poke is not None and not self._poke.triggered:
             self._poke.succeed()
 
@@ -176,7 +180,7 @@ class GenerativeAgent:
     # -- the life ------------------------------------------------------------------
     def live(self) -> Iterator[simpy.Event]:
         sim = self.sim
-        sim.place(self, self.home)
+        sim.town.place(self.name, self.home)
         for text in self.persona.memories:
             yield from self.remember("event", text)
         if not self.cognition.planning:
@@ -393,7 +397,7 @@ class GenerativeAgent:
                        usual=f"Usually, {self.name} goes {usual}." if usual else "",
                        choices_label=f"Places {self.name} knows", choices=", ".join(places)),
                 places, purpose="location_place", agent=self.name, default=self.location.place)
-        owners = private_areas(sim)
+        owners = sim.world.private_areas
         areas = [a for a in world.places[place].areas if self.name in owners.get((place, a.name), {self.name})]
         areas = areas or world.places[place].areas
         area = yield from self._pick([a.name for a in areas], key, f"part of {place}", f"Parts of {place}",
@@ -427,9 +431,9 @@ class GenerativeAgent:
         end = sim.env.now + minutes * 60
         yield from self.go(where)
         self.activity = self.previous_activity = activity
-        sim.start_action(self, activity, f"{self.name} is {activity}")
+        sim.town.start_action(self.name, activity, f"{self.name} is {activity}")
         if where.object:
-            sim.set_object(where, f"in use by {self.name}: {activity}", self.name)
+            sim.town.set_object(where, f"in use by {self.name}: {activity}", self.name)
         observations = self.perception.notice(sim, where)
         for observation in observations:
             yield from self.remember("event", observation.text, subject=observation.subject)
@@ -440,12 +444,13 @@ class GenerativeAgent:
     def go(self, where: Location) -> Iterator[simpy.Event]:
         sim = self.sim
         if self.location.object and self.location != where:
-            sim.set_object(self.location, None, self.name)
-        if where.area_key != self.location.area_key:
+            sim.town.set_object(self.location, None, self.name)
+        walking = where.area_key != self.location.area_key
+        if walking:
             self.state = AWAKE
-            yield from sim.move(self, where)
+        yield from sim.town.walk(self.name, where)
+        if walking:
             self.known_places.add(where.place)
-        self.location = where
 
     def pause(self, seconds: float) -> Iterator[simpy.Event]:
         """Carry on with the current step for ``seconds``; True if someone started a conversation meanwhile."""
@@ -465,7 +470,7 @@ class GenerativeAgent:
         """Decide, for each person just seen, whether to talk, wait or carry on; True if a conversation happened."""
         sim = self.sim
         for observation in observations:
-            other = sim.agents.get(observation.subject)
+            other = sim.residents.get(observation.subject)
             if other is None or not self.may_approach(other):
                 continue
             if sim.env.now - self._considered.get(other.name, -REACTION_MEMO_S) < REACTION_MEMO_S:
@@ -486,7 +491,7 @@ class GenerativeAgent:
                 low, high = WAIT_MINUTES
                 minutes = min(high, max(low, (other.action_ends - sim.env.now) / 60))
                 self.activity = f"waiting for {other.name} to finish"
-                sim.start_action(self, self.activity, f"{self.name} is {self.activity}")
+                sim.town.start_action(self.name, self.activity, f"{self.name} is {self.activity}")
                 if (yield from self.pause(minutes * 60)):
                     return True
                 if self.may_approach(other):
@@ -503,13 +508,13 @@ class GenerativeAgent:
 
     def sleep_until(self, moment: float) -> Iterator[simpy.Event]:
         sim = self.sim
-        beds = [o for o in sim.world.area_objects(*self.home.area_key) if "bed" in o.object.lower().split()]
+        beds = [o for o in sim.world.objects_in(*self.home.area_key) if "bed" in o.object.lower().split()]
         yield from self.go(beds[0] if beds else self.home)
         self.activity = self.previous_activity = "sleeping"
         self.state = SLEEPING
-        sim.start_action(self, "sleeping", f"{self.name} is asleep")
+        sim.town.start_action(self.name, "sleeping", f"{self.name} is asleep")
         if self.location.object:
-            sim.set_object(self.location, f"in use by {self.name}: sleeping", self.name)
+            sim.town.set_object(self.location, f"in use by {self.name}: sleeping", self.name)
         yield sim.env.timeout(max(0.0, moment - sim.env.now))
         self.state = AWAKE
 
@@ -517,20 +522,6 @@ class GenerativeAgent:
         upto = len(self.memory) - 1
         yield from reflect(self)
         self._reflected_upto = max(upto, len(self.memory) - 1)
-
-
-def private_areas(sim: Simulation) -> dict[tuple[str, str], set[str]]:
-    """Areas named after residents ("Maria's room"), with who they belong to; others keep out.
-
-    Computed once per simulation, so choosing a room costs nothing per resident.
-    """
-    index = getattr(sim, "_private_areas", None)
-    if index is None:
-        names = [p.name for p in sim.scenario.personas]
-        index = {(place.name, area.name): owners for place in sim.scenario.places for area in place.areas
-                 if (owners := {n for n in names if f"{n}'s" in area.name})}
-        sim._private_areas = index
-    return index
 
 
 def not_copied(template_name: str):

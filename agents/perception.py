@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentville.sim.engine import Simulation
+    from agentville.sim.context import AgentContext as Simulation
     from agentville.sim.world import Location
 
 ATTENTION_BANDWIDTH = 3
@@ -35,11 +35,11 @@ class Perception:
     def notice(self, sim: Simulation, where: Location) -> list[Observation]:
         """New observations in ``where``'s area, people first, at most ``bandwidth``."""
         seen: list[Observation] = []
-        for other in sorted(sim.occupants(where.place, where.area) - {self.name}):
-            activity = sim.activities.get(other)
+        for other in sorted(sim.town.occupants(where.place, where.area) - {self.name}):
+            activity = sim.town.activities.get(other)
             if activity:
                 seen.append(Observation(other, f"{other} is {activity}"))
-        for obj, state in sorted(sim.world.area_objects(where.place, where.area).items()):
+        for obj, state in sorted(sim.town.area_objects(where.place, where.area).items()):
             if obj != where and state != sim.world.default_states[obj]:  # not the thing it is using itself
                 seen.append(Observation(str(obj), f"the {obj.object} is {state}"))
         news = [o for o in seen if self.last_seen.get(o.subject) != o.text][: self.bandwidth]

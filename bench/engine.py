@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
 from agentville.sim.scenario import PathSpec, Scenario, load_scenario, split_location
 from agentville.sim.store import EventStore
@@ -47,7 +47,7 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as folder:
             db = Path(folder) / "bench.db"
             with EventStore(db) as store:
-                sim = Simulation(scenario, store=store, backend=FakeBackend(), cache_mode="off")
+                sim = assemble(scenario, store=store, backend=FakeBackend(), cache_mode="off")
                 start = time.perf_counter()
                 summary = sim.run(scenario.start + dt.timedelta(days=days))
                 wall = time.perf_counter() - start

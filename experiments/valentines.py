@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         end = {fact: metrics.share(metrics.knows(exp, text, words)) for fact, (text, words) in FACTS.items()}
         density_end = metrics.density(metrics.acquaintances(exp), agents)
         events = exp.events()
-        model = exp.backend.model_id
+        model = exp.sim.llm.model_id
     spent = metrics.cost(events, time.monotonic() - wall)
     ours = {"party known, start": f"{start['party']:.0%}", "party known, end": f"{end['party']:.0%}",
             "candidacy known, start": f"{start['candidacy']:.0%}", "candidacy known, end": f"{end['candidacy']:.0%}",

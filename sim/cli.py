@@ -17,6 +17,7 @@ from typing import Any, Sequence
 from . import __version__
 from .clock import parse_until
 from .errors import ScenarioError, UserError
+from .events import FINISHED, RUNNING
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -178,37 +179,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 # -- run -------------------------------------------------------------------
 def cmd_run(args: argparse.Namespace) -> int:
-    from .engine import Simulation
-    from .generation import BACKENDS, make_backend, model_id_for
+    from .generation import check_backend, model_id_for
+    from .runner import backend_name, open_run
     from .scenario import load_scenario
-    from .store import EventStore
 
     scenario = load_scenario(args.scenario)
     until = parse_until(args.until, scenario.start) if args.until else (
         scenario.end or scenario.start + dt.timedelta(days=1))
-    llm = args.llm or scenario.generation.backend or "embedded"
+    llm = backend_name(scenario.generation, args.llm)
     db = Path(args.db) if args.db else Path("runs") / f"{Path(args.scenario).stem}.db"
     replay = args.llm_cache == "read-only"
     if replay and not db.is_file():
         raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
-    if llm not in BACKENDS:
-        raise UserError(f"--llm {llm}: unknown backend (available: {', '.join(BACKENDS)})")
-    model = args.model or scenario.generation.model
-    if llm in ("transformers", "openai") and not model:
-        raise UserError(f"--llm {llm} needs a model: pass --model or set generation.model in the scenario")
+    model = check_backend(llm, args.model or scenario.generation.model)
     if llm in ("embedded", "transformers") and not replay:
         print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
-    backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url, replay_only=replay)
-    with EventStore(db) as store:
-        sim = Simulation(scenario, store=store, seed=args.seed, backend=backend, cache_mode=args.llm_cache,
-                         scenario_path=args.scenario, cognition=cognition_from(args, scenario.cognition))
-        bar = _progress_bar(sim, until, disabled=args.no_progress)
-        try:
-            summary = sim.run(until, progress=bar.update_to if bar else None)
-        finally:
-            if bar:
-                bar.close()
-            backend.close()
+    with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
+                  cache_mode=args.llm_cache, scenario_path=args.scenario,
+                  cognition=cognition_from(args, scenario.cognition)) as sim:
+        summary = _run_with_progress(sim, until, args.no_progress)
     print(format_summary(summary))
     return 0
 
@@ -227,7 +216,7 @@ def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
 
     class SimBar(tqdm):
         def update_to(self, reached: float, end: float) -> None:
-            self.set_postfix_str(f"{sim.clock.at(reached):%a %H:%M}, {sim._seq} events", refresh=False)
+            self.set_postfix_str(f"{sim.clock.at(reached):%a %H:%M}, {sim.events_logged} events", refresh=False)
             self.update(round(reached / 3600, 3) - self.n)
 
     total = round(sim.clock.seconds(until) / 3600, 3)
@@ -329,9 +318,8 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
 
 
-def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, Any, Any]:
-    """A stored run with what it takes to re-live it: (run, scenario, backend, cognition)."""
-    from .generation import make_backend
+def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, Any]:
+    """A stored run with what it takes to re-live it: (run, scenario, backend name, cognition)."""
     from .scenario import CognitionSpec, load_scenario
 
     try:
@@ -347,46 +335,46 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, Any, A
     llm = args.llm or ("fake" if used == "fake" else "embedded" if used.startswith("embedded:") else None)
     if llm is None:
         raise UserError(f"run {run['run_id']} used the model {used!r}: pass --llm and --model to reach it again")
-    backend = make_backend(llm, scenario.generation, model=args.model, base_urls=args.base_url)
     cognition = CognitionSpec(**settings["cognition"]) if "cognition" in settings else scenario.cognition
-    return run, scenario, backend, cognition
+    return run, scenario, llm, cognition
 
 
-def _relive(store: Any, run: dict, scenario: Any, backend: Any, cognition: Any, until: dt.datetime,
+def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until: dt.datetime,
             args: argparse.Namespace, **start: Any) -> int:
-    from .engine import Simulation
+    from .runner import open_run
 
-    sim = Simulation(scenario, store=store, seed=run["seed"], backend=backend, cognition=cognition,
-                     scenario_path=run["scenario_path"])
-    bar = _progress_bar(sim, until, disabled=args.no_progress)
-    try:
-        summary = sim.run(until, progress=bar.update_to if bar else None, **start)
-    finally:
-        if bar:
-            bar.close()
-        backend.close()
+    with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
+                  cognition=cognition, scenario_path=run["scenario_path"]) as sim:
+        summary = _run_with_progress(sim, until, args.no_progress, **start)
     print(format_summary(summary))
     return 0
 
 
+def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, **start: Any) -> Any:
+    bar = _progress_bar(sim, until, disabled=disabled)
+    try:
+        return sim.run(until, progress=bar.update_to if bar else None, **start)
+    finally:
+        if bar:
+            bar.close()
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
     with _open_store(args.db, read_only=False) as store:
-        run, scenario, backend, cognition = _stored_run(store, args)
-        if run["status"] in ("finished", "running"):
-            backend.close()
+        run, scenario, llm, cognition = _stored_run(store, args)
+        if run["status"] in (FINISHED, RUNNING):
             raise UserError(f"run {run['run_id']} is {run['status']}: nothing to resume")
         until = dt.datetime.fromisoformat(run["sim_until"])
         print(f"Resuming {run['run_id']} ({run['status']}) to {until:%Y-%m-%d %H:%M}", file=sys.stderr)
-        return _relive(store, run, scenario, backend, cognition, until, args, resume=run["run_id"])
+        return _relive(store, run, scenario, llm, cognition, until, args, resume=run["run_id"])
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
     with _open_store(args.db, read_only=False) as store:
-        run, scenario, backend, cognition = _stored_run(store, args)
+        run, scenario, llm, cognition = _stored_run(store, args)
         at = parse_until(args.at, scenario.start)
         until = parse_until(args.until, scenario.start) if args.until else dt.datetime.fromisoformat(run["sim_until"])
         if not scenario.start < at < until:
-            backend.close()
             raise UserError(f"--at {args.at}: must fall between the start ({scenario.start:%Y-%m-%d %H:%M}) and "
                             f"the end ({until:%Y-%m-%d %H:%M})")
         kept = [i for i in scenario.interventions if i.at <= at]
@@ -397,7 +385,7 @@ def cmd_fork(args: argparse.Namespace) -> int:
         fork_time = (at - scenario.start).total_seconds()
         print(f"Forking {run['run_id']} at {at:%Y-%m-%d %H:%M} ({len(later)} interventions after it)",
               file=sys.stderr)
-        return _relive(store, run, forked, backend, cognition, until, args, parent=run["run_id"],
+        return _relive(store, run, forked, llm, cognition, until, args, parent=run["run_id"],
                        fork_time=fork_time)
 
 
@@ -445,7 +433,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         table.to_parquet(args.parquet, index=False)
     with pd_options():
         print(table.drop(columns=["db"]).to_string(index=False))
-    failed = int((table["status"] != "finished").sum())
+    failed = int((table["status"] != FINISHED).sum())
     print(f"{total} runs, {failed} failed; results: {csv}" + (f", {args.parquet}" if args.parquet else ""))
     return 0
 

@@ -14,6 +14,7 @@ there like any other run (so the dashboard and analysis see it).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from typing import Any
 import pandas as pd
 
 from .clock import parse_until
-from .engine import RunSummary, Simulation
-from .generation import Backend, make_backend
-from .scenario import PersonaSpec, Scenario, load_scenario
-from .store import EventStore
+from .engine import RunSummary
+from .generation import Backend
+from .runner import open_run
+from .scenario import PersonaSpec, Scenario
 
 
 class Experiment:
@@ -33,14 +34,11 @@ class Experiment:
     def __init__(self, scenario: str | Path | Scenario, *, db: str | Path, seed: int | None = None,
                  llm: str | None = None, model: str | None = None, backend: Backend | None = None,
                  cache: str = "read-write", **cognition: Any):
-        self.scenario = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        path = None if isinstance(scenario, Scenario) else str(scenario)
-        generation = self.scenario.generation
-        self._own_backend = backend is None
-        self.backend = backend or make_backend(llm or generation.backend or "embedded", generation, model=model)
-        self.store = EventStore(db)
-        self.sim = Simulation(self.scenario, store=self.store, seed=seed, backend=self.backend, cache_mode=cache,
-                              scenario_path=path, cognition=self.scenario.cognition.model_copy(update=cognition))
+        self._resources = contextlib.ExitStack()
+        self.sim = self._resources.enter_context(open_run(
+            scenario, db=db, seed=seed, llm=llm, model=model, backend=backend, cache_mode=cache, cognition=cognition))
+        self.scenario = self.sim.scenario
+        self.store = self.sim.store
 
     # -- time ------------------------------------------------------------------------
     @property
@@ -76,10 +74,7 @@ class Experiment:
     def set_object(self, location: str, state: str | None) -> None:
         """Change an object's state (``"Hobbs Cafe: kitchen: stove"``, ``"on fire"``); None restores it."""
         self._started()
-        where = self.sim.world.resolve(location)
-        if where.object is None:
-            raise ValueError(f"{location!r} names no object (write 'Place: area: object')")
-        self.sim.set_object(where, state)
+        self.sim.set_object(location, state)
 
     def add_agent(self, persona: dict[str, Any] | PersonaSpec) -> None:
         """A new resident (same fields as a scenario's personas), who starts living right away."""
@@ -101,7 +96,7 @@ class Experiment:
 
     # -- reading ------------------------------------------------------------------------------
     def events(self, kinds: list[str] | None = None) -> pd.DataFrame:
-        self.sim._writer.flush() if self.sim.running else None
+        self.sim.flush()
         return self.store.events(self.run_id, kinds=kinds)
 
     def memories(self, agent: str | None = None) -> pd.DataFrame:
@@ -116,20 +111,18 @@ class Experiment:
 
     # -- the end ----------------------------------------------------------------------------------
     def save(self) -> RunSummary:
-        """Finish the run (the store marks it finished); the experiment cannot advance afterwards."""
+        """Finish the run (the store marks it finished) and close what the experiment opened."""
         self._started()
-        summary = self.sim.finish()
-        if self._own_backend:
-            self.backend.close()
-        return summary
+        try:
+            return self.sim.finish()
+        finally:
+            self._resources.close()
 
     def __enter__(self) -> Experiment:
         return self
 
     def __exit__(self, kind, value, traceback) -> None:
-        if self.sim.running:
-            if kind is None:
-                self.save()
-            else:
-                self.sim.finish("failed", f"{kind.__name__}: {value}")
-        self.store.close()
+        if kind is None and self.sim.running:
+            self.save()
+        else:  # a failure inside the block: the run is marked failed, the store and backend are closed
+            self._resources.__exit__(kind, value, traceback)

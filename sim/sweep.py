@@ -17,7 +17,6 @@ optional extra). A run that fails is a row with its error; the sweep goes on.
 from __future__ import annotations
 
 import concurrent.futures
-import datetime as dt
 import itertools
 import os
 import time
@@ -28,6 +27,7 @@ from typing import Any, Callable
 import pandas as pd
 import yaml
 
+from . import events
 from .errors import UserError
 
 RESULT_COLUMNS = ["run", "seed", "status", "events", "llm_calls", "tokens", "conversations", "reflections",
@@ -98,10 +98,8 @@ def load_sweep(path: str | Path) -> Sweep:
 def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     """Run one grid point into its own store and summarise it (never raises: a failure is a row)."""
     from .clock import parse_until
-    from .engine import Simulation
-    from .generation import make_backend
+    from .runner import open_run
     from .scenario import load_scenario
-    from .store import EventStore
 
     row: dict[str, Any] = {"run": spec["run"], "seed": spec["seed"], **spec["params"]}
     started = time.monotonic()
@@ -109,25 +107,18 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
         scenario = load_scenario(spec["scenario"])
         params = dict(spec["params"])
         model = params.pop("model", spec.get("model"))
-        backend = make_backend(spec.get("llm") or scenario.generation.backend or "embedded", scenario.generation,
-                               model=model)
         Path(spec["db"]).unlink(missing_ok=True)
-        with EventStore(spec["db"]) as store:
-            sim = Simulation(scenario, store=store, seed=spec["seed"], backend=backend,
-                             scenario_path=spec["scenario"], cognition=scenario.cognition.model_copy(update=params))
-            try:
-                summary = sim.run(parse_until(spec["until"], scenario.start))
-            finally:
-                backend.close()
-            calls = store.events(summary.run_id, kinds=["llm_call", "memory"])
-        llm = calls[calls.kind == "llm_call"]
-        row.update(status=summary.status, events=summary.events, llm_calls=len(llm),
-                   tokens=int(sum(d["prompt_tokens"] + d["output_tokens"] for d in llm.data)),
-                   conversations=summary.by_kind.get("conversation_end", 0),
-                   reflections=summary.by_kind.get("reflection", 0), memories=summary.by_kind.get("memory", 0),
-                   error=None)
+        with open_run(scenario, db=spec["db"], seed=spec["seed"], llm=spec.get("llm"), model=model,
+                      cognition=params, scenario_path=spec["scenario"]) as sim:
+            summary = sim.run(parse_until(spec["until"], scenario.start))
+            calls = sim.store.events(summary.run_id, kinds=[events.LLM_CALL])
+        row.update(status=summary.status, events=summary.events, llm_calls=len(calls),
+                   tokens=int(sum(d["prompt_tokens"] + d["output_tokens"] for d in calls.data)),
+                   conversations=summary.by_kind.get(events.CONVERSATION_END, 0),
+                   reflections=summary.by_kind.get(events.REFLECTION, 0),
+                   memories=summary.by_kind.get(events.MEMORY, 0), error=None)
     except Exception as exc:  # reported in the table; the sweep goes on
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}")
+        row.update(status=events.FAILED, error=f"{type(exc).__name__}: {exc}")
     row["wall_s"] = round(time.monotonic() - started, 2)
     row["db"] = spec["db"]
     return row

@@ -1,46 +1,33 @@
-"""The town as the simulation sees it: a place tree, walking paths, object states.
+"""The town's map as the simulation sees it: a place tree and walking paths.
 
-Built once from a validated ``Scenario``. Places form a tree (place -> area ->
-object); walking paths form a weighted networkx graph, and travel time is the
-shortest path in minutes. Object states are the only mutable part, and they
-change only through ``set_state`` so every change can be logged.
+Built once from a validated ``Scenario`` and never changed: places form a
+tree (place -> area -> object), walking paths form a weighted networkx graph,
+and travel time is the shortest path in minutes. What changes during a run
+(who is where, object states) belongs to ``sim.town.Town``.
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from dataclasses import dataclass
 
 import networkx as nx
 
-from .scenario import HOME, PlaceSpec, Scenario, split_location
+from .location import Location, split_location
+from .scenario import HOME, PlaceSpec, Scenario
 
-AREA_CHANGE_MINUTES = 1.0
-_WORD = re.compile(r"[\w']+")  # walking between two areas of one place
+AREA_CHANGE_MINUTES = 1.0  # walking between two areas of one place
+_WORD = re.compile(r"[\w']+")
 
-
-@dataclass(frozen=True, order=True)
-class Location:
-    """Where someone is or is going: a place, an area of it, maybe an object."""
-
-    place: str
-    area: str
-    object: str | None = None
-
-    def __str__(self) -> str:
-        parts = [self.place, self.area] + ([self.object] if self.object else [])
-        return ": ".join(parts)
-
-    @property
-    def area_key(self) -> tuple[str, str]:
-        return (self.place, self.area)
+__all__ = ["AREA_CHANGE_MINUTES", "Location", "World"]
 
 
 class World:
-    """Places, paths and object states of one scenario."""
+    """Places, paths and objects (with their default states) of one scenario."""
 
     def __init__(self, scenario: Scenario):
         self.places: dict[str, PlaceSpec] = {p.name: p for p in scenario.places}
+        self.residents = [p.name for p in scenario.personas]  # as the scenario lists them
         self.graph = nx.Graph()
         for place in scenario.places:
             self.graph.add_node(place.name, xy=place.xy, kind=place.kind)
@@ -52,14 +39,13 @@ class World:
             if first:
                 self._by_first_word.setdefault(first[0], []).append(name)
         self._routes: dict[tuple[str, str], tuple[list[str], float]] = {}
-        self.object_states: dict[Location, str] = {}
         self.default_states: dict[Location, str] = {}
         self._objects_by_area: dict[tuple[str, str], list[Location]] = {}
         for place in scenario.places:
             for area in place.areas:
                 for obj in area.objects:
                     where = Location(place.name, area.name, obj.name)
-                    self.object_states[where] = self.default_states[where] = obj.state
+                    self.default_states[where] = obj.state
                     self._objects_by_area.setdefault(where.area_key, []).append(where)
 
     def resolve(self, text: str, home: Location | None = None) -> Location:
@@ -100,14 +86,12 @@ class World:
     def travel_minutes(self, origin: Location, target: Location) -> float:
         return self.route(origin, target)[1]
 
-    def area_objects(self, place: str, area: str) -> dict[Location, str]:
-        """The objects of one area and their states."""
-        return {obj: self.object_states[obj] for obj in self._objects_by_area.get((place, area), ())}
+    def objects_in(self, place: str, area: str) -> list[Location]:
+        """The objects of one area, in scenario order."""
+        return self._objects_by_area.get((place, area), [])
 
-    def set_state(self, where: Location, state: str | None) -> bool:
-        """Set an object's state (None restores its default); True if it changed."""
-        new = self.default_states[where] if state is None else state
-        if self.object_states.get(where) == new:
-            return False
-        self.object_states[where] = new
-        return True
+    @functools.cached_property
+    def private_areas(self) -> dict[tuple[str, str], set[str]]:
+        """Areas named after residents ("Maria's room"), with who they belong to; others keep out."""
+        return {(place.name, area.name): owners for place in self.places.values() for area in place.areas
+                if (owners := {n for n in self.residents if f"{n}'s" in area.name})}

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 import pytest
 
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend, GenerationError, HashEmbedder, ReplayOnlyBackend, make_backend
 from agentville.sim.scenario import GenerationSpec
 from agentville.sim.store import EventStore
@@ -23,7 +23,7 @@ def comparable(store, run_id):
 
 
 def run(scenario, store, *, backend=None, cache_mode="read-write", seed=None, hours=8):
-    sim = Simulation(scenario, store=store, backend=backend or FakeBackend(), cache_mode=cache_mode, seed=seed)
+    sim = assemble(scenario, store=store, backend=backend or FakeBackend(), cache_mode=cache_mode, seed=seed)
     return sim.run(scenario.start + dt.timedelta(hours=hours))
 
 
@@ -69,10 +69,10 @@ def test_embeddings_are_cached_in_the_store(tiny, tmp_path):
             return super().embed(texts)
 
     store = EventStore(tmp_path / "e.db")
-    sim = Simulation(tiny, store=store, backend=FakeBackend(), embedder=Counting())
+    sim = assemble(tiny, store=store, backend=FakeBackend(), embedder=Counting())
     first = sim.llm.embed(["the cafe is open", "Ann likes the park", "the cafe is open"])
     assert first.shape == (3, 256) and np.allclose(np.linalg.norm(first, axis=1), 1)
-    second = Simulation(tiny, store=store, backend=FakeBackend(), embedder=Counting()).llm.embed(["Ann likes the park"])
+    second = assemble(tiny, store=store, backend=FakeBackend(), embedder=Counting()).llm.embed(["Ann likes the park"])
     assert Counting.texts == 2  # the duplicate was embedded once; the second call hit the cache
     assert np.allclose(second[0], first[1])
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from agentville.agents.reflection import parse_insights, parse_questions
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT
@@ -19,7 +19,7 @@ from tests.scripted import ScriptedBackend
 
 def simulate(tiny, tmp_path, hours=10, backend=None, name="run.db", during=None, **cognition):
     with EventStore(tmp_path / name) as store:
-        sim = Simulation(tiny, store=store, backend=backend or FakeBackend(),
+        sim = assemble(tiny, store=store, backend=backend or FakeBackend(),
                          cognition=tiny.cognition.model_copy(update=cognition))
         if during:
             sim.env.process(during(sim))
@@ -28,7 +28,7 @@ def simulate(tiny, tmp_path, hours=10, backend=None, name="run.db", during=None,
 
 
 def test_reflection_starts_only_once_new_memories_reach_the_threshold(tiny, tmp_path):
-    sim = Simulation(tiny, store=EventStore(tmp_path / "x.db"), backend=FakeBackend(),
+    sim = assemble(tiny, store=EventStore(tmp_path / "x.db"), backend=FakeBackend(),
                      cognition=tiny.cognition.model_copy(update={"reflection_threshold": 20}))
     ann = sim.agents["Ann"]
     for importance in (6, 6, 7):

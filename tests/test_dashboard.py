@@ -13,7 +13,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from agentville.dashboard import data
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS
 from tests.scripted import ScriptedBackend
@@ -93,7 +93,7 @@ def test_agent_text_is_shown_as_text_never_as_html(monkeypatch, tiny, tmp_path):
     backend = ScriptedBackend({"location_place": "Cafe", "reaction": "talk", "conversation_end": "no",
                                "utterance": HOSTILE})
     with EventStore(db) as store:
-        Simulation(tiny, store=store, backend=backend).run(tiny.start + dt.timedelta(hours=3))
+        assemble(tiny, store=store, backend=backend).run(tiny.start + dt.timedelta(hours=3))
     test = app(monkeypatch, db)
     assert HOSTILE in texts(test)  # verbatim, in plain-text elements
     assert not any("<script>" in m.value for m in test.markdown)

@@ -227,7 +227,7 @@ SLOW_RUN = textwrap.dedent("""\
     # A fake-LLM run slowed down to a steady pace so that the dashboard can watch it live.
     import datetime, sys, time
 
-    from agentville.sim.engine import Simulation
+    from agentville.sim.runner import assemble
     from agentville.sim.generation import FakeBackend
     from agentville.sim.scenario import load_scenario
     from agentville.sim.store import EventStore
@@ -250,7 +250,7 @@ SLOW_RUN = textwrap.dedent("""\
 
 
     scenario = load_scenario(scenario_path)
-    sim = Simulation(scenario, store=PacedStore(db), backend=SlowFake(), scenario_path=scenario_path)
+    sim = assemble(scenario, store=PacedStore(db), backend=SlowFake(), scenario_path=scenario_path)
     sim.run(scenario.start + datetime.timedelta(hours=hours))
     """)
 # The fake model's calls bunch up (a quarter of a day's at the start, almost none

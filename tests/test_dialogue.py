@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agentville.agents.dialogue import END_CHECK_FROM, clean_line
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.scripted import ScriptedBackend
 
@@ -17,7 +17,7 @@ def run(tiny, tmp_path, hours=3, turns=4, cooldown=120.0, **answers):
     cognition = tiny.cognition.model_copy(update={"conversation_turns": turns,
                                                   "conversation_cooldown_minutes": cooldown})
     with EventStore(tmp_path / "run.db") as store:
-        sim = Simulation(tiny, store=store, backend=backend, cognition=cognition)
+        sim = assemble(tiny, store=store, backend=backend, cognition=cognition)
         summary = sim.run(tiny.start + dt.timedelta(hours=hours))
         return store.events(summary.run_id), backend, sim
 

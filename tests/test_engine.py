@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
 from agentville.sim.scenario import load_scenario
 from agentville.sim.store import EventStore
@@ -24,7 +24,7 @@ TO_THE_CAFE = {"location_place": "Cafe"}  # every activity happens at the cafe
 
 def run(scenario, tmp_path, *, name="run.db", seed=None, backend=None, hours=24):
     store = EventStore(tmp_path / name)
-    sim = Simulation(scenario, store=store, seed=seed, backend=backend or FakeBackend())
+    sim = assemble(scenario, store=store, seed=seed, backend=backend or FakeBackend())
     summary = sim.run(scenario.start + dt.timedelta(hours=hours))
     return store, summary
 
@@ -161,7 +161,7 @@ def test_backend_failure_stops_run_with_clear_error_and_failed_status(tiny, tmp_
 
     stopping = tiny.model_copy(update={"generation": tiny.generation.model_copy(update={"on_failure": "stop"})})
     store = EventStore(tmp_path / "broken.db")
-    sim = Simulation(stopping, store=store, backend=Broken())
+    sim = assemble(stopping, store=store, backend=Broken())
     with pytest.raises(Exception, match="server went away"):
         sim.run(tiny.start + dt.timedelta(hours=2))
     (row,) = store.runs()
@@ -182,7 +182,7 @@ def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
             pass
 
     store = EventStore(tmp_path / "fallback.db")
-    sim = Simulation(tiny, store=store, backend=Broken(), embedder=HashEmbedder())
+    sim = assemble(tiny, store=store, backend=Broken(), embedder=HashEmbedder())
     summary = sim.run(tiny.start + dt.timedelta(hours=3))
     assert summary.status == "finished"
     calls = list(store.iter_events(summary.run_id, kinds=["llm_call"]))
@@ -213,13 +213,13 @@ def test_run_scenario_python_api(tmp_path):
 
 def test_occupancy_index_follows_moves(tiny, tmp_path):
     store = EventStore(tmp_path / "o.db")
-    sim = Simulation(tiny, store=store, backend=ScriptedBackend(TO_THE_CAFE))
+    sim = assemble(tiny, store=store, backend=ScriptedBackend(TO_THE_CAFE))
     seen = {}
 
     def watch():
         for hour in (1 + 1 / 60, 2.5):  # 08:01, on the way to open the cafe; 09:30, both there
             yield sim.env.timeout(hour * 3600 - sim.env.now)
-            seen[hour] = {area: set(sim.occupants(*area)) for area in
+            seen[hour] = {area: set(sim.town.occupants(*area)) for area in
                           [("Home", "bedroom"), ("Home", "kitchen"), ("Cafe", "hall")]}
 
     sim.env.process(watch())
@@ -228,4 +228,4 @@ def test_occupancy_index_follows_moves(tiny, tmp_path):
     assert "Ann" not in walking[("Home", "bedroom")] | walking[("Cafe", "hall")]  # on the road
     assert seen[2.5][("Cafe", "hall")] == {"Ann", "Bob"}
     for area, names in seen[2.5].items():  # agree with where each agent says it is
-        assert all(sim.agents[n].location.area_key == area for n in names)
+        assert all(sim.town.location(n).area_key == area for n in names)

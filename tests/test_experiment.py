@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from agentville.sim import metrics
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.experiment import Experiment
 from agentville.sim.generation import FakeBackend
 from agentville.sim.store import EventStore
@@ -36,7 +36,7 @@ def test_running_in_stages_logs_what_one_run_would(tiny, tmp_path):
         exp.run("+2h").run("+1h").step(60).run(tiny.start + dt.timedelta(hours=6))
         staged = exp.events()
     with EventStore(tmp_path / "whole.db") as store:
-        summary = Simulation(tiny, store=store, backend=FakeBackend()).run(tiny.start + dt.timedelta(hours=6))
+        summary = assemble(tiny, store=store, backend=FakeBackend()).run(tiny.start + dt.timedelta(hours=6))
         whole = store.events(summary.run_id)
     middle = lambda e: [(k, a, d) for k, a, d in zip(e.kind, e.agent, e.data) if k not in ("run_started", "run_finished")]
     assert middle(staged) == middle(whole)

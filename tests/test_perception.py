@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
 from agentville.sim.store import EventStore
 
@@ -13,7 +13,7 @@ from .scripted import ScriptedBackend
 
 def memories(tiny, tmp_path, hours=12, backend=None):
     store = EventStore(tmp_path / "m.db")
-    sim = Simulation(tiny, store=store, backend=backend or FakeBackend())
+    sim = assemble(tiny, store=store, backend=backend or FakeBackend())
     summary = sim.run(tiny.start + dt.timedelta(hours=hours))
     return sim, list(store.iter_events(summary.run_id, kinds=["memory"]))
 
@@ -50,11 +50,12 @@ def test_attention_bandwidth_limits_what_is_noticed(tmp_path):
     from .conftest import WORLDS
 
     scenario = load_scenario(WORLDS / "smallville.yaml")
-    sim = Simulation(scenario, store=EventStore(tmp_path / "s.db"), backend=FakeBackend())
+    sim = assemble(scenario, store=EventStore(tmp_path / "s.db"), backend=FakeBackend())
     cafe = Location("Hobbs Cafe", "cafe")
+    sim.start()
     for name in list(sim.agents)[3:9]:  # six people other than Klaus
-        sim._occupants.setdefault(cafe.area_key, set()).add(name)
-        sim.activities[name] = "drinking coffee"
+        sim.town.place(name, cafe)
+        sim.town.start_action(name, "drinking coffee", f"{name} is drinking coffee")
     eyes = Perception("Klaus Mueller", bandwidth=3)
     first = eyes.notice(sim, cafe)
     assert len(first) == 3

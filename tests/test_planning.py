@@ -10,7 +10,7 @@ import pytest
 from agentville.agents.asking import Unparseable
 from agentville.agents.planning import (STEP_MINUTES, Block, fit_durations, parse_schedule, parse_steps, parse_strokes,
                              schedule_blocks, timed_items)
-from agentville.sim.engine import Simulation
+from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
 from agentville.sim.store import EventStore
 
@@ -70,7 +70,7 @@ def test_fitted_durations_always_add_up_and_stay_within_5_to_15_minutes():
 
 def test_decomposed_steps_fill_each_chunk_exactly_in_a_run(tiny, tmp_path):
     with EventStore(tmp_path / "run.db") as store:
-        sim = Simulation(tiny, store=store, backend=FakeBackend())
+        sim = assemble(tiny, store=store, backend=FakeBackend())
         summary = sim.run(tiny.start + dt.timedelta(hours=12))
         events = store.events(summary.run_id)
     steps = [e for e in events[events.kind == "plan"].data if e["level"] == "steps"]

@@ -43,14 +43,19 @@ def model_id_for(name: str, model: str | None) -> str:
     return resolve(None if name == "embedded" else model).model_id
 
 
+def check_backend(name: str, model: str | None) -> str | None:
+    """The model a backend will use, or a one-line error for an unknown backend or a missing model."""
+    if name not in BACKENDS:
+        raise UserError(f"--llm {name}: unknown backend (available: {', '.join(BACKENDS)})")
+    if name in ("transformers", "openai") and not model:
+        raise UserError(f"--llm {name} needs a model: pass --model or set generation.model in the scenario")
+    return model
+
+
 def make_backend(name: str, settings: GenerationSpec, *, model: str | None = None, base_urls: list[str] | None = None,
                  replay_only: bool = False) -> Backend:
     """Build the backend the CLI's ``--llm`` (or the scenario) names."""
-    if name not in BACKENDS:
-        raise UserError(f"--llm {name}: unknown backend (available: {', '.join(BACKENDS)})")
-    model = model or settings.model
-    if name in ("transformers", "openai") and not model:
-        raise UserError(f"--llm {name} needs a model: pass --model or set generation.model in the scenario")
+    model = check_backend(name, model or settings.model)
     if replay_only:
         return ReplayOnlyBackend(model_id_for(name, model))
     if name == "fake":
@@ -75,4 +80,4 @@ def make_backend(name: str, settings: GenerationSpec, *, model: str | None = Non
 __all__ = ["BACKENDS", "Backend", "CACHE_MODES", "CacheMiss", "ChoiceRequest", "Completion", "Embedder",
            "FakeBackend", "GenerationError", "GenerationFailed", "GenerationService", "HashEmbedder", "LLMCache",
            "MiniLMEmbedder", "ReplayOnlyBackend", "Request", "TextRequest", "derive_seed", "fallback_answer",
-           "make_backend", "make_embedder", "model_id_for", "request_key"]
+           "check_backend", "make_backend", "make_embedder", "model_id_for", "request_key"]

@@ -1,0 +1,66 @@
+"""What an agent may see and do: the small interface between the engine and cognition.
+
+The engine hosts agents without knowing how they think: it is handed an
+``AgentFactory`` and gives each agent an ``AgentContext``. Cognition code
+types against these protocols only, so it cannot reach into the engine, and
+the engine never imports the ``agents`` package.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Generator, Mapping
+from typing import Any, Protocol
+
+import simpy
+
+from .clock import Clock
+from .generation import GenerationService
+from .location import Location
+from .scenario import CognitionSpec, PersonaSpec
+from .town import Town
+from .world import World
+
+Process = Generator[simpy.Event, Any, Any]  # a simpy (sub-)process: ``yield from`` it
+
+
+class Agent(Protocol):
+    """What the engine needs from an agent."""
+
+    name: str
+
+    def live(self) -> Process: ...
+
+    def whisper(self, text: str) -> None: ...
+
+    def interview(self, question: str) -> str: ...
+
+
+class AgentContext(Protocol):
+    """The world as an agent sees it: time, the map, the town, the model, the log, the others."""
+
+    env: simpy.Environment
+    clock: Clock
+    world: World
+    town: Town
+    llm: GenerationService
+    cognition: CognitionSpec
+
+    @property
+    def now(self) -> dt.datetime: ...
+
+    @property
+    def running(self) -> bool: ...
+
+    @property
+    def residents(self) -> Mapping[str, Agent]: ...
+
+    def log(self, kind: str, agent: str | None = None, /, *, wall: dict[str, Any] | None = None,
+            **data: Any) -> None: ...
+
+    def next_conversation_id(self) -> int: ...
+
+
+AgentFactory = Callable[[AgentContext, PersonaSpec], Agent]
+
+__all__ = ["Agent", "AgentContext", "AgentFactory", "Location", "Process"]

@@ -1,0 +1,84 @@
+"""The town's changing state: who is where, what they are seen doing, and the state of objects.
+
+``Town`` is the one owner of these facts and logs every change to them, so
+the event log can rebuild the town at any moment. Agents change it only
+through its methods (``place``, ``walk``, ``start_action``, ``set_object``).
+Occupancy is kept as an index by area, updated on every move, so perception
+costs the size of one area, never the size of the town.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import simpy
+
+from . import events
+from .location import Location
+from .world import World
+
+Log = Callable[..., None]
+
+
+class Town:
+    def __init__(self, world: World, env: simpy.Environment, log: Log):
+        self.world, self.env, self.log = world, env, log
+        self.locations: dict[str, Location] = {}
+        self.activities: dict[str, str] = {}  # what each agent is seen doing (its last logged action)
+        self.object_states: dict[Location, str] = dict(world.default_states)
+        self._occupants: dict[tuple[str, str], set[str]] = {}
+
+    # -- people ---------------------------------------------------------------
+    def location(self, name: str) -> Location:
+        return self.locations[name]
+
+    def occupants(self, place: str, area: str) -> set[str]:
+        """Names of the agents now in an area (not those walking to or from it)."""
+        return self._occupants.get((place, area), set())
+
+    def place(self, name: str, where: Location) -> None:
+        """Put an agent somewhere without walking (where its life starts)."""
+        self.locations[name] = where
+        self._occupants.setdefault(where.area_key, set()).add(name)
+        self.log(events.PLACED, name, location=str(where))
+
+    def walk(self, name: str, target: Location) -> Generator[simpy.Event, Any, None]:
+        """A simpy sub-process: walk to ``target`` along the shortest path, or step to it within an area.
+
+        Walking (to another area) is logged as ``move`` then ``arrived``; a step
+        to another object of the same area changes the location silently.
+        """
+        origin = self.locations[name]
+        if target.area_key == origin.area_key:
+            self.locations[name] = target
+            return
+        route, minutes = self.world.route(origin, target)
+        if minutes > 0:
+            self.log(events.MOVE, name, origin=str(origin), target=str(target), route=route,
+                     minutes=round(minutes, 2))
+            self._occupants.get(origin.area_key, set()).discard(name)
+            yield self.env.timeout(minutes * 60)
+        self._occupants.setdefault(target.area_key, set()).add(name)
+        self.locations[name] = target
+        self.log(events.ARRIVED, name, location=str(target))
+
+    def start_action(self, name: str, activity: str, description: str) -> None:
+        self.activities[name] = activity
+        self.log(events.ACTION, name, activity=activity, location=str(self.locations[name]),
+                 description=description)
+
+    # -- objects --------------------------------------------------------------
+    def area_objects(self, place: str, area: str) -> dict[Location, str]:
+        """The objects of one area and their states."""
+        return {obj: self.object_states[obj] for obj in self.world.objects_in(place, area)}
+
+    def set_object(self, where: Location, state: str | None, agent: str | None = None) -> None:
+        """Change (or, with None, reset) an object's state and log it if it changed."""
+        if not where.object:
+            return
+        new = self.world.default_states[where] if state is None else state
+        if self.object_states.get(where) == new:
+            return
+        self.object_states[where] = new
+        self.log(events.OBJECT_STATE, agent, location=str(where), state=new)
