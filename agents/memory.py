@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
+RECENCY_DECAY = 0.995  # recency factor per game hour since last access
 PROMPTS = Path(__file__).with_name("prompts")
 
 
@@ -55,7 +56,7 @@ class MemoryStream:
     """One agent's memories, newest last."""
 
     weights: RetrievalWeights = field(default_factory=RetrievalWeights)
-    decay: float = 0.995  # recency factor per game hour since last access
+    decay: float = RECENCY_DECAY
     nodes: list[MemoryNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -116,13 +117,13 @@ class MemoryStream:
         mask = np.ones(n, dtype=bool)
         if kinds is not None:
             mask = np.isin(self._kinds[:n], [KINDS.index(k) for k in kinds])
-        recency = self.decay ** ((now - self._last_access[:n]) / 3600.0)
+        recency = recency_scores(self._last_access[:n], now, self.decay)
         vectors = self._vectors[:n]
         query = np.asarray(query, dtype=np.float32).ravel()
         relevance = vectors @ (query / (np.linalg.norm(query) or 1.0))
         w = self.weights
-        total = (w.recency * _minmax(recency, mask) + w.importance * _minmax(self._importance[:n], mask)
-                 + w.relevance * _minmax(relevance.astype(np.float64), mask))
+        total = (w.recency * minmax(recency, mask) + w.importance * minmax(self._importance[:n], mask)
+                 + w.relevance * minmax(relevance.astype(np.float64), mask))
         return np.where(mask, total, np.nan)
 
     def retrieve(self, query: np.ndarray, *, now: float, k: int = 10, kinds: tuple[str, ...] | None = None,
@@ -144,8 +145,16 @@ class MemoryStream:
         return int(self._importance[memory_id + 1: len(self.nodes)].sum())
 
 
-def _minmax(values: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Scale the masked values to [0, 1]; all-equal values become 0.5 (they do not discriminate)."""
+def recency_scores(last_access: np.ndarray, now: float, decay: float = RECENCY_DECAY) -> np.ndarray:
+    """``decay ** game hours since last access`` (the dashboard shows the same score)."""
+    return decay ** ((now - np.asarray(last_access, dtype=np.float64)) / 3600.0)
+
+
+def minmax(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Scale the (masked) values to [0, 1]; all-equal values become 0.5 (they do not discriminate)."""
+    values = np.asarray(values)
+    if mask is None:
+        mask = np.ones(values.shape, dtype=bool)
     if not mask.any():
         return np.zeros_like(values, dtype=np.float64)
     chosen = values[mask]
