@@ -17,11 +17,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 
 from .clock import parse_until
+from ..agents.generative import GenerativeAgent
 from .engine import RunSummary
 from .generation import Backend
 from .runner import open_run
@@ -39,6 +40,11 @@ class Experiment:
             scenario, db=db, seed=seed, llm=llm, model=model, backend=backend, cache_mode=cache, cognition=cognition))
         self.scenario = self.sim.scenario
         self.store = self.sim.store
+
+    @property
+    def agents(self) -> dict[str, GenerativeAgent]:
+        """The residents by name (generative agents: their memory streams can be read)."""
+        return {name: cast(GenerativeAgent, agent) for name, agent in self.sim.agents.items()}
 
     # -- time ------------------------------------------------------------------------
     @property
@@ -105,7 +111,7 @@ class Experiment:
         rows = [{"agent": name, "id": m.id, "kind": m.kind, "text": m.text, "importance": m.importance,
                  "created": self.sim.clock.at(m.created), "depth": m.depth, "evidence": list(m.evidence),
                  "subject": m.subject}
-                for name in names for m in self.sim.agent(name).memory]
+                for name in names for m in self.agents[name].memory]
         return pd.DataFrame(rows, columns=["agent", "id", "kind", "text", "importance", "created", "depth",
                                            "evidence", "subject"])
 
