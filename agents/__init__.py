@@ -1,1 +1,11 @@
-"""Cognition: how an agent decides what to do (routine now, generative agents later)."""
+"""Cognition: the generative agents that live in the town, and how they think.
+
+``generative.GenerativeAgent`` is the agent the engine hosts (through
+``agentville.sim.context``); the other modules are its parts: ``days``
+(wake-up, day plan, schedule, revisions), ``places`` (where to do
+something), ``acting`` (steps, reactions, sleep), ``dialogue``,
+``reflection``, ``memory`` (the memory stream and retrieval),
+``perception``, ``planning`` (plan parsers), ``asking`` (asking the model for
+text that must parse), ``templates`` (the prompt files in ``prompts/``) and
+``protocols`` (what dialogue and reflection need from an agent).
+"""

@@ -10,12 +10,15 @@ fake test backend and a failing backend both land on it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Iterator, TypeVar
+from collections.abc import Callable
+from typing import TYPE_CHECKING, TypeVar
 
-import simpy
+from agentville.sim import events
 
 if TYPE_CHECKING:
-    from agentville.sim.context import AgentContext as Simulation
+    from agentville.sim.context import AgentContext
+
+    from .protocols import SubProcess
 
 T = TypeVar("T")
 RETRIES = 1
@@ -26,9 +29,9 @@ class Unparseable(ValueError):
     """The model's answer is not in the expected shape; the message says why."""
 
 
-def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
+def ask(ctx: AgentContext, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
         max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES,
-        check: Callable[[T], None] | None = None, joiner: str = "") -> Iterator[simpy.Event]:
+        check: Callable[[T], None] | None = None, joiner: str = "") -> SubProcess[T]:
     """A simpy sub-process returning ``parse(prefix + answer)``.
 
     ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
@@ -39,7 +42,7 @@ def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, 
     faults the plain answer cannot have, such as repeating the prompt's example.
     """
     for attempt in range(retries + 1):
-        answer = yield sim.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
+        answer = yield ctx.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
                                     default=default)
         try:
             result = parse(prefix + joiner + answer.lstrip("\n") if joiner else prefix + answer)
@@ -47,6 +50,6 @@ def ask(sim: Simulation, agent: str, prompt: str, parse: Callable[[str], T], *, 
                 check(result)
             return result
         except Unparseable as exc:
-            sim.log("parse_failed", agent, purpose=purpose, output=answer, reason=str(exc), attempt=attempt + 1)
-    sim.log("fallback", agent, purpose=purpose, value=default)
+            ctx.log(events.PARSE_FAILED, agent, purpose=purpose, output=answer, reason=str(exc), attempt=attempt + 1)
+    ctx.log(events.FALLBACK, agent, purpose=purpose, value=default)
     return parse(prefix + joiner + default.lstrip("\n") if joiner else prefix + default)

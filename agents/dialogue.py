@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import simpy
+
+from agentville.sim import events
 
 from .asking import Unparseable, ask
 from .templates import render
 
 if TYPE_CHECKING:
-    from agentville.sim.world import Location
+    from agentville.sim.location import Location
 
-    from .generative import GenerativeAgent
+    from .memory import MemoryNode
+    from .protocols import Speaker, SubProcess
 
 FAREWELL = re.compile(r"\b(bye|goodbye|see you|take care|talk (to you )?later|catch you later)\b", re.I)
 SECONDS_PER_WORD = 0.4  # speaking pace
@@ -74,21 +77,21 @@ def clean_summary(text: str) -> str:
     return summary[:MAX_LINE_CHARS]
 
 
-def converse(starter: GenerativeAgent, partner: GenerativeAgent) -> Iterator[simpy.Event]:
+def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     """A simpy sub-process run by ``starter``: the whole conversation, then both remember it."""
-    sim = starter.sim
-    conversation = Conversation(sim.next_conversation_id(), starter.name, partner.name, starter.location,
-                                sim.env.now, sim.env.event())
+    ctx = starter.ctx
+    conversation = Conversation(ctx.next_conversation_id(), starter.name, partner.name, starter.location,
+                                ctx.env.now, ctx.env.event())
     starter.join(conversation)
     partner.join(conversation)
-    sim.log("conversation_start", starter.name, conversation=conversation.id, partner=partner.name,
+    ctx.log(events.CONVERSATION_START, starter.name, conversation=conversation.id, partner=partner.name,
             location=str(starter.location))
     turns = starter.cognition.conversation_turns
     speaker, listener = starter, partner
     reason = "turn limit"
     for turn in range(turns):
         if turn >= END_CHECK_FROM:
-            over = yield sim.llm.choice(
+            over = yield ctx.llm.choice(
                 render("conversation_end", lines=conversation.transcript(), name=speaker.name, other=listener.name),
                 ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no")
             if over == "yes":
@@ -96,25 +99,25 @@ def converse(starter: GenerativeAgent, partner: GenerativeAgent) -> Iterator[sim
                 break
         line = yield from say(speaker, listener, conversation, last_turn=turn == turns - 1)
         conversation.lines.append((speaker.name, line))
-        sim.log("utterance", speaker.name, conversation=conversation.id, listener=listener.name, turn=turn + 1,
+        ctx.log(events.UTTERANCE, speaker.name, conversation=conversation.id, listener=listener.name, turn=turn + 1,
                 text=line)
         speaker.learn_places(line)
         listener.learn_places(line)
-        yield sim.env.timeout(line_seconds(line))
+        yield ctx.env.timeout(line_seconds(line))
         if 1 <= turn < turns - 1 and FAREWELL.search(line):
             reason = f"{speaker.name} said goodbye"
             break
         speaker, listener = listener, speaker
     summary = yield from ask(
-        sim, starter.name, render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
+        ctx, starter.name, render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
         clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
         prefix=f"{starter.name} and {partner.name}", joiner=" ",
         default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}")
-    minutes = round((sim.env.now - conversation.started) / 60, 2)
-    sim.log("conversation_end", starter.name, conversation=conversation.id, partner=partner.name,
+    minutes = round((ctx.env.now - conversation.started) / 60, 2)
+    ctx.log(events.CONVERSATION_END, starter.name, conversation=conversation.id, partner=partner.name,
             lines=len(conversation.lines), minutes=minutes, reason=reason, summary=summary)
     for me, other in ((starter, partner), (partner, starter)):
-        me.last_talked[other.name] = sim.env.now
+        me.last_talked[other.name] = ctx.env.now
         yield from me.remember("chat", summary, subject=other.name)
         me.ask_to_replan(f"{me.name} had a conversation with {other.name}. {summary}")
     starter.leave(conversation)
@@ -122,24 +125,23 @@ def converse(starter: GenerativeAgent, partner: GenerativeAgent) -> Iterator[sim
     conversation.done.succeed()
 
 
-def say(speaker: GenerativeAgent, listener: GenerativeAgent, conversation: Conversation,
-        last_turn: bool) -> Iterator[simpy.Event]:
+def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_turn: bool) -> SubProcess[str]:
     """One line from ``speaker``, drawing on what it remembers about ``listener``."""
     last = conversation.lines[-1][1] if conversation.lines else ""
     memories = speaker.recall(f"{listener.name}. {last}".strip(), touch=True)
-    sim = speaker.sim
-    prompt = render("utterance", persona=speaker.persona_text, time=sim.now.strftime("%A %H:%M"),
-                    place=conversation.where.place, name=speaker.name, activity=speaker.previous_activity,
-                    other=listener.name, other_activity=listener.previous_activity,
+    ctx = speaker.ctx
+    prompt = render("utterance", persona=speaker.persona_text, time=ctx.now.strftime("%A %H:%M"),
+                    place=conversation.where.place, name=speaker.name, activity=speaker.activity,
+                    other=listener.name, other_activity=listener.activity,
                     memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet",
                     lines=conversation.transcript())
-    return (yield from ask(sim, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
+    return (yield from ask(ctx, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
                            purpose="utterance", max_tokens=48, stop=("\n",),
                            default=default_line(speaker, listener, conversation, memories, last_turn)))
 
 
-def default_line(speaker: GenerativeAgent, listener: GenerativeAgent, conversation: Conversation,
-                 memories: list, last_turn: bool) -> str:
+def default_line(speaker: Speaker, listener: Speaker, conversation: Conversation, memories: list[MemoryNode],
+                 last_turn: bool) -> str:
     """The plain line: a greeting, what the speaker is doing, then what it remembers about the listener."""
     turn = len(conversation.lines)
     first = listener.name.split()[0]
@@ -148,7 +150,7 @@ def default_line(speaker: GenerativeAgent, listener: GenerativeAgent, conversati
     if turn == 0:
         return f" Hi {first}! How is your day going?"
     if turn == 1:
-        return f" Good, thanks! I'm {speaker.previous_activity}. And you?"
+        return f" Good, thanks! I'm {speaker.activity}. And you?"
     told = [m.text for m in memories if m.kind != "plan"]
     if told:
         return f" You know, {told[(turn - 2) % len(told)].rstrip('.')}."

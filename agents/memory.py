@@ -13,22 +13,22 @@ accessed, which keeps them fresh.
 
 from __future__ import annotations
 
-import functools
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    import simpy
+from .templates import template
 
+if TYPE_CHECKING:
     from agentville.sim.generation import GenerationService
+
+    from .protocols import SubProcess
 
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
 RECENCY_DECAY = 0.995  # recency factor per game hour since last access
-PROMPTS = Path(__file__).with_name("prompts")
 
 
 @dataclass
@@ -164,17 +164,12 @@ def minmax(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
     return (values - low) / (high - low)
 
 
-@functools.cache
-def _template(name: str) -> str:
-    """A prompt template file, read once (it is used for every memory)."""
-    return (PROMPTS / name).read_text()
-
-
 def importance_prompt(person: str, memory: str) -> str:
-    return _template("importance.txt").format(person=person, memory=memory)
+    """The rating prompt, filled as the file has it (not ``render``ed: no whitespace is stripped)."""
+    return template("importance").format(person=person, memory=memory)
 
 
-def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> Iterator[simpy.Event]:
+def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> SubProcess[int]:
     """A simpy sub-process: the model rates a memory 1-10 (a choice, so it always parses)."""
     answer = yield llm.choice(importance_prompt(person, memory), IMPORTANCE_OPTIONS, purpose="importance",
                               agent=agent, default="3")

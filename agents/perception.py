@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentville.sim.context import AgentContext as Simulation
-    from agentville.sim.world import Location
+    from agentville.sim.context import AgentContext
+    from agentville.sim.location import Location
 
 ATTENTION_BANDWIDTH = 3
 
@@ -32,15 +32,15 @@ class Perception:
     bandwidth: int = ATTENTION_BANDWIDTH
     last_seen: dict[str, str] = field(default_factory=dict)
 
-    def notice(self, sim: Simulation, where: Location) -> list[Observation]:
+    def notice(self, ctx: AgentContext, where: Location) -> list[Observation]:
         """New observations in ``where``'s area, people first, at most ``bandwidth``."""
         seen: list[Observation] = []
-        for other in sorted(sim.town.occupants(where.place, where.area) - {self.name}):
-            activity = sim.town.activities.get(other)
+        for other in sorted(ctx.town.occupants(where.place, where.area) - {self.name}):
+            activity = ctx.town.activities.get(other)
             if activity:
                 seen.append(Observation(other, f"{other} is {activity}"))
-        for obj, state in sorted(sim.town.area_objects(where.place, where.area).items()):
-            if obj != where and state != sim.world.default_states[obj]:  # not the thing it is using itself
+        for obj, state in sorted(ctx.town.area_objects(where.place, where.area).items()):
+            if obj != where and state != ctx.world.default_states[obj]:  # not the thing it is using itself
                 seen.append(Observation(str(obj), f"the {obj.object} is {state}"))
         news = [o for o in seen if self.last_seen.get(o.subject) != o.text][: self.bandwidth]
         for observation in news:

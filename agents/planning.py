@@ -10,7 +10,6 @@ model writes, what comes out is a well-formed plan, or ``Unparseable``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from dataclasses import dataclass
 
@@ -151,7 +150,7 @@ def schedule_blocks(entries: list[tuple[float, str]], bedtime_default: float) ->
     """Blocks from timed entries, up to the first one about sleeping (which is bedtime)."""
     blocks: list[Block] = []
     bedtime = None
-    for (start, activity), following in zip(entries, entries[1:] + [(None, "")]):
+    for (start, activity), following in zip(entries, entries[1:] + [(None, "")], strict=False):
         if is_sleep(activity) and blocks:
             bedtime = start
             break
@@ -263,7 +262,3 @@ def default_steps(activity: str, total: int) -> str:
         middle -= min(15, middle)
     lines.append(f"- wrapping up: {activity} (10 minutes)")
     return "\n".join(lines)
-
-
-def hhmm(moment: dt.datetime) -> str:
-    return f"{moment:%H:%M}"

@@ -9,17 +9,19 @@ deepest evidence, so reflections can build on reflections.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING
 
-import simpy
+from agentville.sim import events
 
 from .asking import LIST_END, Unparseable, ask
 from .templates import numbered, render
 
 if TYPE_CHECKING:
-    from .generative import GenerativeAgent
+    from .memory import MemoryNode
+    from .protocols import Reflector, SubProcess
 
 RECENT = 100  # memories the questions are drawn from
 QUESTIONS = 3
@@ -45,7 +47,7 @@ def parse_questions(text: str) -> list[str]:
 
 def parse_insights(text: str, statements: int) -> list[tuple[str, list[int]]]:
     """(insight, cited statement numbers) pairs; an insight that cites nothing valid is dropped."""
-    insights = []
+    insights: list[tuple[str, list[int]]] = []
     for line in text.splitlines():
         match = _NUMBERED.match(line)
         if not match:
@@ -64,7 +66,7 @@ def parse_insights(text: str, statements: int) -> list[tuple[str, list[int]]]:
     return insights[:INSIGHTS]
 
 
-def default_questions(agent: GenerativeAgent, recent: list) -> str:
+def default_questions(agent: Reflector, recent: list[MemoryNode]) -> str:
     """Plain questions about the subjects that come up most in the recent memories."""
     subjects = [s for s, _ in Counter(m.subject for m in recent if m.subject).most_common(QUESTIONS)]
     questions = [f"What does {agent.name} think of {s}?" for s in subjects]
@@ -74,18 +76,18 @@ def default_questions(agent: GenerativeAgent, recent: list) -> str:
     return " " + "\n".join(f"{i}. {q}" if i > 1 else q for i, q in enumerate(questions, 1))
 
 
-def default_insights(agent: GenerativeAgent, evidence: list) -> str:
+def default_insights(agent: Reflector, evidence: list[MemoryNode]) -> str:
     lines = [f"{agent.name} keeps in mind that {m.text.rstrip('.')} (because of {i})"
              for i, m in enumerate(evidence[:2], 1)]
     return " " + "\n".join(f"{i}. {line}" if i > 1 else line for i, line in enumerate(lines, 1))
 
 
-def reflect(agent: GenerativeAgent) -> Iterator[simpy.Event]:
+def reflect(agent: Reflector) -> SubProcess[None]:
     """A simpy sub-process: questions, retrieval, insights (each remembered with its evidence)."""
-    sim = agent.sim
+    ctx = agent.ctx
     recent = agent.memory.recent(RECENT)
     questions = yield from ask(
-        sim, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
+        ctx, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
         parse_questions, purpose="reflection_questions", max_tokens=72, stop=LIST_END, prefix="1.",
         default=default_questions(agent, recent))
     written: list[int] = []
@@ -94,13 +96,13 @@ def reflect(agent: GenerativeAgent) -> Iterator[simpy.Event]:
         if not evidence:
             continue
         insights = yield from ask(
-            sim, agent.name, render("insights", name=agent.name, question=question,
+            ctx, agent.name, render("insights", name=agent.name, question=question,
                                     statements=numbered([m.text for m in evidence])),
-            lambda text, n=len(evidence): parse_insights(text, n), purpose="reflection_insights", max_tokens=160, stop=LIST_END,
-            prefix="1.", default=default_insights(agent, evidence))
+            functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",
+            max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(agent, evidence))
         for text, cited in insights:
             sources = [evidence[i - 1] for i in cited]
             node = yield from agent.remember("thought", text, evidence=tuple(m.id for m in sources),
                                              depth=1 + max(m.depth for m in sources))
             written.append(node.id)
-    sim.log("reflection", agent.name, questions=questions, insights=written)
+    ctx.log(events.REFLECTION, agent.name, questions=questions, insights=written)

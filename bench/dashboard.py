@@ -17,11 +17,12 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-
 import altair as alt
 
 from agentville.dashboard import data
+from agentville.sim import events
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def views(log: data.RunLog, t: float) -> dict[str, callable]:
@@ -44,7 +45,7 @@ def views(log: data.RunLog, t: float) -> dict[str, callable]:
     def generation():
         from agentville.sim.stats import llm_stats
 
-        llm_stats(data.upto(log.kind("llm_call"), t))
+        llm_stats(data.upto(log.kind(events.LLM_CALL), t))
         return data.generation_calls(log, t)
 
     return {"town map": town, "agent inspector": inspector, "conversations": lambda: data.conversations(log, t),
@@ -66,8 +67,8 @@ def main() -> None:
     folder = tempfile.TemporaryDirectory()
     db = args.db or str(Path(folder.name) / "smallville.db")
     if not args.db:
-        subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", "worlds/smallville.yaml", "--llm", "fake", "--until",
-                        "+1d", "--db", db, "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", "worlds/smallville.yaml", "--llm", "fake",
+                        "--until", "+1d", "--db", db, "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
     load = timed(lambda: data.load_run(db))
     log = data.load_run(db)
     print(f"log: {len(log.events):,} events, {len(log.agents)} agents; loading it takes {load:.2f} s")

@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import math
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
+from agentville.sim.runner import assemble
 from agentville.sim.scenario import PathSpec, Scenario, load_scenario, split_location
 from agentville.sim.store import EventStore
 
@@ -66,7 +64,8 @@ def count_tokens(store: EventStore, run_id: str, tokenizer) -> int:
         if tokenizer is None:
             total += event.data["prompt_tokens"] + event.data["output_tokens"]
         else:
-            total += len(tokenizer(event.data["prompt"])["input_ids"]) + len(tokenizer(event.data["output"])["input_ids"])
+            data = event.data
+            total += len(tokenizer(data["prompt"])["input_ids"]) + len(tokenizer(data["output"])["input_ids"])
     return total
 
 

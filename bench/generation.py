@@ -27,8 +27,6 @@ import argparse
 import random
 import sys
 import time
-from pathlib import Path
-
 
 from agentville.sim.generation.requests import ChoiceRequest, Request, TextRequest
 
@@ -136,7 +134,8 @@ def load(args: argparse.Namespace):
         model.generation_config.pad_token_id = tokenizer.pad_token_id
         tokenizer.padding_side = "left"
         return model, tokenizer, f"random {args.random_arch}"
-    from agentville.sim.generation.models import load as load_model, resolve
+    from agentville.sim.generation.models import load as load_model
+    from agentville.sim.generation.models import resolve
 
     spec = resolve(args.model)
     model, tokenizer = load_model(spec, device=args.device, log=lambda m: print(m, file=sys.stderr))
@@ -146,7 +145,8 @@ def load(args: argparse.Namespace):
 def gen_config(model, tokenizer, max_new_tokens: int):
     from transformers import GenerationConfig
 
-    return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=model.generation_config.eos_token_id,
+    eos = model.generation_config.eos_token_id
+    return GenerationConfig(max_new_tokens=max_new_tokens, do_sample=False, eos_token_id=eos,
                             pad_token_id=tokenizer.pad_token_id)
 
 

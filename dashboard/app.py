@@ -16,6 +16,7 @@ import pandas as pd
 import streamlit as st
 
 from agentville.dashboard import data
+from agentville.sim import events
 
 REFRESH_S = 1.0  # how often a live page re-reads the log
 
@@ -42,7 +43,8 @@ def main() -> None:
     if not Path(path).is_file():
         st.error(f"No event store at {path}")
         return
-    runs = data.open_store(path).runs()
+    with data.open_store(path) as store:
+        runs = store.runs()
     if not runs:
         st.warning(f"{path} holds no runs yet")
         return
@@ -120,8 +122,8 @@ def choose_time(log: data.RunLog) -> float:
     elif playing:
         minute = minute + speed * REFRESH_S
     state["minute"] = min(max(0.0, float(minute)), end)
-    minute = controls[3].slider("Simulated time (minutes from the start)", 0.0, end, step=1.0, key="minute", format="%d min",
-                                disabled=following)
+    minute = controls[3].slider("Simulated time (minutes from the start)", 0.0, end, step=1.0, key="minute",
+                                format="%d min", disabled=following)
     return minute * 60
 
 
@@ -225,7 +227,7 @@ def relationships(log: data.RunLog, t: float) -> None:
 def generation(log: data.RunLog, t: float) -> None:
     from agentville.sim.stats import llm_stats
 
-    calls = data.upto(log.kind("llm_call"), t)
+    calls = data.upto(log.kind(events.LLM_CALL), t)
     if calls.empty:
         st.info("No model calls yet")
         return

@@ -9,7 +9,6 @@ and replays are the same code path. Functions are vectorised with pandas so a
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import math
 import sqlite3
 from dataclasses import dataclass
@@ -17,14 +16,15 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
+from agentville.agents import memory as retrieval
+from agentville.sim import events
+from agentville.sim.generation.cache import LLMCache
+from agentville.sim.location import place_of
 from agentville.sim.scenario import Scenario, load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store import EventStore, RunSignature
 
-HOUR = 3600.0
-RECENCY_DECAY = 0.995  # per game hour, as in agents/memory.py
 EMOJI = [  # first matching keyword wins
     ("sleep", "😴"), ("talking", "💬"), ("coffee", "☕"), ("eat", "🍽️"), ("lunch", "🍽️"), ("dinner", "🍽️"),
     ("breakfast", "🍳"), ("cook", "🍳"), ("study", "📚"), ("read", "📖"), ("lecture", "🎓"), ("class", "🎓"),
@@ -65,7 +65,7 @@ class RunLog:
 
     @property
     def live(self) -> bool:
-        return self.run["status"] == "running"
+        return self.run["status"] == events.RUNNING
 
     def at(self, seconds: float) -> dt.datetime:
         return self.start + dt.timedelta(seconds=seconds)
@@ -75,9 +75,10 @@ class RunLog:
 
     @property
     def agents(self) -> list[str]:
-        started = self.kind("run_started")
+        started = self.kind(events.RUN_STARTED)
         if len(started):
-            return list(started.iloc[0]["data"].get("agents", []))
+            first: events.RunStarted = started.iloc[0]["data"]
+            return list(first.get("agents", []))
         return sorted(a for a in self.events["agent"].dropna().unique())
 
 
@@ -88,35 +89,25 @@ def open_store(path: str | Path) -> EventStore:
 
 def load_run(path: str | Path, run_id: str | None = None) -> RunLog:
     """Read a run's events (JSON decoded once) and its scenario, if the file is still where it was."""
-    store = open_store(path)
-    try:
+    with open_store(path) as store:
         run = dict(store.run(run_id), db_path=str(path))
-        rows = store.db.execute("SELECT seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=? "
-                                "ORDER BY seq", (run["run_id"],)).fetchall()
-    finally:
-        store.close()
-    events = pd.DataFrame({
-        "seq": [r[0] for r in rows], "sim_time": [r[1] for r in rows], "kind": [r[2] for r in rows],
-        "agent": [r[3] for r in rows], "data": [orjson.loads(r[4]) for r in rows],
-        "wall": [orjson.loads(r[5]) if r[5] else None for r in rows]})
+        rows = store.event_rows(run["run_id"])
+    columns = ["seq", "sim_time", "kind", "agent", "data", "wall"]
+    frame = pd.DataFrame(dict(zip(columns, map(list, zip(*rows)))) if rows else {c: [] for c in columns},
+                         columns=columns)
     scenario = None
     if run.get("scenario_path"):
         try:
             scenario = load_scenario(run["scenario_path"])
         except Exception:  # moved or edited since: the map falls back to a generated layout
             scenario = None
-    return RunLog(run, events, scenario)
+    return RunLog(run, frame, scenario)
 
 
-def run_signature(path: str | Path, run_id: str | None = None) -> tuple[str, int, float, str]:
+def run_signature(path: str | Path, run_id: str | None = None) -> RunSignature:
     """(run id, events logged, progress, status): changes whenever there is something new to show."""
-    store = open_store(path)
-    try:
-        run = store.run(run_id)
-        count = store.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run["run_id"],)).fetchone()[0]
-    finally:
-        store.close()
-    return run["run_id"], int(count), float(run.get("sim_reached") or 0.0), run["status"]
+    with open_store(path) as store:
+        return store.run_signature(run_id)
 
 
 def find_stores(folder: str | Path) -> pd.DataFrame:
@@ -124,11 +115,10 @@ def find_stores(folder: str | Path) -> pd.DataFrame:
     rows = []
     for path in sorted(Path(folder).glob("*.db")):
         try:
-            store = open_store(path)
-            for run in store.runs():
-                rows.append({"db": str(path), "run": run["run_id"], "scenario": run["scenario"],
-                             "status": run["status"], "started": run.get("started_at")})
-            store.close()
+            with open_store(path) as store:
+                for run in store.runs():
+                    rows.append({"db": str(path), "run": run["run_id"], "scenario": run["scenario"],
+                                 "status": run["status"], "started": run.get("started_at")})
         except (sqlite3.DatabaseError, LookupError, KeyError):
             continue
     return pd.DataFrame(rows, columns=["db", "run", "scenario", "status", "started"])
@@ -143,22 +133,22 @@ def agent_states(log: RunLog, t: float) -> pd.DataFrame:
     """Per agent at time t: place, area, activity, since when, and whether it is walking (and where to)."""
     rows = {name: {"agent": name, "place": None, "location": "", "activity": "", "since": None, "emoji": "🙂",
                    "walking_to": None, "progress": 0.0} for name in log.agents}
-    where = upto(log.kind("placed", "arrived"), t).groupby("agent").tail(1)
+    where = upto(log.kind(*events.WHERE_LOCATED), t).groupby("agent").tail(1)
     for row in where.itertuples():
         if row.agent in rows:
             location = row.data["location"]
-            rows[row.agent].update(location=location, place=location.split(":")[0].strip())
-    acts = upto(log.kind("action"), t).groupby("agent").tail(1)
+            rows[row.agent].update(location=location, place=place_of(location))
+    acts = upto(log.kind(events.ACTION), t).groupby("agent").tail(1)
     for row in acts.itertuples():
         if row.agent in rows:
             activity = row.data["activity"]
             rows[row.agent].update(activity=activity, since=log.at(row.sim_time), emoji=emoji_for(activity))
-    moves = upto(log.kind("move", "arrived"), t).groupby("agent").tail(1)
+    moves = upto(log.kind(events.MOVE, events.ARRIVED), t).groupby("agent").tail(1)
     for row in moves.itertuples():
-        if row.kind == "move" and row.agent in rows:
-            minutes = float(row.data.get("minutes") or 0) or 1.0
-            rows[row.agent].update(walking_to=row.data["target"].split(":")[0].strip(),
-                                   origin=row.data["origin"].split(":")[0].strip(),
+        if row.kind == events.MOVE and row.agent in rows:
+            move: events.Move = row.data
+            minutes = float(move.get("minutes") or 0) or 1.0
+            rows[row.agent].update(walking_to=place_of(move["target"]), origin=place_of(move["origin"]),
                                    progress=min(1.0, (t - row.sim_time) / (minutes * 60)), emoji="🚶")
     return pd.DataFrame(list(rows.values()))
 
@@ -168,8 +158,7 @@ def place_layout(log: RunLog) -> pd.DataFrame:
     if log.scenario is not None:
         return pd.DataFrame([{"place": p.name, "kind": p.kind or "place", "x": p.xy[0], "y": p.xy[1]}
                              for p in log.scenario.places])
-    names = sorted({str(d.get("location", "")).split(":")[0].strip() for d in log.kind("placed", "arrived").data}
-                   - {""})
+    names = sorted({place_of(str(d.get("location", ""))) for d in log.kind(*events.WHERE_LOCATED).data} - {""})
     return pd.DataFrame([{"place": n, "kind": "place", "x": 50 + 40 * math.cos(2 * math.pi * i / max(1, len(names))),
                           "y": 50 + 40 * math.sin(2 * math.pi * i / max(1, len(names)))}
                          for i, n in enumerate(names)], columns=["place", "kind", "x", "y"])
@@ -180,7 +169,8 @@ def path_segments(log: RunLog, places: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame(columns=["x", "y", "x2", "y2", "minutes"])
     xy = places.set_index("place")[["x", "y"]]
     rows = [{"x": xy.loc[a, "x"], "y": xy.loc[a, "y"], "x2": xy.loc[b, "x"], "y2": xy.loc[b, "y"],
-             "minutes": p.minutes} for p in log.scenario.paths for a, b in [p.between] if a in xy.index and b in xy.index]
+             "minutes": p.minutes}
+            for p in log.scenario.paths for a, b in [p.between] if a in xy.index and b in xy.index]
     return pd.DataFrame(rows, columns=["x", "y", "x2", "y2", "minutes"])
 
 
@@ -209,7 +199,7 @@ def agent_positions(states: pd.DataFrame, places: pd.DataFrame) -> pd.DataFrame:
 # -- agents --------------------------------------------------------------------------
 def day_plan(log: RunLog, agent: str, t: float) -> tuple[dict | None, list[dict]]:
     """The agent's latest day plan at t, and the revisions made since."""
-    plans = upto(log.kind("plan"), t)
+    plans = upto(log.kind(events.PLAN), t)
     plans = plans[plans["agent"] == agent]
     days = [r for r in plans.itertuples() if r.data.get("level") == "day"]
     if not days:
@@ -226,54 +216,40 @@ def memories(log: RunLog, agent: str, t: float, focus: str | None = None) -> pd.
     Relevance is to ``focus`` (another memory's text), from the embeddings the
     run cached; without a focus, or without cached vectors, it is left out.
     """
-    rows = upto(log.kind("memory"), t)
+    rows = upto(log.kind(events.MEMORY), t)
     rows = rows[rows["agent"] == agent]
     frame = pd.DataFrame([{**r.data, "sim_time": r.sim_time} for r in rows.itertuples()],
                          columns=["id", "kind", "text", "importance", "subject", "evidence", "depth", "sim_time"])
     if frame.empty:
         return frame.assign(time=[], recency=[], score=[])
     frame["time"] = [log.at(s) for s in frame["sim_time"]]
-    frame["recency"] = RECENCY_DECAY ** ((t - frame["sim_time"]) / HOUR)
-    parts = [_minmax(frame["recency"]), _minmax(frame["importance"].astype(float))]
+    # The retrieval score of agents.memory, with creation time standing in for last access.
+    frame["recency"] = retrieval.recency_scores(frame["sim_time"].to_numpy(), t, retrieval.RECENCY_DECAY)
+    parts = [retrieval.minmax(frame["recency"].to_numpy()),
+             retrieval.minmax(frame["importance"].to_numpy(dtype=np.float64))]
     if focus:
         vectors = cached_vectors(log, list(frame["text"]) + [focus])
         if focus in vectors and all(text in vectors for text in frame["text"]):
             matrix = np.stack([vectors[text] for text in frame["text"]])
-            frame["relevance"] = matrix @ vectors[focus]
-            parts.append(_minmax(frame["relevance"]))
-    frame["score"] = sum(parts)
+            frame["relevance"] = (matrix @ vectors[focus]).astype(np.float64)
+            parts.append(retrieval.minmax(frame["relevance"].to_numpy()))
+    frame["score"] = np.sum(parts, axis=0)
     return frame.drop(columns=["sim_time"])
 
 
-def _minmax(values: pd.Series) -> pd.Series:
-    low, high = values.min(), values.max()
-    return values * 0 + 0.5 if high - low < 1e-12 else (values - low) / (high - low)
-
-
 def cached_vectors(log: RunLog, texts: list[str]) -> dict[str, np.ndarray]:
-    """Embeddings of ``texts`` from the store's embedding cache (the run's embedder), where present."""
+    """Unit embeddings of ``texts`` from the store's answer cache (the run's embedder), where present."""
     model = (log.run.get("settings") or {}).get("embedder")
     if not model or not log.run.get("db_path"):
         return {}
-    keys = {hashlib.sha256(f"{model}\x1f{t}".encode()).hexdigest(): t for t in texts}
-    store = open_store(log.run["db_path"])
-    try:
-        found = {}
-        items = list(keys)
-        for i in range(0, len(items), 500):
-            chunk = items[i:i + 500]
-            for key, blob in store.db.execute(f"SELECT key, vector FROM embedding_cache WHERE key IN "
-                                              f"({','.join('?' * len(chunk))})", chunk):
-                vector = np.frombuffer(blob, dtype=np.float32)
-                found[keys[key]] = vector / (np.linalg.norm(vector) or 1.0)
-        return found
-    finally:
-        store.close()
+    with open_store(log.run["db_path"]) as store:
+        found = LLMCache.reader(store.db).get_vectors(model, texts)
+    return {text: vector / (np.linalg.norm(vector) or 1.0) for text, vector in found.items()}
 
 
 def reflections(log: RunLog, agent: str, t: float) -> list[dict]:
     """Insights written up to t, each with the texts of its evidence."""
-    mem = upto(log.kind("memory"), t)
+    mem = upto(log.kind(events.MEMORY), t)
     mem = mem[mem["agent"] == agent]
     by_id = {r.data["id"]: r.data for r in mem.itertuples()}
     return [{**d, "time": log.at(s), "evidence_texts": [by_id[e]["text"] for e in d["evidence"] if e in by_id]}
@@ -283,9 +259,10 @@ def reflections(log: RunLog, agent: str, t: float) -> list[dict]:
 # -- conversations, timeline, relationships, generation --------------------------------
 def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
     """Conversations started by t, newest first, with their lines so far; ``search`` filters by text or name."""
-    lines = upto(log.kind("utterance"), t)
-    starts = upto(log.kind("conversation_start"), t)
-    ends = {r.data["conversation"]: r.data for r in upto(log.kind("conversation_end"), t).itertuples()}
+    lines = upto(log.kind(events.UTTERANCE), t)
+    starts = upto(log.kind(events.CONVERSATION_START), t)
+    ends: dict[int, events.ConversationEnd] = {
+        r.data["conversation"]: r.data for r in upto(log.kind(events.CONVERSATION_END), t).itertuples()}
     talks = []
     for row in starts.itertuples():
         cid = row.data["conversation"]
@@ -297,18 +274,19 @@ def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
         talks.append(talk)
     needle = search.strip().lower()
     if needle:
-        talks = [c for c in talks if needle in " ".join([*c["people"], c["summary"], *(x[2] for x in c["lines"])]).lower()]
+        talks = [c for c in talks
+                 if needle in " ".join([*c["people"], c["summary"], *(x[2] for x in c["lines"])]).lower()]
     return talks[::-1]
 
 
 def timeline(log: RunLog, t: float) -> pd.DataFrame:
     """Actions as bars: who did what, where, from when to when (until the next action or t)."""
-    acts = upto(log.kind("action"), t)
+    acts = upto(log.kind(events.ACTION), t)
     if acts.empty:
         return pd.DataFrame(columns=["agent", "start", "end", "activity", "place"])
     frame = pd.DataFrame({"agent": acts["agent"].values, "sim_time": acts["sim_time"].values,
                           "activity": [d["activity"] for d in acts["data"]],
-                          "place": [d["location"].split(":")[0] for d in acts["data"]]})
+                          "place": [place_of(d["location"]) for d in acts["data"]]})
     frame["end_time"] = frame.groupby("agent")["sim_time"].shift(-1).fillna(t)
     frame["start"] = log.at(0) + pd.to_timedelta(frame["sim_time"], unit="s")
     frame["end"] = log.at(0) + pd.to_timedelta(frame["end_time"], unit="s")
@@ -317,7 +295,7 @@ def timeline(log: RunLog, t: float) -> pd.DataFrame:
 
 def relationships(log: RunLog, t: float) -> pd.DataFrame:
     """Who talked to whom by t, and how often (one row per pair)."""
-    ends = upto(log.kind("conversation_end"), t)
+    ends = upto(log.kind(events.CONVERSATION_END), t)
     pairs = pd.DataFrame([sorted([a, d["partner"]]) for a, d in zip(ends["agent"], ends["data"])],
                          columns=["a", "b"])
     if pairs.empty:
@@ -340,7 +318,7 @@ def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
 
 def generation_calls(log: RunLog, t: float) -> pd.DataFrame:
     """One row per model call up to t: purpose, tokens, latency, cache hit, fallback, simulated hour."""
-    calls = upto(log.kind("llm_call"), t)
+    calls = upto(log.kind(events.LLM_CALL), t)
     if calls.empty:
         return pd.DataFrame(columns=["purpose", "hour", "prompt_tokens", "output_tokens", "latency_s", "cache_hit",
                                      "fallback"])

@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import sys
 import time
 from pathlib import Path
 
-
-from agentville.sim import metrics
+from agentville.sim import events, metrics
 from agentville.sim.experiment import Experiment
 
 SCENARIO = Path(__file__).resolve().parent.parent / "worlds" / "smallville.yaml"
@@ -47,14 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         exp.run(PARTY_START)
         invited = set(metrics.knows(exp, *FACTS["party"]).query("knows")["agent"]) - {"Isabella Rodriguez"}
         exp.run(PARTY_END)
-        attended = set(metrics.attendance(exp.events(kinds=["placed", "arrived", "move"]), PARTY_PLACE,
+        attended = set(metrics.attendance(exp.events(kinds=[*events.WHERE_LOCATED, events.MOVE]), PARTY_PLACE,
                                           metrics.seconds(exp, PARTY_START), metrics.seconds(exp, PARTY_END)))
         exp.run(exp.scenario.start + dt.timedelta(days=2))
         end = {fact: metrics.share(metrics.knows(exp, text, words)) for fact, (text, words) in FACTS.items()}
         density_end = metrics.density(metrics.acquaintances(exp), agents)
-        events = exp.events()
+        log = exp.events()
         model = exp.sim.llm.model_id
-    spent = metrics.cost(events, time.monotonic() - wall)
+    spent = metrics.cost(log, time.monotonic() - wall)
     ours = {"party known, start": f"{start['party']:.0%}", "party known, end": f"{end['party']:.0%}",
             "candidacy known, start": f"{start['candidacy']:.0%}", "candidacy known, end": f"{end['candidacy']:.0%}",
             "network density, start": f"{density_start:.3f}", "network density, end": f"{density_end:.3f}",

@@ -29,14 +29,6 @@ class Clock:
         """Seconds from the start to ``when`` (negative if before)."""
         return (when - self.start).total_seconds()
 
-    def next_time_of_day(self, now: float, minute_of_day: int) -> float:
-        """The first moment at or after ``now`` whose clock reads ``minute_of_day``."""
-        today = self.at(now).replace(hour=0, minute=0, second=0, microsecond=0)
-        moment = today + dt.timedelta(minutes=minute_of_day)
-        if self.seconds(moment) < now:
-            moment += dt.timedelta(days=1)
-        return self.seconds(moment)
-
 
 def parse_span(text: str) -> float:
     """``"1d"``, ``"6h30m"``, ``"90m"`` -> seconds."""

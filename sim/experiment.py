@@ -21,8 +21,8 @@ from typing import Any, cast
 
 import pandas as pd
 
-from .clock import parse_until
 from ..agents.generative import GenerativeAgent
+from .clock import parse_until
 from .engine import RunSummary
 from .generation import Backend
 from .runner import open_run

@@ -8,9 +8,13 @@ plain numbers or pandas tables.
 from __future__ import annotations
 
 import datetime as dt
-from typing import TYPE_CHECKING, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 import pandas as pd
+
+from .events import CONVERSATION_END, LLM_CALL, MOVE, WHERE_LOCATED, Arrived, Placed
+from .location import place_of
 
 if TYPE_CHECKING:
     from .experiment import Experiment
@@ -28,7 +32,7 @@ def knows(exp: Experiment, fact: str, keywords: Iterable[str]) -> pd.DataFrame:
     """
     words = [k.lower() for k in keywords]
     rows = []
-    for name, agent in exp.sim.agents.items():
+    for name, agent in exp.agents.items():
         relevant = [m.text for m in agent.memory if any(w in m.text.lower() for w in words)]
         verdict = False
         if relevant:
@@ -45,19 +49,20 @@ def share(table: pd.DataFrame) -> float:
 
 
 def conversation_pairs(events: pd.DataFrame) -> set[frozenset[str]]:
-    ends = events[events["kind"] == "conversation_end"]
+    ends = events[events["kind"] == CONVERSATION_END]
     return {frozenset((a, d["partner"])) for a, d in zip(ends["agent"], ends["data"])}
 
 
 def acquaintances(exp: Experiment) -> set[frozenset[str]]:
     """Who knows whom: an agent whose memories name another (by full name), plus everyone who has talked."""
-    names = list(exp.sim.agents)
-    edges = set()
-    for name, agent in exp.sim.agents.items():
+    residents = exp.agents
+    names = list(residents)
+    edges: set[frozenset[str]] = set()
+    for name, agent in residents.items():
         text = " ".join(m.text for m in agent.memory)
         edges |= {frozenset((name, other)) for other in names if other != name and other in text}
     if exp.run_id is not None:
-        edges |= conversation_pairs(exp.events(kinds=["conversation_end"]))
+        edges |= conversation_pairs(exp.events(kinds=[CONVERSATION_END]))
     return {e for e in edges if len(e) == 2}
 
 
@@ -68,15 +73,17 @@ def density(edges: set[frozenset[str]], agents: int) -> float:
 
 def presence(events: pd.DataFrame) -> pd.DataFrame:
     """Intervals (agent, place, start, end in simulated seconds) each agent spent at a place."""
-    moves = events[events["kind"].isin(["placed", "arrived", "move"])].sort_values("seq")
+    moves = events[events["kind"].isin([*WHERE_LOCATED, MOVE])].sort_values("seq")
     end_of_log = float(events["sim_time"].max()) if len(events) else 0.0
-    rows, here = [], {}
+    rows: list[tuple[str, str, float, float]] = []
+    here: dict[str, tuple[str, float]] = {}
     for agent, kind, t, data in zip(moves["agent"], moves["kind"], moves["sim_time"], moves["data"]):
         if agent in here:
             place, since = here.pop(agent)
             rows.append((agent, place, since, t))
-        if kind in ("placed", "arrived"):
-            here[agent] = (data["location"].split(":")[0].strip(), t)
+        if kind in WHERE_LOCATED:
+            where: Placed | Arrived = data
+            here[agent] = (place_of(where["location"]), t)
     rows += [(agent, place, since, end_of_log) for agent, (place, since) in here.items()]
     return pd.DataFrame(rows, columns=["agent", "place", "start", "end"])
 
@@ -90,14 +97,14 @@ def attendance(events: pd.DataFrame, place: str, start: float, end: float) -> li
 
 def conversation_counts(events: pd.DataFrame) -> pd.Series:
     """Conversations each agent took part in."""
-    ends = events[events["kind"] == "conversation_end"]
+    ends = events[events["kind"] == CONVERSATION_END]
     people = list(ends["agent"]) + [d["partner"] for d in ends["data"]]
     return pd.Series(people, dtype=object).value_counts().rename("conversations")
 
 
 def cost(events: pd.DataFrame, wall_s: float | None = None) -> dict[str, float]:
     """Calls, tokens and (if given) wall time of a run."""
-    calls = events[events["kind"] == "llm_call"]
+    calls = events[events["kind"] == LLM_CALL]
     prompt = sum(d.get("prompt_tokens", 0) for d in calls["data"])
     output = sum(d.get("output_tokens", 0) for d in calls["data"])
     result = {"calls": len(calls), "prompt_tokens": prompt, "output_tokens": output, "tokens": prompt + output}

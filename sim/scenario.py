@@ -191,7 +191,8 @@ def load_scenario(path: str | Path) -> Scenario:
 def check(located: yamlpos.Located) -> Scenario:
     """Validate located data against the schema and the semantic rules."""
     if not isinstance(located.data, dict):
-        raise ScenarioError([located.problem((), "a scenario must be a mapping of fields (name:, start:, places:, ...)")])
+        raise ScenarioError([located.problem(
+            (), "a scenario must be a mapping of fields (name:, start:, places:, ...)")])
     try:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
@@ -220,7 +221,7 @@ def _schema_problems(exc: ValidationError, located: yamlpos.Located) -> list[Pro
     return problems
 
 
-def _message(error: dict[str, Any], loc: list[Any]) -> str:
+def _message(error: Any, loc: list[Any]) -> str:  # a pydantic ErrorDetails
     kind, field = error["type"], loc[-1] if loc else ""
     if kind == "missing":
         return "missing required field"
@@ -325,7 +326,8 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
         if event.agent not in names:
             bad(("interventions", i, "agent"), f"unknown persona '{event.agent}'{_suggest(event.agent, names)}")
         if event.at < s.start:
-            bad(("interventions", i, "at"), f"{event.at:%Y-%m-%d %H:%M} is before the scenario starts ({s.start:%Y-%m-%d %H:%M})")
+            bad(("interventions", i, "at"),
+                f"{event.at:%Y-%m-%d %H:%M} is before the scenario starts ({s.start:%Y-%m-%d %H:%M})")
     return problems
 
 
@@ -346,7 +348,8 @@ def location_problem(text: str, places: dict[str, PlaceSpec], allow_home: bool) 
     if area is None:
         return f"place '{place.name}' has no area '{parts[1]}'{_suggest(parts[1], areas)}"
     if len(parts) == 3 and parts[2] not in {o.name for o in area.objects}:
-        return f"area '{place.name}: {area.name}' has no object '{parts[2]}'{_suggest(parts[2], [o.name for o in area.objects])}"
+        hint = _suggest(parts[2], [o.name for o in area.objects])
+        return f"area '{place.name}: {area.name}' has no object '{parts[2]}'{hint}"
     return None
 
 

@@ -1,15 +1,22 @@
-"""LLM usage of a run, per purpose, from its ``llm_call`` events."""
+"""LLM usage of a run, per purpose, from its ``llm_call`` events (``events.LLM_CALL``, payload ``events.LLMCall``)."""
 
 from __future__ import annotations
 
 import pandas as pd
+
+from .events import LLM_CALL
 
 COLUMNS = ["calls", "cache_hit_%", "fallbacks", "retries", "prompt_tok", "output_tok", "tok_per_s",
            "p50_ms", "p90_ms", "p99_ms", "queue_p50_ms"]
 
 
 def llm_stats(calls: pd.DataFrame) -> pd.DataFrame:
-    """One row per purpose plus a total row. ``calls`` is ``store.events(kinds=["llm_call"])``."""
+    """One row per purpose plus a total row. ``calls`` is ``store.events(kinds=[events.LLM_CALL])``.
+
+    Rows of other kinds in ``calls`` are left out, so a whole run's events will do as well.
+    """
+    if "kind" in calls.columns:
+        calls = calls[calls["kind"] == LLM_CALL]
     if calls.empty:
         return pd.DataFrame(columns=COLUMNS)
     data = pd.json_normalize(calls["data"].tolist())

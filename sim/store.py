@@ -1,4 +1,4 @@
-"""The event store: one SQLite file holding runs, their event logs and the LLM cache.
+"""The event store: one SQLite file holding runs and their event logs.
 
 The log is the source of truth (DESIGN.md, invariant 1): the dashboard, replay
 and analysis read it and never need the live process. Events are appended in
@@ -9,6 +9,9 @@ Event rows are ``(run_id, seq, sim_time, kind, agent, data, wall)``. ``data`` is
 deterministic (same scenario, seed and model answers give the same data);
 ``wall`` holds wall-clock facts (latencies, timestamps) that legitimately
 differ between runs, kept apart so logs can be compared byte for byte.
+
+The same file also holds the answer cache (``sim.generation.cache``), whose
+tables are defined and created by the cache itself, not here.
 """
 
 from __future__ import annotations
@@ -19,11 +22,17 @@ import os
 import secrets
 import sqlite3
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import orjson
+
+from .events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
+
+__all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Event", "EventRow", "EventStore",
+           "EventWriter", "RunSignature"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -56,21 +65,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_time  ON events (run_id, sim_time);
 CREATE INDEX IF NOT EXISTS events_by_agent ON events (run_id, agent, sim_time);
 CREATE INDEX IF NOT EXISTS events_by_kind  ON events (run_id, kind, sim_time);
-CREATE TABLE IF NOT EXISTS llm_cache (
-    key        TEXT PRIMARY KEY,
-    model      TEXT NOT NULL,
-    request    TEXT NOT NULL,
-    response   TEXT NOT NULL,
-    created_at TEXT NOT NULL
-);
-CREATE TABLE IF NOT EXISTS embedding_cache (
-    key    TEXT PRIMARY KEY,
-    model  TEXT NOT NULL,
-    vector BLOB NOT NULL
-);
 """
 
-RUNNING, FINISHED, FAILED, INTERRUPTED = "running", "finished", "failed", "interrupted"
+EventRow = tuple[int, float, str, str | None, dict[str, Any], dict[str, Any] | None]
+"""(seq, sim_time, kind, agent, data, wall) of one event, decoded (``EventStore.event_rows``)."""
+RunSignature = tuple[str, int, float, str]
+"""(run id, events logged, simulated seconds reached, status) (``EventStore.run_signature``)."""
 
 
 @dataclass(frozen=True)
@@ -96,7 +96,11 @@ def _dumps(value: Any) -> str:
 
 
 class EventStore:
-    """A SQLite event store; safe for one writer and many readers."""
+    """A SQLite event store; safe for one writer and many readers.
+
+    ``read_only`` opens the file with ``mode=ro`` (the dashboard): nothing is
+    created or written through it (read its answer cache with ``LLMCache.reader``).
+    """
 
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
@@ -163,7 +167,7 @@ class EventStore:
         for row in rows:
             row["settings"] = json.loads(row["settings"])
             if row["status"] == RUNNING and not _process_alive(row["pid"]):
-                row["status"] = "crashed"
+                row["status"] = CRASHED
         return rows
 
     def run(self, run_id: str | None = None) -> dict[str, Any]:
@@ -186,7 +190,8 @@ class EventStore:
     def iter_events(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None,
                     since: float | None = None, until: float | None = None) -> Iterator[Event]:
         """Events of a run in log order, filtered by kind, agent and sim-time range."""
-        query, args = "SELECT run_id, seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=?", [run_id]
+        query = "SELECT run_id, seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=?"
+        args: list[Any] = [run_id]
         if kinds:
             query += f" AND kind IN ({','.join('?' * len(kinds))})"
             args += kinds
@@ -203,8 +208,29 @@ class EventStore:
             yield Event(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
                         json.loads(row[6]) if row[6] else None)
 
+    def event_rows(self, run_id: str) -> list[EventRow]:
+        """Every event of a run in log order as ``(seq, sim_time, kind, agent, data, wall)`` tuples.
+
+        The fast path for readers that load a whole run at once (the
+        dashboard): one query, JSON decoded with orjson, no per-row objects.
+        """
+        loads = orjson.loads
+        cursor = self.db.execute(
+            "SELECT seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=? ORDER BY seq", (run_id,))
+        return [(seq, sim_time, kind, agent, loads(data), loads(wall) if wall else None)
+                for seq, sim_time, kind, agent, data, wall in cursor]
+
     def count_events(self, run_id: str) -> int:
-        return self.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0]
+        return int(self.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0])
+
+    def run_signature(self, run_id: str | None = None) -> RunSignature:
+        """(run id, events logged, simulated seconds reached, status) of a run (the newest when None).
+
+        It changes whenever the run has something new to show, so a reader can
+        cache what it built from the log until it does.
+        """
+        run = self.run(run_id)
+        return run["run_id"], self.count_events(run["run_id"]), float(run.get("sim_reached") or 0.0), run["status"]
 
     def events(self, run_id: str | None = None, **filters: Any):
         """The log of a run as a pandas DataFrame, one row per event.
@@ -233,7 +259,6 @@ class EventWriter:
         self.batch, self.max_delay_s = batch, max_delay_s
         self.pending: list[tuple[Any, ...]] = []
         self.last_flush = time.monotonic()
-        self.written = 0
 
     def append(self, seq: int, sim_time: float, kind: str, agent: str | None,
                data: dict[str, Any], wall: dict[str, Any] | None = None) -> None:
@@ -248,7 +273,6 @@ class EventWriter:
         if self.pending:
             with self.store.db:
                 self.store.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", self.pending)
-            self.written += len(self.pending)
             self.pending.clear()
         self.last_flush = time.monotonic()
 

@@ -20,9 +20,10 @@ import concurrent.futures
 import itertools
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 import yaml
@@ -48,7 +49,7 @@ class Sweep:
         """One spec per (seed, combination), numbered in a stable order."""
         keys = sorted(self.grid)
         combos = list(itertools.product(*(self.grid[k] for k in keys))) or [()]
-        specs = []
+        specs: list[dict[str, Any]] = []
         for seed, combo in itertools.product(self.seeds, combos):
             index = len(specs)
             specs.append({"run": index, "seed": seed, "params": dict(zip(keys, combo)), "scenario": self.scenario,
@@ -133,7 +134,8 @@ def run_sweep(sweep: Sweep, *, workers: int | None = None, ray_address: str | No
     if ray_address is not None:
         rows = _on_ray(specs, ray_address, progress)
     else:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers or min(len(specs), os.cpu_count() or 1)) as pool:
+        workers = workers or min(len(specs), os.cpu_count() or 1)
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers) as pool:
             for row in pool.map(run_one, specs):
                 rows.append(row)
                 if progress:

@@ -71,8 +71,9 @@ def tiny_path(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def tiny():
-    from agentville.sim.scenario import load_scenario
     import tempfile
+
+    from agentville.sim.scenario import load_scenario
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "tiny.yaml"

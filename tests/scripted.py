@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import concurrent.futures
-from typing import Callable, Union
+from collections.abc import Callable
 
 from agentville.sim.generation import FakeBackend
 from agentville.sim.generation.requests import ChoiceRequest, Completion, Request
 
-Answer = Union[str, Callable[[Request], str]]
+Answer = str | Callable[[Request], str]
 
 
 class ScriptedBackend(FakeBackend):

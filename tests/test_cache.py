@@ -9,8 +9,17 @@ import sys
 import numpy as np
 import pytest
 
+from agentville.sim.generation import (
+    Completion,
+    FakeBackend,
+    GenerationError,
+    HashEmbedder,
+    LLMCache,
+    ReplayOnlyBackend,
+    TextRequest,
+    make_backend,
+)
 from agentville.sim.runner import assemble
-from agentville.sim.generation import FakeBackend, GenerationError, HashEmbedder, ReplayOnlyBackend, make_backend
 from agentville.sim.scenario import GenerationSpec
 from agentville.sim.store import EventStore
 
@@ -75,6 +84,38 @@ def test_embeddings_are_cached_in_the_store(tiny, tmp_path):
     second = assemble(tiny, store=store, backend=FakeBackend(), embedder=Counting()).llm.embed(["Ann likes the park"])
     assert Counting.texts == 2  # the duplicate was embedded once; the second call hit the cache
     assert np.allclose(second[0], first[1])
+
+
+def test_a_put_is_committed_at_once_and_leaves_no_transaction_open(tiny, tmp_path):
+    store = EventStore(tmp_path / "p.db")
+    run_id = store.start_run(scenario="t", seed=1, sim_start=tiny.start)
+    writer = store.writer(run_id, batch=1000, max_delay_s=3600)
+    writer.append(1, 0.0, "run_started", None, {})  # an event buffered, not yet flushed
+    cache = LLMCache(store.db)
+    other = EventStore(tmp_path / "p.db", read_only=True)
+    request = TextRequest("Where is the cafe?", seed=5, purpose="ask")
+    cache.put("m", request, Completion("on the square", 4, 3))
+    assert not store.db.in_transaction
+    assert LLMCache.reader(other.db).get("m", request).text == "on the square"  # seen before any event flush
+    cache.put_vectors("e", ["the cafe"], np.ones((1, 4), dtype=np.float32))
+    assert not store.db.in_transaction
+    assert LLMCache.reader(other.db).get_vectors("e", ["the cafe"])["the cafe"].tolist() == [1.0] * 4
+    assert other.count_events(run_id) == 0 and writer.pending
+
+
+def test_no_write_transaction_is_open_while_the_model_is_asked(tiny, tmp_path):
+    store = EventStore(tmp_path / "w.db")
+    seen = []
+
+    class Watching(FakeBackend):  # the model wait starts at submission: nothing may be left uncommitted then
+        def submit(self, request):
+            seen.append(store.db.in_transaction)
+            return super().submit(request)
+
+    summary = run(tiny, store, backend=Watching(), hours=4)
+    assert summary.llm_calls > 0 and len(seen) == summary.llm_calls
+    assert not any(seen)
+    assert not store.db.in_transaction
 
 
 @pytest.mark.slow

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from agentville.agents.reflection import parse_insights, parse_questions
-from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT
 from tests.scripted import ScriptedBackend

@@ -9,10 +9,16 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from agentville.agents import memory as retrieval
 from agentville.dashboard import data
+from agentville.sim import events
+from agentville.sim.generation import LLMCache
+from agentville.sim.generation import cache as cache_module
 from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS
@@ -59,10 +65,10 @@ def test_the_page_shows_the_run_its_agents_and_the_latest_time(monkeypatch, vill
 
 def test_the_inspector_counts_memories_and_shows_the_plan(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    events = EventStore(village_db).events()
+    log = EventStore(village_db).events()
     for name in ("Isabella Rodriguez", "Klaus Mueller"):
         test.selectbox(key="agent").set_value(name).run()
-        count = int(((events.kind == "memory") & (events.agent == name)).sum())
+        count = int(((log.kind == events.MEMORY) & (log.agent == name)).sum())
         assert any(m.value == f"**Memory stream** — {count} memories" for m in test.markdown)
         assert any(m.value.startswith("**Plan for 2023-02-1") for m in test.markdown)
         stream = next(d.value for d in test.dataframe if "importance" in d.value.columns)
@@ -71,8 +77,8 @@ def test_the_inspector_counts_memories_and_shows_the_plan(monkeypatch, village_d
 
 def test_a_known_utterance_is_in_the_conversation_feed_and_search_filters(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    events = EventStore(village_db).events()
-    line = events[events.kind == "utterance"].iloc[0]
+    log = EventStore(village_db).events()
+    line = log[log.kind == events.UTTERANCE].iloc[0]
     assert f"{line.agent}: {line.data['text']}" in texts(test)
     test.text_input(key="search").input("no such words anywhere").run()
     assert any(c.value == "0 conversations" for c in test.caption)
@@ -83,8 +89,8 @@ def test_moving_the_slider_rebuilds_the_past(monkeypatch, village_db):
     assert test.toggle(key="follow").disabled  # a finished run has nothing to follow
     test.slider(key="minute").set_value(90.0).run()  # 09:30
     assert shown_time(test) == "Simulated time: 2023-02-13 09:30"
-    events = EventStore(village_db).events()
-    early = events[(events.sim_time <= 90 * 60) & (events.kind == "memory") & (events.agent == "Isabella Rodriguez")]
+    log = EventStore(village_db).events()
+    early = log[(log.sim_time <= 90 * 60) & (log.kind == events.MEMORY) & (log.agent == "Isabella Rodriguez")]
     assert any(m.value == f"**Memory stream** — {len(early)} memories" for m in test.markdown)
 
 
@@ -125,11 +131,11 @@ def test_dashboard_command_rejects_a_missing_store(tmp_path):
 
 def test_relationships_and_generation_views_count_what_the_log_holds(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    events = EventStore(village_db).events()
+    log = EventStore(village_db).events()
     pairs = next(d.value for d in test.dataframe if "conversations" in d.value.columns)
-    assert pairs["conversations"].sum() == (events.kind == "conversation_end").sum() > 0
+    assert pairs["conversations"].sum() == (log.kind == events.CONVERSATION_END).sum() > 0
     usage = next(d.value for d in test.dataframe if "cache_hit_%" in d.value.columns)
-    assert usage.loc["TOTAL", "calls"] == (events.kind == "llm_call").sum()
+    assert usage.loc["TOTAL", "calls"] == (log.kind == events.LLM_CALL).sum()
 
 
 def test_play_moves_the_replay_forward(monkeypatch, village_db):
@@ -139,3 +145,80 @@ def test_play_moves_the_replay_forward(monkeypatch, village_db):
     test.toggle(key="playing").set_value(True).run()
     assert test.slider(key="minute").value > 60.0
     assert shown_time(test) > "Simulated time: 2023-02-13 09:00"
+
+
+# -- one formula, one place: the dashboard reuses the store's, the cache's and the retrieval's code ----------
+EMBEDDER = "test-embedder"
+TEXTS = ["Ann opened the cafe", "Bob read a book at the cafe", "the stove is on", "Ann likes the park",
+         "Bob is planning a party", "it is raining"]
+CREATED = [0.0, 1800.0, 3600.0, 4 * 3600.0, 9 * 3600.0, 9 * 3600.0]
+IMPORTANCE = [3, 7, 2, 5, 9, 5]
+
+
+def memory_log(tmp_path: Path, vectors: np.ndarray) -> data.RunLog:
+    """A run log holding Ann's memories, in a store whose answer cache holds their embeddings."""
+    db = tmp_path / "scores.db"
+    with EventStore(db) as store:
+        LLMCache(store.db).put_vectors(EMBEDDER, TEXTS, vectors)
+    rows = [(i + 1, created, events.MEMORY, "Ann",
+             {"id": i, "kind": "event", "text": text, "importance": importance, "subject": None, "evidence": [],
+              "depth": 0}, None)
+            for i, (text, created, importance) in enumerate(zip(TEXTS, CREATED, IMPORTANCE))]
+    frame = pd.DataFrame(rows, columns=["seq", "sim_time", "kind", "agent", "data", "wall"])
+    run = {"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED,
+           "settings": {"embedder": EMBEDDER}, "db_path": str(db)}
+    return data.RunLog(run, frame, None)
+
+
+def stream_scores(vectors: np.ndarray, query: np.ndarray, now: float, *, relevance: float,
+                  decay: float) -> np.ndarray:
+    """What agents.memory scores for the same memories (never accessed since they were made)."""
+    stream = retrieval.MemoryStream(weights=retrieval.RetrievalWeights(relevance=relevance), decay=decay)
+    for text, created, importance, vector in zip(TEXTS, CREATED, IMPORTANCE, vectors):
+        stream.add("event", text, now=created, importance=importance, embedding=vector)
+    return stream.scores(query, now)
+
+
+def check_scores_match(tmp_path: Path) -> None:
+    vectors = np.random.default_rng(3).normal(size=(len(TEXTS), 16)).astype(np.float32)
+    log = memory_log(tmp_path, vectors)
+    now = 12 * 3600.0
+    shown = data.memories(log, "Ann", now)
+    assert list(shown["text"]) == TEXTS and "relevance" not in shown
+    np.testing.assert_allclose(shown["recency"], retrieval.recency_scores(np.array(CREATED), now,
+                                                                          retrieval.RECENCY_DECAY))
+    np.testing.assert_allclose(shown["score"], stream_scores(vectors, vectors[0], now, relevance=0.0,
+                                                             decay=retrieval.RECENCY_DECAY), rtol=1e-6)
+    focused = data.memories(log, "Ann", now, focus=TEXTS[1])
+    np.testing.assert_allclose(focused["score"], stream_scores(vectors, vectors[1], now, relevance=1.0,
+                                                               decay=retrieval.RECENCY_DECAY), rtol=1e-5)
+
+
+def test_the_dashboards_memory_scores_are_the_retrievals(tmp_path):
+    check_scores_match(tmp_path)
+
+
+def test_the_dashboard_follows_a_change_of_the_retrieval_scoring(tmp_path, monkeypatch):
+    """A second copy of the decay or the normalisation in the dashboard would not follow these changes."""
+    recency_scores, minmax = retrieval.recency_scores, retrieval.minmax
+    monkeypatch.setattr(retrieval, "RECENCY_DECAY", 0.9)
+    monkeypatch.setattr(retrieval, "recency_scores", lambda last, now, decay=0.9: recency_scores(last, now, decay) ** 2)
+    monkeypatch.setattr(retrieval, "minmax", lambda values, mask=None: np.sqrt(minmax(values, mask)))
+    check_scores_match(tmp_path)
+
+
+def test_a_vector_put_through_the_cache_is_found_by_the_dashboard(tmp_path, monkeypatch):
+    # Another key formula in the cache: a dashboard with its own copy of the formula would find nothing.
+    monkeypatch.setattr(cache_module, "_embedding_key", lambda model, text: f"v2|{model}|{text}")
+    vectors = np.arange(len(TEXTS) * 4, dtype=np.float32).reshape(len(TEXTS), 4) + 1
+    log = memory_log(tmp_path, vectors)
+    found = data.cached_vectors(log, [TEXTS[2], TEXTS[4], "never embedded"])
+    assert set(found) == {TEXTS[2], TEXTS[4]}
+    np.testing.assert_allclose(found[TEXTS[2]], vectors[2] / np.linalg.norm(vectors[2]), rtol=1e-6)
+
+
+def test_the_dashboard_reads_the_store_only_through_its_apis():
+    for path in (ROOT / "dashboard").glob("*.py"):
+        source = path.read_text()
+        for sql in ("SELECT ", "INSERT ", "execute(", "sqlite_master", "embedding_cache", "llm_cache", "hashlib"):
+            assert sql not in source, f"{path.name} uses {sql.strip()!r}: read through EventStore / LLMCache"

@@ -63,7 +63,8 @@ def test_both_remember_a_summary_and_the_cooldown_holds(tiny, tmp_path):
         assert {(c.agent, c.data["subject"]) for c in chats.itertuples()} == {("Ann", "Bob"), ("Bob", "Ann")}
         assert all(c.data["text"] == end.data["summary"] for c in chats.itertuples())
         # a conversation takes simulated time
-        start = starts[starts.data.map(lambda d: d["conversation"] == end.data["conversation"])].time.iloc[0]
+        talk = end.data["conversation"]
+        start = starts[starts.data.map(lambda d, talk=talk: d["conversation"] == talk)].time.iloc[0]
         assert end.time > start
 
 

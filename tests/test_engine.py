@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from agentville.sim.runner import assemble
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
+from agentville.sim.runner import assemble
 from agentville.sim.scenario import load_scenario
 from agentville.sim.store import EventStore
 from agentville.sim.world import Location, World
@@ -202,7 +202,8 @@ def test_completion_type_is_plain_data():
 
 
 def test_run_scenario_python_api(tmp_path):
-    from agentville.sim import EventStore as Store, run_scenario
+    from agentville.sim import EventStore as Store
+    from agentville.sim import run_scenario
 
     summary = run_scenario(WORLDS / "the_ville_3.yaml", db=tmp_path / "v.db", llm="fake",
                            until=dt.datetime(2023, 2, 13, 12, 0))

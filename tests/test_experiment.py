@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 
 from agentville.sim import metrics
-from agentville.sim.runner import assemble
 from agentville.sim.experiment import Experiment
 from agentville.sim.generation import FakeBackend
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS
 

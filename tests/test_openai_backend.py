@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from agentville.sim.generation.openai_backend import (BackendUnavailable, OpenAIBackend, choice_max_tokens, cut_at_stop,
-                                           normalise_base_url, parse_choice)
+from agentville.sim.generation.choices import choice_max_tokens, parse_choice
+from agentville.sim.generation.decoding import apply_stops
+from agentville.sim.generation.openai_backend import BackendUnavailable, OpenAIBackend, normalise_base_url
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, derive_seed
 from tests.servers import GUIDED, FakeOpenAIServer, TransformersServe, free_port, serving_available
 
@@ -52,8 +53,8 @@ def test_urls_are_normalised_and_stop_strings_cut():
     assert normalise_base_url("http://h:8000") == "http://h:8000/v1"
     assert normalise_base_url("http://h:8000/v1/") == "http://h:8000/v1"
     assert normalise_base_url("h:8000") == "http://h:8000/v1"
-    assert cut_at_stop("one. two\nthree", (".", "\n")) == "one"
-    assert cut_at_stop("one", ()) == "one"
+    assert apply_stops("one. two\nthree", (".", "\n")) == ("one", True)
+    assert apply_stops("one", ()) == ("one", False)
     assert choice_max_tokens(("yes", "no")) == 11
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from agentville.sim.runner import assemble
 from agentville.sim.generation import FakeBackend
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 
 from .scripted import ScriptedBackend

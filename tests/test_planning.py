@@ -8,10 +8,18 @@ import random
 import pytest
 
 from agentville.agents.asking import Unparseable
-from agentville.agents.planning import (STEP_MINUTES, Block, fit_durations, parse_schedule, parse_steps, parse_strokes,
-                             schedule_blocks, timed_items)
-from agentville.sim.runner import assemble
+from agentville.agents.planning import (
+    STEP_MINUTES,
+    Block,
+    fit_durations,
+    parse_schedule,
+    parse_steps,
+    parse_strokes,
+    schedule_blocks,
+    timed_items,
+)
 from agentville.sim.generation import FakeBackend
+from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 
 H = 3600

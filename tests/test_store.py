@@ -5,10 +5,15 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 
+import numpy as np
 import pandas as pd
 import pytest
 
-from agentville.sim.store import EventStore
+from agentville.sim import events
+from agentville.sim import store as store_module
+from agentville.sim.generation import Completion, LLMCache, TextRequest, request_key
+from agentville.sim.generation import cache as cache_module
+from agentville.sim.store import SCHEMA, EventStore
 
 START = dt.datetime(2023, 2, 13, 7, 0)
 
@@ -23,11 +28,14 @@ def fill(store: EventStore, n: int = 10, batch: int = 4) -> str:
     return run_id
 
 
+def tables(store: EventStore) -> set[str]:
+    return {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+
+
 def test_schema_wal_and_indexes(tmp_path):
     store = EventStore(tmp_path / "s.db")
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    tables = {r[0] for r in store.db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"runs", "events", "llm_cache"} <= tables
+    assert tables(store) == {"runs", "events"}  # the answer cache creates its own tables
     run_id = fill(store)
     plan = " ".join(str(r) for r in store.db.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM events WHERE run_id=? AND agent=? ORDER BY sim_time", (run_id, "Ann")))
@@ -74,9 +82,94 @@ def test_filters_and_dataframe(tmp_path):
 def test_run_status_lifecycle(tmp_path):
     store = EventStore(tmp_path / "s.db")
     run_id = fill(store)
-    assert store.run(run_id)["status"] == "running"
-    store.end_run(run_id, "finished", sim_reached=600.0)
+    assert store.run(run_id)["status"] == events.RUNNING
+    store.end_run(run_id, events.FINISHED, sim_reached=600.0)
     row = store.run()
-    assert row["status"] == "finished" and row["sim_reached"] == 600.0 and row["ended_at"]
+    assert row["status"] == events.FINISHED and row["sim_reached"] == 600.0 and row["ended_at"]
     with pytest.raises(LookupError):
         store.run("nope")
+
+
+def test_status_names_are_the_schemas():
+    for name in ("RUNNING", "FINISHED", "FAILED", "INTERRUPTED", "CRASHED"):
+        assert getattr(store_module, name) is getattr(events, name)
+
+
+def test_a_running_run_whose_process_is_gone_reads_crashed(tmp_path):
+    store = EventStore(tmp_path / "s.db")
+    run_id = fill(store, n=1)
+    with store.db:
+        store.db.execute("UPDATE runs SET pid=? WHERE run_id=?", (2**22 + 12345, run_id))  # no such process
+    assert store.run(run_id)["status"] == events.CRASHED
+
+
+def test_event_rows_are_the_log_decoded_in_order(tmp_path):
+    store = EventStore(tmp_path / "s.db")
+    run_id = fill(store)
+    rows = store.event_rows(run_id)
+    assert rows == [(e.seq, e.sim_time, e.kind, e.agent, e.data, e.wall) for e in store.iter_events(run_id)]
+    assert rows[0] == (1, 60.0, "move", "Ann", {"i": 1}, {"latency_s": 0.1}) and rows[1][5] is None
+    assert store.event_rows("no-such-run") == []
+
+
+def test_run_signature_changes_with_what_there_is_to_show(tmp_path):
+    store = EventStore(tmp_path / "s.db")
+    run_id = fill(store, n=3)
+    reader = EventStore(tmp_path / "s.db", read_only=True)
+    assert reader.run_signature() == reader.run_signature(run_id[:10]) == (run_id, 3, 0.0, events.RUNNING)
+    store.mark_progress(run_id, 900.0)
+    store.end_run(run_id, events.FINISHED, sim_reached=1200.0)
+    assert reader.run_signature(run_id) == (run_id, 3, 1200.0, events.FINISHED)
+
+
+def test_the_store_schema_holds_no_cache_tables():
+    for table in cache_module.TABLES:
+        assert table not in SCHEMA
+    assert "llm_cache" in cache_module.SCHEMA and "embedding_cache" in cache_module.SCHEMA
+
+
+def test_a_read_only_store_reads_the_cache_and_creates_nothing(tmp_path):
+    request = TextRequest("Where is the cafe?", seed=5, purpose="ask")
+    with EventStore(tmp_path / "s.db") as store:
+        cache = LLMCache(store.db)
+        assert tables(store) == {"runs", "events", *cache_module.TABLES}  # made by the cache, on a writable store
+        cache.put("m", request, Completion("on the square", 4, 3))
+        cache.put_vectors("e", ["the cafe"], np.array([[3.0, 4.0]], dtype=np.float32))
+    before = (tmp_path / "s.db").read_bytes()
+    with EventStore(tmp_path / "s.db", read_only=True) as reader:
+        lookup = LLMCache.reader(reader.db)
+        assert lookup.get("m", request) == Completion("on the square", 4, 3)
+        assert lookup.get_vectors("e", ["the cafe", "elsewhere"])["the cafe"].tolist() == [3.0, 4.0]
+        assert not lookup.writable
+        lookup.put("m", TextRequest("another", purpose="ask"), Completion("x"))  # ignored, not an error
+    assert (tmp_path / "s.db").read_bytes() == before
+
+
+def test_a_read_only_store_without_cache_tables_has_an_empty_cache(tmp_path):
+    EventStore(tmp_path / "s.db").close()  # runs and events only (as a run with the cache off leaves it)
+    with EventStore(tmp_path / "s.db", read_only=True) as reader:
+        lookup = LLMCache.reader(reader.db)  # would raise 'attempt to write a readonly database' if it tried
+        assert lookup.get_vectors("e", ["the cafe"]) == {}
+        assert tables(reader) == {"runs", "events"}
+
+
+OLD_SCHEMA_CACHE = """
+CREATE TABLE llm_cache (key TEXT PRIMARY KEY, model TEXT NOT NULL, request TEXT NOT NULL, response TEXT NOT NULL,
+                        created_at TEXT NOT NULL);
+CREATE TABLE embedding_cache (key TEXT PRIMARY KEY, model TEXT NOT NULL, vector BLOB NOT NULL);
+"""
+
+
+def test_an_old_store_with_the_cache_tables_still_opens_and_keeps_its_answers(tmp_path):
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(SCHEMA + OLD_SCHEMA_CACHE)  # what the store created when it owned the cache tables
+    request = TextRequest("Where is the cafe?", seed=5, purpose="ask")
+    with old:
+        old.execute("INSERT INTO llm_cache VALUES (?,?,?,?,?)",
+                    (request_key("m", request), "m", "{}", '{"text": "on the square", "fallback": false}', "then"))
+    old.close()
+    with EventStore(path) as store:
+        assert LLMCache(store.db).get("m", request).text == "on the square"
+    with EventStore(path, read_only=True) as reader:
+        assert LLMCache.reader(reader.db).get("m", request).text == "on the square"

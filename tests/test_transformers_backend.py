@@ -135,7 +135,7 @@ def test_embedded_model_answers_choices_and_texts():
 
 
 def test_split_balances_padding_against_decode_loops():
-    from agentville.sim.generation.transformers_backend import batch_cost, best_split
+    from agentville.sim.generation.decoding import batch_cost, best_split
 
     # similar prompts and budgets: one batch (one decode loop) is cheapest
     assert best_split([157, 200, 250, 300, 400, 500, 600, 612], [48] * 8, 32) == []

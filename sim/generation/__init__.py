@@ -9,8 +9,18 @@ from .cache import MODES as CACHE_MODES
 from .cache import CacheMiss, LLMCache
 from .embeddings import HashEmbedder, MiniLMEmbedder, make_embedder
 from .fake import FakeBackend
-from .requests import (Backend, ChoiceRequest, Completion, Embedder, GenerationFailed, Request, TextRequest,
-                       derive_seed, fallback_answer, request_key)
+from .requests import (
+    Backend,
+    ChoiceRequest,
+    Completion,
+    Embedder,
+    GenerationFailed,
+    Request,
+    TextRequest,
+    derive_seed,
+    fallback_answer,
+    request_key,
+)
 from .service import GenerationError, GenerationService
 
 if TYPE_CHECKING:
@@ -67,6 +77,7 @@ def make_backend(name: str, settings: GenerationSpec, *, model: str | None = Non
         if not urls:
             raise UserError("--llm openai needs a server: pass --base-url or set generation.base_urls")
         try:
+            assert model is not None  # check_backend insists on one for openai
             return OpenAIBackend(model, urls, api_key_env=settings.api_key_env,
                                  max_concurrency=settings.max_concurrency, timeout_s=settings.timeout_s,
                                  retries=settings.retries)

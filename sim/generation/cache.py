@@ -6,6 +6,14 @@ which is what replay, resume and fork are built on (DESIGN.md, invariant 4).
 
 Modes: ``read-write`` (default), ``read-only`` (a miss is an error: the replay
 would diverge), ``off``.
+
+The cache owns its persistence: its tables are defined here (the event store's
+schema holds only runs and events) and created when the cache is opened on a
+writable connection; an older store that has them already opens as it is, and
+a read-only connection (the dashboard's ``mode=ro``) reads them and never tries
+to create them. Every write commits at once in its own short transaction, so
+no write transaction is left open while the engine waits for a model, and
+readers of the file see a cached answer as soon as it is put.
 """
 
 from __future__ import annotations
@@ -21,6 +29,22 @@ import numpy as np
 from .requests import Completion, Request, request_key
 
 MODES = ("read-write", "read-only", "off")
+TABLES = ("llm_cache", "embedding_cache")
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS llm_cache (
+    key        TEXT PRIMARY KEY,
+    model      TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    response   TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS embedding_cache (
+    key    TEXT PRIMARY KEY,
+    model  TEXT NOT NULL,
+    vector BLOB NOT NULL
+);
+"""
+_LOOKUP_CHUNK = 500  # keys per query (SQLite limits the number of parameters)
 
 
 class CacheMiss(LookupError):
@@ -28,11 +52,28 @@ class CacheMiss(LookupError):
 
 
 class LLMCache:
-    def __init__(self, db: sqlite3.Connection, mode: str = "read-write"):
+    """Model answers and embeddings by content address, in ``db`` (the event store's connection).
+
+    ``read_only_store`` says ``db`` cannot be written (opened ``mode=ro``): the
+    tables are then looked for, never created, and nothing is put. ``reader``
+    builds such a lookup-only cache.
+    """
+
+    def __init__(self, db: sqlite3.Connection, mode: str = "read-write", *, read_only_store: bool = False):
         if mode not in MODES:
             raise ValueError(f"unknown cache mode {mode!r} (one of {', '.join(MODES)})")
-        self.db, self.mode = db, mode
-        self.hits = self.misses = 0
+        self.db, self.mode, self.read_only_store = db, mode, read_only_store
+        self.hits = 0
+        if read_only_store:
+            self._present = _existing_tables(db)
+        else:
+            create_tables(db)
+            self._present = set(TABLES)
+
+    @classmethod
+    def reader(cls, db: sqlite3.Connection) -> LLMCache:
+        """A lookup-only cache over a connection that must not be written (a read-only event store)."""
+        return cls(db, "read-only", read_only_store=True)
 
     @property
     def readable(self) -> bool:
@@ -40,19 +81,20 @@ class LLMCache:
 
     @property
     def writable(self) -> bool:
-        return self.mode == "read-write"
+        return self.mode == "read-write" and not self.read_only_store
 
     def get(self, model_id: str, request: Request) -> Completion | None:
         """The cached answer, or None. A cached fallback counts as a miss unless replaying read-only."""
         if not self.readable:
             return None
-        row = self.db.execute("SELECT response FROM llm_cache WHERE key=?",
-                              (request_key(model_id, request),)).fetchone()
+        row = None
+        if "llm_cache" in self._present:
+            row = self.db.execute("SELECT response FROM llm_cache WHERE key=?",
+                                  (request_key(model_id, request),)).fetchone()
         answer = json.loads(row[0]) if row else None
         if answer is not None and answer.get("fallback") and self.writable:
             answer = None  # worth asking the model again
         if answer is None:
-            self.misses += 1
             if self.mode == "read-only":
                 raise CacheMiss(f"read-only replay: no cached answer for this '{request.purpose}' request of "
                                 f"{request.agent or 'the engine'} (model {model_id}); the run being replayed used "
@@ -63,40 +105,55 @@ class LLMCache:
                           fallback=answer.get("fallback", False))
 
     def put(self, model_id: str, request: Request, completion: Completion) -> None:
-        """Remember an answer; committed with the event log's next transaction."""
+        """Remember an answer, committed at once (its own transaction)."""
         if not self.writable:
             return
         response = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                     "output_tokens": completion.output_tokens, "fallback": completion.fallback}
         payload = {k: v for k, v in asdict(request).items() if k not in ("purpose", "agent", "default")}
-        self.db.execute("INSERT OR REPLACE INTO llm_cache VALUES (?,?,?,?,?)",
-                        (request_key(model_id, request), model_id, json.dumps(payload, ensure_ascii=False),
-                         json.dumps(response, ensure_ascii=False), dt.datetime.now().isoformat(timespec="seconds")))
+        row = (request_key(model_id, request), model_id, json.dumps(payload, ensure_ascii=False),
+               json.dumps(response, ensure_ascii=False), dt.datetime.now().isoformat(timespec="seconds"))
+        with self.db:
+            self.db.execute("INSERT OR REPLACE INTO llm_cache VALUES (?,?,?,?,?)", row)
 
     # -- embeddings ---------------------------------------------------------
     def get_vectors(self, model_id: str, texts: list[str]) -> dict[str, np.ndarray]:
-        if not self.readable or not texts:
+        """The cached embeddings of ``texts`` by ``model_id`` (text -> vector), for those that have one."""
+        if not self.readable or not texts or "embedding_cache" not in self._present:
             return {}
         keys = {_embedding_key(model_id, t): t for t in texts}
+        wanted = list(keys)
         found = {}
-        for start in range(0, len(keys), 500):
-            chunk = list(keys)[start:start + 500]
-            rows = self.db.execute(f"SELECT key, vector FROM embedding_cache WHERE key IN ({','.join('?' * len(chunk))})",
-                                   chunk)
+        for start in range(0, len(wanted), _LOOKUP_CHUNK):
+            chunk = wanted[start:start + _LOOKUP_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            rows = self.db.execute(f"SELECT key, vector FROM embedding_cache WHERE key IN ({marks})", chunk)
             for key, blob in rows:
                 found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_vectors(self, model_id: str, texts: list[str], vectors: np.ndarray) -> None:
-        if not self.writable:
+        """Remember embeddings (one row of ``vectors`` per text), committed at once (one transaction)."""
+        if not self.writable or not len(texts):
             return
-        self.db.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?,?,?)",
-                            [(_embedding_key(model_id, t), model_id, v.astype(np.float32).tobytes())
-                             for t, v in zip(texts, vectors)])
+        rows = [(_embedding_key(model_id, t), model_id, np.asarray(v, dtype=np.float32).tobytes())
+                for t, v in zip(texts, vectors)]
+        with self.db:
+            self.db.executemany("INSERT OR REPLACE INTO embedding_cache VALUES (?,?,?)", rows)
 
-    def commit(self) -> None:
-        if self.writable:
-            self.db.commit()
+
+def create_tables(db: sqlite3.Connection) -> None:
+    """Create the cache's tables where they are missing (an older store has them already)."""
+    with db:
+        for statement in SCHEMA.split(";"):
+            if statement.strip():
+                db.execute(statement)
+
+
+def _existing_tables(db: sqlite3.Connection) -> set[str]:
+    found = db.execute(f"SELECT name FROM sqlite_master WHERE type='table' AND name IN ({','.join('?' * len(TABLES))})",
+                       TABLES)
+    return {name for (name,) in found}
 
 
 def _embedding_key(model_id: str, text: str) -> str:

@@ -12,6 +12,7 @@ import functools
 import hashlib
 import re
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -54,7 +55,7 @@ class MiniLMEmbedder:
 
     def __init__(self, device: str | None = None, batch_size: int = 64):
         self.device, self.batch_size = device, batch_size
-        self._model = None
+        self._model: Any = None  # a SentenceTransformer, loaded on first use
         self._lock = threading.Lock()
 
     def _load(self):

@@ -49,8 +49,8 @@ class FakeBackend:
             text, words = _first_words(request.default, request.max_tokens)
             return Completion(text, prompt_tokens, words)
         last_line = request.prompt.strip().splitlines()[-1] if request.prompt.strip() else ""
-        words = [w.strip(".,:;!?") for w in last_line.split()][-8:]
-        text = f"{_OPENERS[pick % len(_OPENERS)]} {' '.join(words)}".strip()
+        tail = [w.strip(".,:;!?") for w in last_line.split()][-8:]
+        text = f"{_OPENERS[pick % len(_OPENERS)]} {' '.join(tail)}".strip()
         words_out = text.split()[: request.max_tokens]
         return Completion(" ".join(words_out), prompt_tokens, len(words_out))
 

@@ -94,7 +94,7 @@ def _convert_gguf(source: Path, target: Path) -> None:
     model = AutoModelForCausalLM.from_pretrained(str(source.parent), gguf_file=source.name, dtype=torch.float32)
     # Without GGUF kernels transformers de-quantizes at load time, so the weights
     # are plain tensors; dropping the quantizer lets save_pretrained write them.
-    model.hf_quantizer = None
+    model.hf_quantizer = None  # type: ignore[assignment]
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def load(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto", log: Any
     directory = materialize(spec, log=log)
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
-        model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype)).to(device)
+        model = AutoModelForCausalLM.from_pretrained(directory, dtype=getattr(torch, dtype)).to(device)  # type: ignore[arg-type]
     except OSError as exc:
         raise UserError(f"cannot load model {spec.model_id} from {directory}: {exc}".splitlines()[0]) from None
     model.eval()

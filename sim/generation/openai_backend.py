@@ -23,20 +23,20 @@ import concurrent.futures
 import itertools
 import logging
 import os
-import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import httpx
 
+from .choices import GUIDED_PARAMS, GuidedChoice, choice_max_tokens, guided_fields, parse_choice
+from .decoding import apply_stops
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
 
 log = logging.getLogger(__name__)
 
-GUIDED_PARAMS = ("structured_outputs", "guided_choice")  # newest vLLM name first
-GUIDED_MODES = ("auto", "off", *GUIDED_PARAMS)
 CHOICE_TEMPERATURE = 0.7  # sampled, so a retry with another seed can give a parsable answer
 HEALTH_TIMEOUT_S = 5.0
 MAX_BACKOFF_S = 8.0
@@ -79,85 +79,6 @@ def normalise_base_url(url: str) -> str:
     return url if url.endswith("/v1") else f"{url}/v1"
 
 
-def parse_choice(text: str, options: Sequence[str]) -> str | None:
-    """The option a free-text answer names, or None.
-
-    An exact match (after stripping) wins; else the option mentioned first,
-    case-insensitively and as a whole word, so "no" is not found in "not";
-    on a tie the longer option wins, so "10" beats "1".
-    """
-    stripped = text.strip()
-    if stripped in options:
-        return stripped
-    lowered = text.lower()
-    best: tuple[int, int] | None = None
-    chosen = None
-    for option in options:
-        needle = option.strip().lower()
-        if not needle:
-            continue
-        match = re.search(rf"(?<!\w){re.escape(needle)}(?!\w)", lowered)
-        if match and (best is None or (match.start(), -len(needle)) < best):
-            best, chosen = (match.start(), -len(needle)), option
-    return chosen
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """The text before the first stop string: some servers keep the stop string, vLLM drops it."""
-    cuts = [text.find(s) for s in stop if s and s in text]
-    return text[: min(cuts)] if cuts else text
-
-
-def choice_max_tokens(options: Sequence[str]) -> int:
-    """Room for the longest option (a token is at least one byte) plus a few tokens of preamble."""
-    return min(256, 8 + max(len(option.encode()) for option in options))
-
-
-class _GuidedChoice:
-    """Which guided-choice parameter the server honours, learnt from its answers (thread-safe)."""
-
-    def __init__(self, mode: str):
-        if mode not in GUIDED_MODES:
-            raise ValueError(f"guided must be one of {', '.join(GUIDED_MODES)}, not {mode!r}")
-        self.forced = mode in GUIDED_PARAMS
-        self._candidates = [] if mode == "off" else list(GUIDED_PARAMS if mode == "auto" else [mode])
-        self._confirmed = self.forced
-        self._lock = threading.Lock()
-
-    def current(self) -> str | None:
-        with self._lock:
-            return self._candidates[0] if self._candidates else None
-
-    def drop(self, param: str, why: str) -> None:
-        """Stop sending ``param`` (unless the user asked for it by name)."""
-        with self._lock:
-            if self.forced or not self._candidates or self._candidates[0] != param:
-                return
-            self._candidates.pop(0)
-            self._confirmed = False
-            log.info("guided choice: not using %r (%s); next: %s", param, why, self._candidates[:1] or "parsing")
-
-    def answered(self, param: str | None, exact: bool) -> None:
-        """An exact option confirms the parameter; free text means the server ignored it."""
-        if param is None:
-            return
-        with self._lock:
-            confirmed = self._confirmed
-            if exact:
-                self._confirmed = True
-        if not exact and not confirmed:
-            self.drop(param, "the server answered with free text")
-
-
-def guided_fields(param: str | None, options: Sequence[str]) -> dict[str, Any]:
-    """The request fields that ask for guided choice under ``param``'s name."""
-    if param == "structured_outputs":
-        return {"structured_outputs": {"choice": list(options)}}
-    if param == "guided_choice":
-        return {"guided_choice": list(options)}
-    return {}
-
-
 class OpenAIBackend:
     """Requests to OpenAI-compatible replicas, on a bounded pool of worker threads."""
 
@@ -175,7 +96,7 @@ class OpenAIBackend:
         self.base_urls = [normalise_base_url(url) for url in base_urls]
         self.timeout_s, self.retries = float(timeout_s), int(retries)
         self.backoff_s, self.max_backoff_s = float(backoff_s), float(max_backoff_s)
-        self._guided = _GuidedChoice(guided)
+        self._guided = GuidedChoice(guided)
         self._api_key = os.environ.get(api_key_env) or None
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()
@@ -312,7 +233,7 @@ class OpenAIBackend:
         if request.stop:
             body["stop"] = list(request.stop)
         answer = self._post(base, body)
-        answer.text = cut_at_stop(answer.text, request.stop)
+        answer.text = apply_stops(answer.text, tuple(request.stop))[0]  # some servers keep the stop string
         return answer
 
     def _choice(self, request: ChoiceRequest, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:

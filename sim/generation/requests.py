@@ -9,11 +9,11 @@ or a server's guided choice).
 
 from __future__ import annotations
 
+import concurrent.futures
 import hashlib
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Protocol, Union
-import concurrent.futures
+from typing import Protocol
 
 import numpy
 
@@ -41,7 +41,7 @@ class ChoiceRequest:
     default: str | None = None
 
 
-Request = Union[TextRequest, ChoiceRequest]
+Request = TextRequest | ChoiceRequest
 
 
 @dataclass(frozen=True)
@@ -120,4 +120,4 @@ class Embedder(Protocol):
 
     model_id: str
 
-    def embed(self, texts: list[str]) -> "numpy.ndarray": ...
+    def embed(self, texts: list[str]) -> numpy.ndarray: ...

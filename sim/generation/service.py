@@ -22,14 +22,24 @@ from __future__ import annotations
 import concurrent.futures
 import time
 from collections import Counter
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import simpy
 
 from .cache import CacheMiss, LLMCache
-from .requests import (Backend, ChoiceRequest, Completion, Embedder, GenerationFailed, Request, TextRequest,
-                       derive_seed, fallback_answer)
+from .requests import (
+    Backend,
+    ChoiceRequest,
+    Completion,
+    Embedder,
+    GenerationFailed,
+    Request,
+    TextRequest,
+    derive_seed,
+    fallback_answer,
+)
 
 CallLogger = Callable[[Request, Completion, dict[str, Any]], None]
 ON_FAILURE = ("fallback", "stop")
@@ -54,6 +64,7 @@ class GenerationService:
         self.wait_timeout_s, self.on_failure, self.on_call = wait_timeout_s, on_failure, on_call
         self.calls_by_agent: Counter[str | None] = Counter()
         self.blocked_s = 0.0
+        self.waits = 0  # times the simulation stopped for an answer that had not arrived (rounds of waiting)
         self._vectors: dict[str, np.ndarray] = {}  # this run's embeddings, before the store's cache
 
     @property
@@ -180,6 +191,8 @@ class GenerationService:
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
                  submitted: float, finished: list[float], cache_hit: bool) -> None:
         waited_from = time.monotonic()
+        if not future.done():
+            self.waits += 1
         completion = self._outcome(request, future)
         blocked = time.monotonic() - waited_from
         self.blocked_s += blocked

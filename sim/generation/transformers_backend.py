@@ -29,12 +29,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .decoding import TOP_K, apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
 from .models import ModelSpec, load, resolve
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
 
 log = logging.getLogger(__name__)
 
-TOP_K = 64  # sampling candidates per step; keeps top-p cheap on a 262k vocabulary
 GATHER_S = 0.004  # after the first request arrives, wait this long for its siblings
 
 
@@ -62,8 +62,8 @@ class TransformersBackend:
             raise ValueError(f"unknown batching strategy {strategy!r} (batch or continuous)")
         self.strategy = strategy
         self.max_batch = max_batch
-        self._original_head = _speed_up_output_layer(self.model) if self.device.type == "cpu" else None
-        self.eos_ids = _eos_ids(self.model, self.tokenizer)
+        self._original_head = speed_up_output_layer(self.model) if self.device.type == "cpu" else None
+        self.eos_ids = eos_ids(self.model, self.tokenizer)
         # transformers renamed the KV-cache argument from past_key_values to cache (5.2x).
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self._jobs: queue.Queue[_Job | None] = queue.Queue()
@@ -102,8 +102,8 @@ class TransformersBackend:
         with self._cb_lock:
             stranded = list(self._cb_jobs.values())
             self._cb_jobs.clear()
-        for job, _ in stranded:
-            _fail(job, "the generation worker shut down before answering")
+        for stranded_job, _ in stranded:
+            _fail(stranded_job, "the generation worker shut down before answering")
         if self._original_head is not None:
             self.model.set_output_embeddings(self._original_head)
         while True:
@@ -182,7 +182,7 @@ class TransformersBackend:
             return []
         lengths = {j.seq: len(self.tokenizer(j.request.prompt).input_ids) for j in jobs}
         ordered = sorted(jobs, key=lambda j: lengths[j.seq])
-        cuts = best_split([lengths[j.seq] for j in ordered], [j.request.max_tokens for j in ordered],
+        cuts = best_split([lengths[j.seq] for j in ordered], [_text(j).max_tokens for j in ordered],
                           self.max_batch)
         batches = [ordered[a:b] for a, b in zip([0] + cuts, cuts + [len(ordered)])]
         return sorted(batches, key=lambda b: min(j.seq for j in b))
@@ -205,10 +205,10 @@ class TransformersBackend:
         live = list(range(len(requests)))  # rows of the current batch -> request index
         output = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
                             logits_to_keep=1)
-        cache = _cache_of(output)
+        cache = cache_of(output)
         while live:
             logits = output.logits[:, -1, :].float().cpu()
-            tokens = _sample(logits, temperatures[live], top_ps[live], [generators[i] for i in live])
+            tokens = sample(logits, temperatures[live], top_ps[live], [generators[i] for i in live])
             keep = []
             for row, index in enumerate(live):
                 token = tokens[row]
@@ -217,7 +217,7 @@ class TransformersBackend:
                 if not finished:
                     outputs[index].append(token)
                     decoded = self.tokenizer.decode(outputs[index], skip_special_tokens=True).lstrip()
-                    texts[index], stopped = _apply_stops(decoded, request.stop)
+                    texts[index], stopped = apply_stops(decoded, request.stop)
                     finished = stopped or len(outputs[index]) >= request.max_tokens
                 if not finished:
                     keep.append(row)
@@ -234,7 +234,7 @@ class TransformersBackend:
             positions = positions[:, -1:] + 1
             output = self.model(input_ids=step, attention_mask=attention, position_ids=positions,
                                 use_cache=True, **{self._cache_arg: cache})
-            cache = _cache_of(output)
+            cache = cache_of(output)
         return [Completion(texts[i], prompt_tokens[i], len(outputs[i])) for i in range(len(requests))]
 
     # -- text: continuous batching (GPU) --------------------------------------
@@ -242,7 +242,7 @@ class TransformersBackend:
         from transformers import GenerationConfig
 
         if self._manager is None:
-            request = jobs[0].request
+            request = _text(jobs[0])
             config = GenerationConfig(max_new_tokens=256, do_sample=request.temperature > 0,
                                       temperature=request.temperature or None, top_p=request.top_p, top_k=TOP_K,
                                       eos_token_id=sorted(self.eos_ids), pad_token_id=self.tokenizer.pad_token_id)
@@ -255,7 +255,7 @@ class TransformersBackend:
             request_id = f"r{job.seq}"
             with self._cb_lock:
                 self._cb_jobs[request_id] = (job, time.monotonic())
-            self._manager.add_request(ids, request_id=request_id, max_new_tokens=job.request.max_tokens)
+            self._manager.add_request(ids, request_id=request_id, max_new_tokens=_text(job).max_tokens)
         return None
 
     def _dispatch(self) -> None:
@@ -281,7 +281,7 @@ class TransformersBackend:
                 _fail(job, result.error)
                 continue
             tokens = [t for t in result.generated_tokens if t not in self.eos_ids]
-            text, _ = _apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), job.request.stop)
+            text, _ = apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), _text(job).stop)
             job.future.set_result(Completion(text, len(result.prompt_ids), len(tokens),
                                              info={"queue_wait_s": round(started - job.submitted, 4)}))
         with self._cb_lock:
@@ -323,7 +323,7 @@ class TransformersBackend:
         if not longer:
             return scores, len(prompt_ids)
         longest = max(len(option_ids[i]) for i in longer)
-        cache = _cache_of(output)
+        cache = cache_of(output)
         cache.batch_repeat_interleave(len(longer))
         pad = self.tokenizer.pad_token_id
         # inputs predicting tokens 2..n of each multi-token option
@@ -349,111 +349,10 @@ class TransformersBackend:
         return ids or [self.tokenizer.unk_token_id or 0]
 
 
-# Relative CPU costs measured on the embedded model (2 cores): prefill runs about
-# 350 tokens/s whatever the batch; a decode step costs about 0.17 s plus 0.01 s
-# per row. Only their ratio matters to the split.
-PREFILL_S_PER_TOKEN = 1 / 350
-STEP_S, STEP_S_PER_ROW = 0.17, 0.01
-
-
-def batch_cost(lengths: list[int], budgets: list[int]) -> float:
-    """Estimated seconds to prefill (padded to the longest) and decode one micro-batch."""
-    rows = len(lengths)
-    return rows * max(lengths) * PREFILL_S_PER_TOKEN + max(budgets) * (STEP_S + STEP_S_PER_ROW * rows)
-
-
-def best_split(lengths: list[int], budgets: list[int], max_batch: int) -> list[int]:
-    """Cut points (indices) splitting length-sorted requests into batches of least total cost.
-
-    Dynamic programming over contiguous runs: O(n * max_batch) cost evaluations.
-    """
-    n = len(lengths)
-    best = [0.0] + [float("inf")] * n
-    previous = [0] * (n + 1)
-    for end in range(1, n + 1):
-        for start in range(max(0, end - max_batch), end):
-            cost = best[start] + batch_cost(lengths[start:end], budgets[start:end])
-            if cost < best[end]:
-                best[end], previous[end] = cost, start
-    cuts, end = [], n
-    while end > 0:
-        end = previous[end]
-        if end > 0:
-            cuts.append(end)
-    return sorted(cuts)
-
-
-def _speed_up_output_layer(model: Any) -> Any:
-    """Swap the vocabulary projection for one that multiplies as ``W @ x.T``; return the original.
-
-    A decode step multiplies a few hidden rows by the whole output matrix
-    (262k x 640 for Gemma 3). On CPU, MKL does ``x @ W.T`` with 3-32 rows
-    3-4x slower than the same product as ``(W @ x.T).T`` (bench/generation.py
-    and the numbers in its docstring), and this product dominates each step.
-    """
-    import torch
-
-    head = model.get_output_embeddings()
-    if not isinstance(head, torch.nn.Linear):
-        return None
-
-    class TallSkinnyHead(torch.nn.Module):
-        def __init__(self, linear: torch.nn.Linear):
-            super().__init__()
-            self.weight, self.bias = linear.weight, linear.bias
-
-        def forward(self, hidden: torch.Tensor) -> torch.Tensor:
-            rows = hidden.reshape(-1, hidden.shape[-1])
-            out = (self.weight @ rows.T).T
-            if self.bias is not None:
-                out = out + self.bias
-            return out.reshape(*hidden.shape[:-1], out.shape[-1])
-
-    model.set_output_embeddings(TallSkinnyHead(head))
-    return head
-
-
-def _cache_of(output: Any) -> Any:
-    cache = getattr(output, "cache", None)
-    return cache if cache is not None else output.past_key_values
-
-
-def _eos_ids(model: Any, tokenizer: Any) -> set[int]:
-    ids = model.generation_config.eos_token_id
-    ids = set(ids if isinstance(ids, list) else [ids] if ids is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
-
-
-def _sample(logits: Any, temperatures: Any, top_ps: Any, generators: list[Any]) -> list[int]:
-    """One token per row: greedy where temperature is 0, else top-k/top-p sampling with the row's generator."""
-    import torch
-
-    values, indices = torch.topk(logits, min(TOP_K, logits.shape[-1]), dim=-1)
-    greedy = indices[:, 0].tolist()
-    scaled = values / temperatures.clamp(min=1e-5).unsqueeze(1)
-    probs = torch.softmax(scaled, dim=-1)
-    cumulative = probs.cumsum(dim=-1)
-    probs = probs.masked_fill(cumulative - probs > top_ps.unsqueeze(1), 0.0)
-    tokens = []
-    for row, generator in enumerate(generators):
-        if float(temperatures[row]) <= 0:
-            tokens.append(greedy[row])
-            continue
-        pick = torch.multinomial(probs[row], 1, generator=generator)
-        tokens.append(int(indices[row, pick]))
-    return tokens
-
-
-def _apply_stops(text: str, stops: tuple[str, ...]) -> tuple[str, bool]:
-    """Cut ``text`` at the first stop string; True if one was found.
-
-    Callers strip leading white space first: a base model often opens with a
-    newline, which must not count as a stop before it has said anything.
-    """
-    cut = min((text.find(s) for s in stops if s and s in text), default=-1)
-    return (text[:cut], True) if cut >= 0 else (text, False)
+def _text(job: _Job) -> TextRequest:
+    """The job's request, known to be a text request on the text paths."""
+    assert isinstance(job.request, TextRequest)
+    return job.request
 
 
 def _fail(job: _Job, message: str) -> None:

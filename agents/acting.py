@@ -1,0 +1,134 @@
+"""Acting: going somewhere, doing one step there, reacting to whom it meets, waiting, sleeping.
+
+A step is the unit of an agent's time. It walks to where the step happens,
+starts it where others can see it, notices what is around and remembers it,
+and may decide to talk to someone it sees (or wait for them to finish);
+otherwise it carries on until the step ends. Only while it carries on can
+another agent pull it into a conversation (``GenerativeAgent.available``),
+which cuts the step short. The agent's state (``AWAKE``, ``ACTING``,
+``TALKING``, ``SLEEPING``) says which of these it is in.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
+
+from agentville.sim import events
+
+from .dialogue import converse
+from .templates import render
+
+if TYPE_CHECKING:
+    from agentville.sim.location import Location
+
+    from .generative import GenerativeAgent
+    from .perception import Observation
+    from .protocols import SubProcess
+
+AWAKE, ACTING, TALKING, SLEEPING = "awake", "acting", "talking", "sleeping"
+REACTIONS = ("talk", "wait", "carry on")
+REACTION_MEMO_S = 30 * 60  # do not reconsider the same person more often than this
+WAIT_MINUTES = (1, 10)
+
+
+def act(agent: GenerativeAgent, activity: str, minutes: float, where: Location) -> SubProcess[bool]:
+    """Do one step: go there, start it, look around, maybe react; True if a conversation cut it short."""
+    ctx = agent.ctx
+    end = ctx.env.now + minutes * 60
+    yield from go(agent, where)
+    agent.activity = activity
+    ctx.town.start_action(agent.name, activity, f"{agent.name} is {activity}")
+    if where.object:
+        ctx.town.set_object(where, f"in use by {agent.name}: {activity}", agent.name)
+    observations = agent.perception.notice(ctx, where)
+    for observation in observations:
+        yield from agent.remember("event", observation.text, subject=observation.subject)
+    if (yield from react(agent, observations)):
+        return True
+    return (yield from pause(agent, max(end - ctx.env.now, 60.0)))
+
+
+def go(agent: GenerativeAgent, where: Location) -> SubProcess[None]:
+    """Walk (or, within an area, step) to ``where``, leaving the object in use behind; a place walked to is known."""
+    ctx = agent.ctx
+    if agent.location.object and agent.location != where:
+        ctx.town.set_object(agent.location, None, agent.name)
+    walking = where.area_key != agent.location.area_key
+    if walking:
+        agent.state = AWAKE
+    yield from ctx.town.walk(agent.name, where)
+    if walking:
+        agent.known_places.add(where.place)
+
+
+def pause(agent: GenerativeAgent, seconds: float) -> SubProcess[bool]:
+    """Carry on with the current step for ``seconds``; True if someone started a conversation meanwhile."""
+    ctx = agent.ctx
+    agent.state, agent.action_ends = ACTING, ctx.env.now + seconds
+    agent.interrupt = ctx.env.event()
+    yield ctx.env.any_of([ctx.env.timeout(seconds), agent.interrupt])
+    agent.interrupt = None
+    if agent.conversation is None:
+        agent.state = AWAKE
+        return False
+    conversation = agent.conversation
+    yield conversation.done
+    return True
+
+
+def react(agent: GenerativeAgent, observations: list[Observation]) -> SubProcess[bool]:
+    """Decide, for each person just seen, whether to talk, wait or carry on; True if a conversation happened."""
+    ctx = agent.ctx
+    for observation in observations:
+        # Every resident is a GenerativeAgent (the runner's factory); objects are not residents (None).
+        other = cast("GenerativeAgent | None", ctx.residents.get(observation.subject))
+        if other is None or not may_approach(agent, other):
+            continue
+        if ctx.env.now - agent.considered.get(other.name, -REACTION_MEMO_S) < REACTION_MEMO_S:
+            continue
+        agent.considered[other.name] = ctx.env.now
+        memories = agent.recall(other.name, k=3)
+        decision = yield ctx.llm.choice(
+            render("reaction", persona=agent.persona_text, name=agent.name, time=ctx.now.strftime("%A %H:%M"),
+                   activity=agent.activity, place=agent.location.place, other=other.name,
+                   other_activity=other.activity,
+                   memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet"),
+            REACTIONS, purpose="reaction", agent=agent.name, default="carry on")
+        ctx.log(events.REACTION, agent.name, other=other.name, decision=decision)
+        if decision == "talk" and may_approach(agent, other):
+            yield from converse(agent, other)
+            return True
+        if decision == "wait":
+            low, high = WAIT_MINUTES
+            minutes = min(high, max(low, (other.action_ends - ctx.env.now) / 60))
+            agent.activity = f"waiting for {other.name} to finish"
+            ctx.town.start_action(agent.name, agent.activity, f"{agent.name} is {agent.activity}")
+            if (yield from pause(agent, minutes * 60)):
+                return True
+            if may_approach(agent, other):
+                yield from converse(agent, other)
+                return True
+    return False
+
+
+def may_approach(agent: GenerativeAgent, other: GenerativeAgent) -> bool:
+    """Can ``agent`` start talking to ``other`` now: free, in the same area, and not talked to too recently?"""
+    cooldown = agent.cognition.conversation_cooldown_minutes * 60
+    return (other is not agent and other.available() and agent.conversation is None
+            and other.location.area_key == agent.location.area_key
+            and agent.ctx.env.now - agent.last_talked.get(other.name, -cooldown) >= cooldown)
+
+
+def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
+    """Go to bed (or home, if it has no bed) and sleep until ``moment``."""
+    ctx = agent.ctx
+    beds = [o for o in ctx.world.objects_in(*agent.home.area_key)
+            if o.object and "bed" in o.object.lower().split()]  # objects_in's locations all name an object
+    yield from go(agent, beds[0] if beds else agent.home)
+    agent.activity = "sleeping"
+    agent.state = SLEEPING
+    ctx.town.start_action(agent.name, "sleeping", f"{agent.name} is asleep")
+    if agent.location.object:
+        ctx.town.set_object(agent.location, f"in use by {agent.name}: sleeping", agent.name)
+    yield ctx.env.timeout(max(0.0, moment - ctx.env.now))
+    agent.state = AWAKE

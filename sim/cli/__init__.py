@@ -1,0 +1,186 @@
+"""``agentville``: run, check and inspect simulations from the shell.
+
+Every user mistake ends as one readable line on stderr and exit code 2; a
+traceback means a bug in Agentville, not in the user's input. This module
+holds the command line itself; the commands live in ``running`` (run,
+resume, fork) and ``reading`` (validate, events, stats, runs, sweep,
+dashboard).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import ScenarioError, UserError
+from .reading import cmd_dashboard, cmd_events, cmd_runs, cmd_stats, cmd_sweep, cmd_validate
+from .running import cmd_fork, cmd_resume, cmd_run
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stderr)
+        return EXIT_USAGE
+    except (UserError, LookupError, FileNotFoundError) as exc:
+        print(f"agentville: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except sqlite3.DatabaseError as exc:
+        print(f"agentville: error: {getattr(args, 'db', '')} is not a readable event store ({exc})", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("\nagentville: interrupted; everything logged so far is kept", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # e.g. `agentville events DB | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="agentville",
+        description="Simulate believable people with language models: run scenario files, "
+                    "check them, and inspect the event logs they write.",
+        epilog="Run 'agentville COMMAND --help' for the options of one command.")
+    parser.add_argument("--version", action="version", version=f"agentville {__version__}")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+
+    run = commands.add_parser(
+        "run", help="run a scenario and log every event to a SQLite store",
+        description="Run a scenario file headless. Every state change is logged to the event store "
+                    "(SQLite); open it with 'agentville events' or pandas.",
+        epilog="examples:\n  agentville run worlds/the_ville_3.yaml --until +6h\n"
+               "  agentville run worlds/smallville.yaml --llm fake --until 2023-02-14T18:00 --db /tmp/a.db",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    run.add_argument("scenario", metavar="SCENARIO", help="scenario YAML file (see worlds/)")
+    run.add_argument("--until", default=None, metavar="WHEN",
+                     help="when to stop: +1d, +6h, +90m after the start, or a date-time like 2023-02-14T18:00 "
+                          "(default: the scenario's end, else one day)")
+    run.add_argument("--db", default=None, metavar="PATH",
+                     help="event store to write (default: runs/<scenario>.db); several runs can share one")
+    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--llm", default=None, metavar="BACKEND",
+                     help="language model backend: embedded (Gemma 3 270M on this machine; the default), "
+                          "transformers (any HF model id, directory or .gguf via --model), openai (any "
+                          "OpenAI-compatible server via --base-url), fake (deterministic test double)")
+    run.add_argument("--model", default=None, help="model for --llm transformers|openai (overrides the scenario)")
+    run.add_argument("--base-url", action="append", default=None, metavar="URL",
+                     help="OpenAI-compatible server; repeat for replicas (round-robin)")
+    run.add_argument("--llm-cache", default="read-write", choices=["read-write", "read-only", "off"],
+                     help="answers cache in the store: read-only replays a run without loading a model "
+                          "(default: read-write)")
+    ablations = run.add_argument_group("ablations (override the scenario's cognition section)")
+    ablations.add_argument("--no-retrieval", action="store_true",
+                           help="agents recall only their most recent memories, not the best-scoring ones")
+    ablations.add_argument("--no-reflection", action="store_true", help="agents never reflect")
+    ablations.add_argument("--no-planning", action="store_true",
+                           help="agents do not plan their day; they choose each next activity as they go")
+    run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.set_defaults(handler=cmd_run)
+
+    validate = commands.add_parser(
+        "validate", help="check scenario files and report every problem",
+        description="Check scenario files. Each problem is printed as FILE:LINE: field: what is wrong; "
+                    "the exit code is 2 if any file has a problem.")
+    validate.add_argument("files", nargs="+", metavar="FILE")
+    validate.set_defaults(handler=cmd_validate)
+
+    events = commands.add_parser(
+        "events", help="print or export the events of a run",
+        description="Print the events of a run as text, or export them as CSV or Parquet.",
+        epilog="examples:\n  agentville events runs/the_ville_3.db --kind move --agent 'Maria Lopez'\n"
+               "  agentville events runs/the_ville_3.db --csv events.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    events.add_argument("db", metavar="DB", help="event store written by 'agentville run'")
+    events.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    events.add_argument("--kind", action="append", metavar="KIND", help="only these kinds (repeatable)")
+    events.add_argument("--agent", default=None, help="only this agent's events")
+    events.add_argument("--limit", type=int, default=None, metavar="N", help="print at most N events")
+    output = events.add_mutually_exclusive_group()
+    output.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for stdout)")
+    output.add_argument("--parquet", metavar="FILE", help="write Parquet to FILE")
+    events.set_defaults(handler=cmd_events)
+
+    stats = commands.add_parser(
+        "stats", help="language-model usage of a run: calls, tokens/s, latency, cache hits, fallbacks",
+        description="Summarise the LLM calls of a run per purpose: calls, tokens, tokens/s, latency "
+                    "percentiles, queue wait, cache hit rate and fallbacks.")
+    stats.add_argument("db", metavar="DB")
+    stats.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    stats.set_defaults(handler=cmd_stats)
+
+    runs = commands.add_parser("runs", help="list the runs in an event store",
+                               description="List the runs in an event store with their status.")
+    runs.add_argument("db", metavar="DB")
+    runs.set_defaults(handler=cmd_runs)
+
+    resume = commands.add_parser(
+        "resume", help="continue a run that was stopped or killed",
+        description="Continue a stopped, failed or killed run to its planned end. The run is re-lived from the "
+                    "start with the model answers cached in the store (fast), writing only what is not stored "
+                    "yet, so the final log is the one an uninterrupted run would have written.")
+    resume.add_argument("db", metavar="DB")
+    resume.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
+    _model_flags(resume)
+    resume.set_defaults(handler=cmd_resume)
+
+    fork = commands.add_parser(
+        "fork", help="start a new run identical to another up to a time, different after",
+        description="Re-live a run up to --at (model answers from the cache), then go on with the changes "
+                    "in --scenario: a YAML file whose 'interventions' list replaces the run's interventions "
+                    "after --at. The new run records its parent and the fork time.")
+    fork.add_argument("db", metavar="DB")
+    fork.add_argument("--at", required=True, metavar="WHEN", help="fork time: +30h (from the scenario start) or "
+                                                                  "2023-02-14T12:00")
+    fork.add_argument("--scenario", default=None, metavar="CHANGES", help="YAML with the changed 'interventions'")
+    fork.add_argument("--run", default=None, metavar="ID", help="run to fork (default: newest run)")
+    fork.add_argument("--until", default=None, metavar="WHEN", help="end of the fork (default: the parent's end)")
+    _model_flags(fork)
+    fork.set_defaults(handler=cmd_fork)
+
+    sweep = commands.add_parser(
+        "sweep", help="run a scenario over a grid of seeds x settings and gather one table",
+        description="Run every (seed, grid point) of a sweep file, each into its own store, in local worker "
+                    "processes or on a Ray cluster; print and save one tidy table of results (a failed run is "
+                    "a row with its error). See README.md, 'Sweeps'.")
+    sweep.add_argument("file", metavar="SWEEP", help="sweep YAML (scenario, until, seeds, grid, out)")
+    sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPUs)")
+    sweep.add_argument("--ray", default=None, metavar="ADDRESS",
+                       help="run on Ray: 'auto' (a running cluster), 'local' (start one here) or an address")
+    sweep.add_argument("--csv", default=None, metavar="FILE", help="results as CSV (default: OUT/results.csv)")
+    sweep.add_argument("--parquet", default=None, metavar="FILE", help="also write the results as Parquet")
+    sweep.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    sweep.set_defaults(handler=cmd_sweep)
+
+    dashboard = commands.add_parser(
+        "dashboard", help="watch a run live or replay it in the browser (Streamlit)",
+        description="Start the Streamlit dashboard on an event store (read-only). While a run writes to it the "
+                    "page follows along; finished runs can be replayed with a time slider. Without DB the page "
+                    "lists the stores found in --runs-dir.")
+    dashboard.add_argument("db", metavar="DB", nargs="?", default=None, help="event store written by 'agentville run'")
+    dashboard.add_argument("--runs-dir", default="runs", metavar="DIR", help="where to look for stores without DB "
+                                                                            "(default: runs)")
+    dashboard.add_argument("--address", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
+    dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
+    dashboard.set_defaults(handler=cmd_dashboard)
+    return parser
+
+
+def _model_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--llm", default=None, metavar="BACKEND",
+                        help="backend, when the stored run's cannot be inferred (fake and embedded can)")
+    parser.add_argument("--model", default=None, help="model for --llm transformers|openai")
+    parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="openai server(s)")
+    parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")

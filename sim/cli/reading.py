@@ -1,0 +1,151 @@
+"""The commands that read: validate scenarios, print events, stats and runs, gather sweeps, serve the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from .. import events
+from ..errors import ScenarioError, UserError
+from ..events import FINISHED
+
+EXIT_USAGE = 2
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from ..scenario import load_scenario
+
+    status = 0
+    for name in args.files:
+        try:
+            scenario = load_scenario(name)
+        except ScenarioError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            status = EXIT_USAGE
+        else:
+            print(f"{name}: ok ({scenario.name}: {len(scenario.places)} places, "
+                  f"{len(scenario.personas)} personas)")
+    return status
+
+
+def open_store(db: str, read_only: bool = True):
+    from ..store import EventStore
+
+    if not Path(db).is_file():
+        raise UserError(f"{db}: no such event store")
+    return EventStore(db, read_only=read_only)
+
+
+def cmd_events(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        frame = store.events(args.run, kinds=args.kind, agent=args.agent)
+    if args.limit is not None:
+        frame = frame.head(args.limit)
+    if args.csv or args.parquet:
+        import json
+
+        flat = frame.assign(data=frame["data"].map(lambda d: json.dumps(d, ensure_ascii=False)),
+                            wall=frame["wall"].map(lambda w: json.dumps(w) if w else None))
+        if args.csv:
+            flat.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+        else:
+            flat.to_parquet(args.parquet, index=False)
+        if args.csv != "-":
+            print(f"wrote {len(flat)} events to {args.csv or args.parquet}", file=sys.stderr)
+        return 0
+    for row in frame.itertuples():
+        details = "  ".join(f"{k}={_short(v)}" for k, v in row.data.items() if k != "prompt")
+        who = row.agent if isinstance(row.agent, str) else "-"
+        print(f"{row.time:%Y-%m-%d %H:%M:%S}  {row.kind:<13} {who:<20} {details}")
+    return 0
+
+
+def _short(value: Any, width: int = 80) -> str:
+    text = str(value).replace("\n", " ")
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    from ..stats import format_llm_stats, llm_stats
+
+    with open_store(args.db) as store:
+        run = store.run(args.run)
+        frame = store.events(run["run_id"], kinds=[events.LLM_CALL])
+    print(f"Run {run['run_id']} ({run['scenario']}, seed {run['seed']}, {run['status']}), "
+          f"model {run['settings'].get('llm', '?')}")
+    print(format_llm_stats(llm_stats(frame)))
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from ..sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.file)
+    total = len(sweep.runs())
+    with tqdm(total=total, unit="run", desc=Path(args.file).stem, disable=args.no_progress or None) as bar:
+        table = run_sweep(sweep, workers=args.workers, ray_address=args.ray,
+                          progress=lambda row: _advance(bar, row))
+    csv = Path(args.csv) if args.csv else sweep.out / "results.csv"
+    table.to_csv(csv, index=False)
+    if args.parquet:
+        table.to_parquet(args.parquet, index=False)
+    with pd_options():
+        print(table.drop(columns=["db"]).to_string(index=False))
+    failed = int((table["status"] != FINISHED).sum())
+    print(f"{total} runs, {failed} failed; results: {csv}" + (f", {args.parquet}" if args.parquet else ""))
+    return 0
+
+
+def _advance(bar: Any, row: dict[str, Any]) -> None:
+    bar.update(1)
+    bar.set_postfix_str(f"last: {row['status']}")
+
+
+def pd_options() -> Any:
+    import pandas as pd
+
+    return pd.option_context("display.width", 200, "display.max_columns", 30)
+
+
+def cmd_dashboard(args: argparse.Namespace) -> int:
+    """Become ``streamlit run <agentville.dashboard.app> -- DB``: the server process replaces this one.
+
+    Replacing the process (rather than calling Streamlit's CLI in-process)
+    leaves this interpreter's arguments and environment untouched, and lets
+    Ctrl-C and kill signals reach the server directly.
+    """
+    import importlib.util
+
+    if args.db is not None and not Path(args.db).is_file():
+        raise UserError(f"{args.db}: no such event store (make one with 'agentville run SCENARIO --db {args.db}')")
+    if not 0 < args.port < 65536:
+        raise UserError(f"--port {args.port}: not a port number")
+    spec = importlib.util.find_spec("agentville.dashboard.app")
+    if spec is None or spec.origin is None:
+        raise UserError("the dashboard is not installed (agentville.dashboard.app is missing)")
+    command = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.address", args.address,
+               "--server.port", str(args.port), "--server.headless", "true" if args.headless else "false",
+               "--browser.gatherUsageStats", "false", "--", *([str(Path(args.db).resolve())] if args.db else [])]
+    env = {**os.environ, "AGENTVILLE_RUNS_DIR": str(Path(args.runs_dir).resolve())}
+    print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
+    sys.stdout.flush()
+    os.execve(sys.executable, command, env)
+    return 0  # not reached: the server has replaced this process
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    with open_store(args.db) as store:
+        runs = store.runs()
+        counts = {r["run_id"]: store.count_events(r["run_id"]) for r in runs}
+    if not runs:
+        print(f"{args.db}: no runs")
+    for r in runs:
+        print(f"{r['run_id']}  {r['status']:<11} {r['scenario']}  seed {r['seed']}  "
+              f"{counts[r['run_id']]} events  started {r['started_at']}"
+              + (f"  error: {r['error']}" if r.get("error") else ""))
+    return 0
