@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING, cast
 from agentville.sim import events
 
 from .dialogue import converse
+from .memory import Impression
 from .templates import render
+from .timing import REACTION_S
 
 if TYPE_CHECKING:
     from agentville.sim.location import Location
@@ -41,8 +43,8 @@ def act(agent: GenerativeAgent, activity: str, minutes: float, where: Location) 
     if where.object:
         ctx.town.set_object(where, f"in use by {agent.name}: {activity}", agent.name)
     observations = agent.perception.notice(ctx, where)
-    for observation in observations:
-        yield from agent.remember("event", observation.text, subject=observation.subject)
+    if observations:  # remembered in the background: noticing does not stop the agent
+        agent.remember_all([Impression("event", o.text, subject=o.subject) for o in observations])
     if (yield from react(agent, observations)):
         return True
     return (yield from pause(agent, max(end - ctx.env.now, 60.0)))
@@ -93,7 +95,7 @@ def react(agent: GenerativeAgent, observations: list[Observation]) -> SubProcess
                    activity=agent.activity, place=agent.location.place, other=other.name,
                    other_activity=other.activity,
                    memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet"),
-            REACTIONS, purpose="reaction", agent=agent.name, default="carry on")
+            REACTIONS, purpose="reaction", agent=agent.name, default="carry on", due=ctx.env.now + REACTION_S)
         ctx.log(events.REACTION, agent.name, other=other.name, decision=decision)
         if decision == "talk" and may_approach(agent, other):
             yield from converse(agent, other)

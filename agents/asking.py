@@ -31,7 +31,7 @@ class Unparseable(ValueError):
 
 def ask(ctx: AgentContext, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
         max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES,
-        check: Callable[[T], None] | None = None, joiner: str = "") -> SubProcess[T]:
+        check: Callable[[T], None] | None = None, joiner: str = "", due: float | None = None) -> SubProcess[T]:
     """A simpy sub-process returning ``parse(prefix + answer)``.
 
     ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
@@ -40,10 +40,11 @@ def ask(ctx: AgentContext, agent: str, prompt: str, parse: Callable[[str], T], *
     whitespace). ``default`` must parse. ``check``
     vets the model's parsed answers only (it raises ``Unparseable``), for
     faults the plain answer cannot have, such as repeating the prompt's example.
+    ``due`` is when the answer is needed (a retry is due at once).
     """
     for attempt in range(retries + 1):
         answer = yield ctx.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
-                                    default=default)
+                                    default=default, due=due)
         try:
             result = parse(prefix + joiner + answer.lstrip("\n") if joiner else prefix + answer)
             if check is not None and answer != default:

@@ -20,12 +20,13 @@ from typing import TYPE_CHECKING
 
 from agentville.sim import events
 
-from . import planning
+from . import ahead, planning
 from .acting import act, sleep_until
 from .asking import LIST_END, Unparseable, ask
 from .places import choose_location
 from .planning import Block, is_sleep
 from .templates import copied_from_example, render
+from .timing import DECIDING_S
 
 if TYPE_CHECKING:
     from agentville.sim.context import AgentContext
@@ -108,7 +109,7 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float) -> SubProcess[No
     ctx.log(events.PLAN, agent.name, level="day", date=day.isoformat(), wake=at.isoformat(timespec="minutes"),
             strokes=strokes, schedule=_schedule_rows(ctx, blocks),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))
-    yield from agent.remember("plan", f"{agent.name}'s plan for {date}: {'; '.join(strokes)}")
+    agent.remember("plan", f"{agent.name}'s plan for {date}: {'; '.join(strokes)}")
 
 
 def _schedule_rows(ctx: AgentContext, blocks: list[Block]) -> list[dict[str, str]]:
@@ -122,27 +123,35 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
     """Work through the schedule until bedtime, an hour's chunk at a time."""
     ctx = agent.ctx
     while ctx.env.now < _today(agent).bedtime:
-        if agent.wants_to_reflect():
-            yield from agent.reflect_now()
+        agent.maybe_reflect()
         if agent.replan_reason:
             yield from revise(agent, agent.replan_reason)
         plan = _today(agent)
         now = ctx.env.now
         if now >= plan.bedtime:
             break
-        block = planning.block_at(plan.blocks, now) or Block(now, min(
-            [b.start for b in plan.blocks if b.start > now] + [plan.bedtime]), "taking a short break")
-        chunk_end = min(block.end, now + planning.CHUNK_MINUTES * 60, plan.bedtime)
-        minutes = int((chunk_end - now) // 60)
+        block, chunk_end, minutes = planning.chunk_at(plan.blocks, plan.bedtime, now)
+        prepared = ahead.take(agent, block)
         if minutes < 1:
             yield ctx.env.timeout(chunk_end - now)
             continue
-        where = yield from choose_location(agent, block.activity)
-        steps = yield from decompose(agent, block.activity, minutes, where)
-        for activity, step_minutes in steps:
+        if prepared is not None:  # thought out during the last step (it may have ended a little off schedule)
+            where, steps = yield prepared.ready
+            steps = planning.fit_durations(steps, minutes, block.activity) if minutes > planning.STEP_MINUTES[1] \
+                else [(block.activity, minutes)]
+        else:
+            where = yield from choose_location(agent, block.activity, due=ctx.env.now + DECIDING_S)
+            steps = yield from decompose(agent, block.activity, minutes, where, start=now, due=ctx.env.now + DECIDING_S)
+        if minutes > planning.STEP_MINUTES[1]:
+            ctx.log(events.PLAN, agent.name, level="steps", activity=block.activity, minutes=minutes,
+                    steps=[{"activity": a, "minutes": m} for a, m in steps])
+        for index, (activity, step_minutes) in enumerate(steps):
+            if index == len(steps) - 1:
+                ahead.prepare(agent, plan, ctx.env.now + step_minutes * 60)
             interrupted = yield from act(agent, activity, step_minutes, where)
-            if interrupted or agent.replan_reason or agent.wants_to_reflect():
+            if interrupted or agent.replan_reason:
                 break
+            agent.maybe_reflect()
 
 
 def _today(agent: GenerativeAgent) -> DayPlan:
@@ -154,8 +163,7 @@ def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
     """The no-planning ablation: every quarter of an hour, decide what to do next."""
     ctx = agent.ctx
     while True:
-        if agent.wants_to_reflect():
-            yield from agent.reflect_now()
+        agent.maybe_reflect()
         now = ctx.now
         recent = agent.recall(f"what {agent.name} should do at {now:%H:%M}", k=5)
         plain = _routine_activity(agent, now)
@@ -213,7 +221,7 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
                                 schedule=planning.format_schedule(plan.blocks, ctx.clock.at, plan.bedtime),
                                 time=f"{ctx.now:%H:%M}", event=reason, first=lines[0]),
         parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=lines[0], joiner="\n",
-        default="\n".join(lines[1:]))
+        default="\n".join(lines[1:]), due=ctx.env.now + DECIDING_S)
     blocks = [b for b in blocks if b.end > b.start]
     if not blocks:
         return
@@ -223,23 +231,25 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
             bedtime=ctx.clock.at(revised.bedtime).isoformat(timespec="minutes"))
 
 
-def decompose(agent: GenerativeAgent, activity: str, minutes: int,
-              where: Location) -> SubProcess[list[tuple[str, int]]]:
-    """A simpy sub-process: ``minutes`` of ``activity`` as 5-15 minute steps (exactly ``minutes`` in all)."""
+def decompose(agent: GenerativeAgent, activity: str, minutes: int, where: Location, *, start: float | None = None,
+              due: float | None = None) -> SubProcess[list[tuple[str, int]]]:
+    """A simpy sub-process: ``minutes`` of ``activity`` from ``start`` (default now) as 5-15 minute steps.
+
+    The steps add up to exactly ``minutes``; ``due`` is when they are needed.
+    """
     if minutes <= planning.STEP_MINUTES[1]:
         return [(activity, minutes)]
     ctx = agent.ctx
+    begins = ctx.clock.at(ctx.env.now if start is None else start)
 
     def parse(text: str) -> list[tuple[str, int]]:
         return planning.fit_durations(planning.parse_steps(text), minutes, activity)
 
     steps = yield from ask(
-        ctx, agent.name, render("decompose", name=agent.name, activity=activity, time=ctx.now.strftime("%H:%M"),
+        ctx, agent.name, render("decompose", name=agent.name, activity=activity, time=begins.strftime("%H:%M"),
                                 minutes=minutes, place=f"{where.place}, {where.area}"),
         parse, check=not_copied("decompose"), purpose="decompose", max_tokens=96, stop=LIST_END, prefix="-",
-        default=planning.default_steps(activity, minutes))
-    ctx.log(events.PLAN, agent.name, level="steps", activity=activity, minutes=minutes,
-            steps=[{"activity": a, "minutes": m} for a, m in steps])
+        default=planning.default_steps(activity, minutes), due=due)
     return steps
 
 

@@ -7,6 +7,12 @@ conversation so far. A conversation ends when a speaker says goodbye or
 decides it is over (a yes/no choice, from the third line on), or at the turn
 limit. Lines take simulated time; both keep a one-sentence summary as a chat
 memory, and the pair will not start another one before the cooldown is over.
+
+Generation overlaps with speech: the reply to a line (and the next speaker's
+"is it over?") is asked as soon as the line is known and is due when it has
+been said, so the conversation's timeline is the one of asking afterwards,
+while the workers get the request a few simulated seconds early. A reply
+asked for a conversation that then ends is simply not said.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from agentville.sim import events
 
 from .asking import Unparseable, ask
 from .templates import render
+from .timing import DECIDING_S
 
 if TYPE_CHECKING:
     from agentville.sim.location import Location
@@ -89,55 +96,79 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     turns = starter.cognition.conversation_turns
     speaker, listener = starter, partner
     reason = "turn limit"
+    next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turns == 1, at=ctx.env.now))
+    summary: simpy.Process | None = None
     for turn in range(turns):
-        if turn >= END_CHECK_FROM:
-            over = yield ctx.llm.choice(
-                render("conversation_end", lines=conversation.transcript(), name=speaker.name, other=listener.name),
-                ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no")
-            if over == "yes":
-                reason = f"{speaker.name} ended it"
-                break
-        line = yield from say(speaker, listener, conversation, last_turn=turn == turns - 1)
+        line = yield next_line
         conversation.lines.append((speaker.name, line))
         ctx.log(events.UTTERANCE, speaker.name, conversation=conversation.id, listener=listener.name, turn=turn + 1,
                 text=line)
         speaker.learn_places(line)
         listener.learn_places(line)
-        yield ctx.env.timeout(line_seconds(line))
-        if 1 <= turn < turns - 1 and FAREWELL.search(line):
-            reason = f"{speaker.name} said goodbye"
+        said = ctx.env.now + line_seconds(line)
+        goes_on = turn + 1 < turns and not (1 <= turn and FAREWELL.search(line))
+        over = None
+        if goes_on:  # the reply is composed (and the end considered) while this line is being said
+            speaker, listener = listener, speaker
+            if turn + 1 >= END_CHECK_FROM:
+                over = ctx.llm.choice(
+                    render("conversation_end", lines=conversation.transcript(), name=speaker.name,
+                           other=listener.name),
+                    ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no", due=said)
+            next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said))
+        else:  # the last line: its summary is written while it is being said
+            summary = ctx.env.process(summarize(starter, partner, conversation, at=said))
+        yield ctx.env.timeout(said - ctx.env.now)
+        if not goes_on:
+            if turn + 1 < turns:
+                reason = f"{speaker.name} said goodbye"
             break
-        speaker, listener = listener, speaker
-    summary = yield from ask(
-        ctx, starter.name, render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
-        clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
-        prefix=f"{starter.name} and {partner.name}", joiner=" ",
-        default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}")
+        if over is not None and (yield over) == "yes":
+            reason = f"{speaker.name} ended it"
+            break
+    if summary is None:  # ended by a decision: summarised now
+        summary = ctx.env.process(summarize(starter, partner, conversation, at=ctx.env.now + DECIDING_S))
+    text: str = yield summary
     minutes = round((ctx.env.now - conversation.started) / 60, 2)
     ctx.log(events.CONVERSATION_END, starter.name, conversation=conversation.id, partner=partner.name,
-            lines=len(conversation.lines), minutes=minutes, reason=reason, summary=summary)
+            lines=len(conversation.lines), minutes=minutes, reason=reason, summary=text)
     for me, other in ((starter, partner), (partner, starter)):
         me.last_talked[other.name] = ctx.env.now
-        yield from me.remember("chat", summary, subject=other.name)
-        me.ask_to_replan(f"{me.name} had a conversation with {other.name}. {summary}")
+        me.remember("chat", text, subject=other.name)  # consolidated in the background
+        me.ask_to_replan(f"{me.name} had a conversation with {other.name}. {text}")
     starter.leave(conversation)
     partner.leave(conversation)
     conversation.done.succeed()
 
 
-def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_turn: bool) -> SubProcess[str]:
-    """One line from ``speaker``, drawing on what it remembers about ``listener``."""
+def summarize(starter: Speaker, partner: Speaker, conversation: Conversation, at: float) -> SubProcess[str]:
+    """The conversation in one sentence (both keep it as a memory), due at ``at``."""
+    return (yield from ask(
+        starter.ctx, starter.name,
+        render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
+        clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
+        prefix=f"{starter.name} and {partner.name}", joiner=" ",
+        default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}",
+        due=at))
+
+
+def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_turn: bool,
+        at: float) -> SubProcess[str]:
+    """One line from ``speaker`` to be said at ``at``, drawing on what it remembers about ``listener``.
+
+    It is asked as soon as the line before it is known, and due when that line has been said.
+    """
     last = conversation.lines[-1][1] if conversation.lines else ""
     memories = speaker.recall(f"{listener.name}. {last}".strip(), touch=True)
     ctx = speaker.ctx
-    prompt = render("utterance", persona=speaker.persona_text, time=ctx.now.strftime("%A %H:%M"),
+    prompt = render("utterance", persona=speaker.persona_text, time=ctx.clock.at(at).strftime("%A %H:%M"),
                     place=conversation.where.place, name=speaker.name, activity=speaker.activity,
                     other=listener.name, other_activity=listener.activity,
                     memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet",
                     lines=conversation.transcript())
     return (yield from ask(ctx, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
                            purpose="utterance", max_tokens=48, stop=("\n",),
-                           default=default_line(speaker, listener, conversation, memories, last_turn)))
+                           default=default_line(speaker, listener, conversation, memories, last_turn), due=at))
 
 
 def default_line(speaker: Speaker, listener: Speaker, conversation: Conversation, memories: list[MemoryNode],

@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
+
+import simpy
 
 from agentville.sim import events
 from agentville.sim.scenario import CognitionSpec, PersonaSpec
@@ -29,17 +32,18 @@ from . import acting, days
 from .acting import ACTING, AWAKE, TALKING
 from .asking import Unparseable
 from .dialogue import Conversation, clean_line
-from .memory import MemoryNode, MemoryStream, RetrievalWeights, rate_importance
+from .memory import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
 from .perception import Perception
 from .reflection import reflect
 from .templates import render
+from .timing import CONSOLIDATION_S
 
 if TYPE_CHECKING:
-    import simpy
-
     from agentville.sim.context import AgentContext, AgentFactory
+    from agentville.sim.generation import TextRequest
     from agentville.sim.location import Location
 
+    from .ahead import NextChunk
     from .days import DayPlan
     from .protocols import SubProcess
 
@@ -66,6 +70,9 @@ class GenerativeAgent:
         self.considered: dict[str, float] = {}  # acting: when each person was last considered for a reaction
         self.where_for: dict[str, Location] = {}  # places: where each activity (lower case) happens
         self._ratings: dict[str, int] = {}
+        self._rating: dict[str, simpy.Event] = {}  # ratings asked and not yet delivered, by text
+        self.reflecting: simpy.Process | None = None
+        self.next_chunk: NextChunk | None = None  # ahead: the next chunk of the day, being prepared
         self._reflected_upto = -1
         self.known_places = {self.home.place} | {ctx.world.resolve(s.place, self.home).place for s in persona.routine}
         self.learn_places(" ".join([persona.learned, persona.currently, *persona.memories]), log=False)
@@ -90,18 +97,47 @@ class GenerativeAgent:
 
     # -- memory ------------------------------------------------------------------
     def remember(self, kind: str, text: str, *, subject: str | None = None, evidence: tuple[int, ...] = (),
-                 depth: int = 0) -> SubProcess[MemoryNode]:
-        """A simpy sub-process: rate (once per distinct text), embed and store one memory, and log it."""
+                 depth: int = 0) -> simpy.Process:
+        """Consolidate one memory in the background (see ``remember_all``); the process's value is its node."""
+        return self.remember_all([Impression(kind, text, subject, evidence, depth)])
+
+    def remember_all(self, impressions: Sequence[Impression], *, delay: float = CONSOLIDATION_S) -> simpy.Process:
+        """Consolidate memories in the background: the agent goes on while they are rated.
+
+        All of them are rated together (one request each, asked now, due
+        ``delay`` later); then they are embedded and enter the stream and the
+        log, in the order given, at that moment. The returned process's value
+        is the list of nodes, for whoever must wait for them (a reflection).
+        """
+        return self.ctx.env.process(self._consolidate(list(impressions), self.ctx.env.now + delay))
+
+    def _consolidate(self, impressions: list[Impression], due: float) -> SubProcess[list[MemoryNode]]:
         ctx = self.ctx
-        importance = self._ratings.get(text)
-        if importance is None:
-            importance = yield from rate_importance(ctx.llm, self.name, self.summary, text)
-            self._ratings[text] = importance
-        node = self.memory.add(kind, text, now=ctx.env.now, importance=importance,
-                               embedding=ctx.llm.embed([text])[0], subject=subject, evidence=evidence, depth=depth)
-        ctx.log(events.MEMORY, self.name, id=node.id, kind=kind, text=text, importance=node.importance,
-                subject=subject, evidence=list(node.evidence), depth=node.depth)
-        return node
+        asked: dict[str, simpy.Event] = {}
+        for impression in impressions:
+            text = impression.text
+            if text in self._ratings or text in asked:
+                continue  # a text is rated once, even when it is noticed again while its rating is pending
+            if text not in self._rating:
+                self._rating[text] = ask_importance(ctx.llm, self.name, self.summary, text, due=due)
+            asked[text] = self._rating[text]
+        if asked:
+            yield ctx.env.all_of(list(asked.values()))
+        if due > ctx.env.now:
+            yield ctx.env.timeout(due - ctx.env.now)
+        for text, answer in asked.items():
+            self._ratings[text] = int(str(answer.value))
+            self._rating.pop(text, None)
+        vectors = ctx.llm.embed([i.text for i in impressions])
+        nodes = []
+        for impression, vector in zip(impressions, vectors, strict=True):
+            node = self.memory.add(impression.kind, impression.text, now=ctx.env.now,
+                                   importance=self._ratings[impression.text], embedding=vector,
+                                   subject=impression.subject, evidence=impression.evidence, depth=impression.depth)
+            ctx.log(events.MEMORY, self.name, id=node.id, kind=node.kind, text=node.text, importance=node.importance,
+                    subject=node.subject, evidence=list(node.evidence), depth=node.depth)
+            nodes.append(node)
+        return nodes
 
     def recall(self, query: str, *, k: int | None = None, touch: bool = True) -> list[MemoryNode]:
         """The memories that bear on ``query``; with retrieval off, simply the most recent ones.
@@ -125,17 +161,23 @@ class GenerativeAgent:
         return (self.cognition.reflection
                 and self.memory.importance_since(self._reflected_upto) >= self.cognition.reflection_threshold)
 
-    def reflect_now(self) -> SubProcess[None]:
-        """Reflect (``reflection.reflect``); everything remembered so far no longer counts towards the next one."""
-        upto = len(self.memory) - 1
-        yield from reflect(self)
-        self._reflected_upto = max(upto, len(self.memory) - 1)
+    def maybe_reflect(self) -> None:
+        """Start reflecting in the background when enough has happened (and it is not reflecting already)."""
+        if self.reflecting is None and self.wants_to_reflect():
+            self.reflecting = self.ctx.env.process(self._reflect())
+
+    def _reflect(self) -> SubProcess[None]:
+        try:
+            yield from reflect(self)
+        finally:  # what was remembered so far no longer counts towards the next reflection
+            self._reflected_upto = len(self.memory) - 1
+            self.reflecting = None
 
     # -- what others can do to it ------------------------------------------------
     def whisper(self, text: str) -> None:
         """An inner-voice line: the agent takes it as its own thought, remembers it and rethinks its day."""
         self.learn_places(text)
-        self.ctx.env.process(self.remember("thought", text))
+        self.remember("thought", text)
         self.ask_to_replan(f"{self.name} thought: {text}")
 
     def ask_to_replan(self, reason: str) -> None:
@@ -159,28 +201,40 @@ class GenerativeAgent:
 
     def interview(self, question: str) -> str:
         """Answer ``question`` from memory, without changing the agent (no memory touched, no seed used)."""
+        request, finish = self.interview_question(question)
+        return finish(self.ctx.llm.answer_now([request])[0])
+
+    def interview_question(self, question: str) -> tuple[TextRequest, Callable[[str], str]]:
+        """The request an interview asks, and how its answer becomes the agent's (cleaned, logged) reply.
+
+        Split so that many agents' interviews can go to the model together.
+        """
         ctx = self.ctx
         memories = self.recall(question, touch=False)
         prompt = render("interview", persona=self.persona_text, name=self.name, question=question,
                         memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet")
         plain = f"I'd rather not say much about that. Lately I've been {self.activity}."
-        answer = ctx.llm.text_now(prompt, purpose="interview", agent=self.name, max_tokens=96, stop=("\n",),
-                                  seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.env.now}", default=plain)
-        try:
-            answer = clean_line(answer, self.name, "Interviewer")
-        except Unparseable:
-            answer = plain
-        if ctx.running:
-            ctx.log(events.INTERVIEW, self.name, question=question, answer=answer, memories=[m.id for m in memories])
-        return answer
+        request = ctx.llm.request_now(prompt, purpose="interview", agent=self.name, max_tokens=96, stop=("\n",),
+                                      seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.env.now}", default=plain)
+
+        def finish(answer: str) -> str:
+            try:
+                answer = clean_line(answer, self.name, "Interviewer")
+            except Unparseable:
+                answer = plain
+            if ctx.running:
+                ctx.log(events.INTERVIEW, self.name, question=question, answer=answer,
+                        memories=[m.id for m in memories])
+            return answer
+
+        return request, finish
 
     # -- the life ------------------------------------------------------------------
     def live(self) -> SubProcess[None]:
         """The agent's simpy process: first memories, then day after day (or moment to moment, unplanned)."""
         ctx = self.ctx
         ctx.town.place(self.name, self.home)
-        for text in self.persona.memories:
-            yield from self.remember("event", text)
+        yield self.remember_all([Impression("event", text) for text in self.persona.memories], delay=0)
         if not self.cognition.planning:
             yield from days.live_moment_to_moment(self)
             return

@@ -22,6 +22,8 @@ import numpy as np
 from .templates import template
 
 if TYPE_CHECKING:
+    import simpy
+
     from agentville.sim.generation import GenerationService
 
     from .protocols import SubProcess
@@ -42,6 +44,17 @@ class MemoryNode:
     depth: int = 0
     evidence: tuple[int, ...] = ()
     subject: str | None = None  # who or what it is about, when known (perception, chat)
+
+
+@dataclass(frozen=True)
+class Impression:
+    """Something to remember, before it is rated and stored (``GenerativeAgent.remember_all``)."""
+
+    kind: str
+    text: str
+    subject: str | None = None
+    evidence: tuple[int, ...] = ()
+    depth: int = 0
 
 
 @dataclass
@@ -169,8 +182,14 @@ def importance_prompt(person: str, memory: str) -> str:
     return template("importance").format(person=person, memory=memory)
 
 
+def ask_importance(llm: GenerationService, agent: str, person: str, memory: str,
+                   due: float | None = None) -> simpy.Event:
+    """The model's 1-10 rating of a memory, as an event whose value is the option ("7"); due at ``due``."""
+    return llm.choice(importance_prompt(person, memory), IMPORTANCE_OPTIONS, purpose="importance", agent=agent,
+                      default="3", due=due)
+
+
 def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> SubProcess[int]:
     """A simpy sub-process: the model rates a memory 1-10 (a choice, so it always parses)."""
-    answer = yield llm.choice(importance_prompt(person, memory), IMPORTANCE_OPTIONS, purpose="importance",
-                              agent=agent, default="3")
+    answer = yield ask_importance(llm, agent, person, memory)
     return int(answer)

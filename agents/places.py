@@ -20,8 +20,12 @@ if TYPE_CHECKING:
     from .protocols import SubProcess
 
 
-def choose_location(agent: GenerativeAgent, activity: str) -> SubProcess[Location]:
-    """A simpy sub-process: where ``activity`` happens (a known place, one of its areas, maybe an object)."""
+def choose_location(agent: GenerativeAgent, activity: str, due: float | None = None) -> SubProcess[Location]:
+    """A simpy sub-process: where ``activity`` happens (a known place, one of its areas, maybe an object).
+
+    With ``due`` (thinking ahead, see ``ahead``), each level's answer is due
+    halfway between its asking and ``due``, so the whole walk is done by then.
+    """
     key = activity.lower()
     if key in agent.where_for:
         return agent.where_for[key]
@@ -43,22 +47,27 @@ def choose_location(agent: GenerativeAgent, activity: str) -> SubProcess[Locatio
             render("location", name=agent.name, here=here, activity=activity, what="place",
                    usual=f"Usually, {agent.name} goes {usual}." if usual else "",
                    choices_label=f"Places {agent.name} knows", choices=", ".join(places)),
-            places, purpose="location_place", agent=agent.name, default=agent.location.place)
+            places, purpose="location_place", agent=agent.name, default=agent.location.place, due=_halfway(agent, due))
     owners = world.private_areas
     areas = [a for a in world.places[place].areas if agent.name in owners.get((place, a.name), {agent.name})]
     areas = areas or world.places[place].areas
     area = yield from _pick(agent, [a.name for a in areas], key, f"part of {place}", f"Parts of {place}", activity,
-                            "location_area", agent.home.area if place == agent.home.place else areas[0].name)
+                            "location_area", agent.home.area if place == agent.home.place else areas[0].name, due)
     objects = [o.name for o in next(a for a in areas if a.name == area).objects]
     obj = (yield from _pick(agent, objects, key, "thing to use", f"Things in the {area} of {place}", activity,
-                            "location_object", objects[0])) if objects else None
+                            "location_object", objects[0], due)) if objects else None
     where = Location(place, area, obj)
     agent.where_for[key] = where
     return where
 
 
+def _halfway(agent: GenerativeAgent, due: float | None) -> float | None:
+    now = agent.ctx.env.now
+    return None if due is None else now + max(0.0, due - now) / 2
+
+
 def _pick(agent: GenerativeAgent, options: list[str], key: str, what: str, label: str, activity: str, purpose: str,
-          default: str) -> SubProcess[str]:
+          default: str, due: float | None = None) -> SubProcess[str]:
     """One level of the place tree: the only option, the one the activity names, or the model's choice."""
     if len(options) == 1:
         return options[0]
@@ -68,5 +77,6 @@ def _pick(agent: GenerativeAgent, options: list[str], key: str, what: str, label
     answer = yield agent.ctx.llm.choice(
         render("location", name=agent.name, here=str(agent.location), activity=activity, what=what, usual="",
                choices_label=label, choices=", ".join(options)),
-        options, purpose=purpose, agent=agent.name, default=default if default in options else options[0])
+        options, purpose=purpose, agent=agent.name, default=default if default in options else options[0],
+        due=_halfway(agent, due))
     return answer

@@ -190,6 +190,17 @@ def block_at(blocks: list[Block], now: float) -> Block | None:
 
 
 # -- decomposition -------------------------------------------------------------
+def chunk_at(blocks: list[Block], bedtime: float, now: float) -> tuple[Block, float, int]:
+    """The block in force at ``now`` (a short break between blocks), where its chunk ends, and its whole minutes.
+
+    A chunk is what is decomposed at once: the block's rest, at most an hour, never past bedtime.
+    """
+    block = block_at(blocks, now) or Block(now, min([b.start for b in blocks if b.start > now] + [bedtime]),
+                                           "taking a short break")
+    end = min(block.end, now + CHUNK_MINUTES * 60, bedtime)
+    return block, end, int((end - now) // 60)
+
+
 def parse_steps(text: str) -> list[tuple[str, int]]:
     """Steps as (activity, minutes); a step without a duration gets the default."""
     steps: list[tuple[str, int]] = []

@@ -10,7 +10,7 @@ sub-process in the package.
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import simpy
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from agentville.sim.scenario import CognitionSpec
 
     from .dialogue import Conversation
-    from .memory import MemoryNode, MemoryStream
+    from .memory import Impression, MemoryNode, MemoryStream
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ class Speaker(Protocol):
 
     def recall(self, query: str, *, touch: bool = True) -> list[MemoryNode]: ...
 
-    def remember(self, kind: str, text: str, *, subject: str | None = None) -> SubProcess[MemoryNode]: ...
+    def remember(self, kind: str, text: str, *, subject: str | None = None) -> simpy.Process: ...
 
     def learn_places(self, text: str) -> None: ...
 
@@ -66,5 +66,4 @@ class Reflector(Protocol):
 
     def recall(self, query: str, *, k: int | None = None, touch: bool = True) -> list[MemoryNode]: ...
 
-    def remember(self, kind: str, text: str, *, evidence: tuple[int, ...] = (),
-                 depth: int = 0) -> SubProcess[MemoryNode]: ...
+    def remember_all(self, impressions: Sequence[Impression], *, delay: float = ...) -> simpy.Process: ...

@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from agentville.sim import events
 
 from .asking import LIST_END, Unparseable, ask
+from .memory import Impression
 from .templates import numbered, render
+from .timing import THINKING_S
 
 if TYPE_CHECKING:
     from .memory import MemoryNode
@@ -83,26 +85,33 @@ def default_insights(agent: Reflector, evidence: list[MemoryNode]) -> str:
 
 
 def reflect(agent: Reflector) -> SubProcess[None]:
-    """A simpy sub-process: questions, retrieval, insights (each remembered with its evidence)."""
+    """A simpy sub-process: questions; retrieval for all of them; all insights asked at once; then remembered.
+
+    It runs beside the agent's day (the agent does not stop to think). Each
+    step is due ``THINKING_S`` after it is asked. Evidence is retrieved for
+    every question before any insight exists, so the insights of one
+    question never cite those of another, and their requests go together.
+    """
     ctx = agent.ctx
     recent = agent.memory.recent(RECENT)
     questions = yield from ask(
         ctx, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
         parse_questions, purpose="reflection_questions", max_tokens=72, stop=LIST_END, prefix="1.",
-        default=default_questions(agent, recent))
-    written: list[int] = []
-    for question in questions:
-        evidence = agent.recall(question, k=EVIDENCE_K, touch=True)
-        if not evidence:
-            continue
-        insights = yield from ask(
-            ctx, agent.name, render("insights", name=agent.name, question=question,
-                                    statements=numbered([m.text for m in evidence])),
-            functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",
-            max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(agent, evidence))
-        for text, cited in insights:
+        default=default_questions(agent, recent), due=ctx.env.now + THINKING_S)
+    found = [(question, agent.recall(question, k=EVIDENCE_K, touch=True)) for question in questions]
+    found = [(question, evidence) for question, evidence in found if evidence]
+    due = ctx.env.now + THINKING_S
+    asked = [ctx.env.process(ask(
+        ctx, agent.name, render("insights", name=agent.name, question=question,
+                                statements=numbered([m.text for m in evidence])),
+        functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",
+        max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(agent, evidence), due=due))
+        for question, evidence in found]
+    impressions = []
+    for (_, evidence), process in zip(found, asked, strict=True):
+        for text, cited in (yield process):
             sources = [evidence[i - 1] for i in cited]
-            node = yield from agent.remember("thought", text, evidence=tuple(m.id for m in sources),
-                                             depth=1 + max(m.depth for m in sources))
-            written.append(node.id)
-    ctx.log(events.REFLECTION, agent.name, questions=questions, insights=written)
+            impressions.append(Impression("thought", text, evidence=tuple(m.id for m in sources),
+                                          depth=1 + max(m.depth for m in sources)))
+    nodes = (yield agent.remember_all(impressions)) if impressions else []
+    ctx.log(events.REFLECTION, agent.name, questions=questions, insights=[node.id for node in nodes])

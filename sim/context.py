@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import simpy
 
 from .clock import Clock
-from .generation import GenerationService
+from .generation import GenerationService, TextRequest
 from .location import Location
 from .scenario import CognitionSpec, PersonaSpec
 from .town import Town
@@ -34,6 +34,8 @@ class Agent(Protocol):
     def whisper(self, text: str) -> None: ...
 
     def interview(self, question: str) -> str: ...
+
+    def interview_question(self, question: str) -> tuple[TextRequest, Callable[[str], str]]: ...
 
 
 class AgentContext(Protocol):

@@ -70,7 +70,8 @@ class Simulation:
         self.llm = GenerationService(
             backend, self.env, run_seed=self.seed, embedder=embedder,
             cache=None if cache_mode == "off" else LLMCache(store.db, cache_mode),
-            call_seconds=generation.call_minutes * 60, temperature=generation.temperature, top_p=generation.top_p,
+            call_seconds=generation.call_minutes * 60, step_seconds=generation.step_seconds,
+            temperature=generation.temperature, top_p=generation.top_p,
             max_tokens=generation.max_tokens, wait_timeout_s=generation.timeout_s,
             on_failure=generation.on_failure, on_call=self._log_call)
         self.scenario_path = scenario_path
@@ -104,13 +105,14 @@ class Simulation:
         self._conversations += 1
         return self._conversations
 
-    def _log_call(self, request: Request, completion: Completion, wall: dict[str, Any]) -> None:
+    def _log_call(self, request: Request, completion: Completion, wall: dict[str, Any], asked: float,
+                  due: float) -> None:
         if not self.running:  # an interview asked before or after the run: nothing to log it in
             return
         data = {"purpose": request.purpose, "model": self.llm.model_id, "request": type(request).__name__,
                 "prompt": request.prompt, "output": completion.text, "seed": request.seed,
                 "prompt_tokens": completion.prompt_tokens, "output_tokens": completion.output_tokens,
-                "fallback": completion.fallback}
+                "fallback": completion.fallback, "asked": round(asked, 3), "due": round(due, 3)}
         if isinstance(request, ChoiceRequest):
             data["options"] = list(request.options)
         self.log(events.LLM_CALL, request.agent, wall=wall, **data)
@@ -142,6 +144,12 @@ class Simulation:
     def interview(self, agent: str, question: str) -> str:
         """Ask an agent a question; it answers from memory and nothing about it changes."""
         return self.agent(agent).interview(question)
+
+    def interview_all(self, question: str) -> dict[str, str]:
+        """Ask every agent the same question; the model gets all the questions at once."""
+        asked = {name: agent.interview_question(question) for name, agent in self.agents.items()}
+        answers = self.llm.answer_now([request for request, _ in asked.values()])
+        return {name: finish(answer) for (name, (_, finish)), answer in zip(asked.items(), answers, strict=True)}
 
     def set_object(self, where: str, state: str | None) -> None:
         """Change an object's state (``"Hobbs Cafe: kitchen: stove"``, ``"on fire"``); None restores it."""

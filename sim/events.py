@@ -173,7 +173,8 @@ class Interview(TypedDict):
 
 
 class LLMCall(TypedDict):
-    """One model call: purpose, prompt, answer, seed, tokens, and whether the answer is a fallback."""
+    """One model call: purpose, prompt, answer, seed, tokens, whether the answer is a fallback, and when it
+    was ``asked`` and ``due`` (simulated seconds; the row is logged when the answer is delivered, at ``due``)."""
     purpose: str
     model: str
     request: Literal["TextRequest", "ChoiceRequest"]
@@ -183,6 +184,8 @@ class LLMCall(TypedDict):
     prompt_tokens: int
     output_tokens: int
     fallback: bool
+    asked: float
+    due: float
     options: NotRequired[list[str]]
 
 

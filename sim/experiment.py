@@ -97,8 +97,9 @@ class Experiment:
     def interview_all(self, question: str) -> pd.DataFrame:
         """Ask every agent; one row per agent (agent, time, question, answer)."""
         self._started()
-        return pd.DataFrame([{"agent": name, "time": self.now, "question": question,
-                              "answer": self.sim.interview(name, question)} for name in self.sim.agents])
+        answers = self.sim.interview_all(question)
+        return pd.DataFrame([{"agent": name, "time": self.now, "question": question, "answer": answer}
+                             for name, answer in answers.items()])
 
     # -- reading ------------------------------------------------------------------------------
     def events(self, kinds: list[str] | None = None) -> pd.DataFrame:

@@ -139,6 +139,8 @@ class GenerationSpec(_Spec):
     top_p: float = Field(1.0, gt=0, le=1)
     max_tokens: int = Field(64, ge=1, le=4096)
     call_minutes: float = Field(0.0, ge=0, le=60, description="simulated time one call costs")
+    step_seconds: float = Field(0.0, ge=0, le=3600, description="deliver answers on the next step boundary "
+                                "(lock-step like the reference's 10 s steps; 0: off)")
     timeout_s: float = Field(120.0, gt=0, le=3600, description="longest wait for one answer")
     retries: int = Field(4, ge=0, le=20)
     on_failure: Literal["fallback", "stop"] = "fallback"

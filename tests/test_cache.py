@@ -113,7 +113,8 @@ def test_no_write_transaction_is_open_while_the_model_is_asked(tiny, tmp_path):
             return super().submit(request)
 
     summary = run(tiny, store, backend=Watching(), hours=4)
-    assert summary.llm_calls > 0 and len(seen) == summary.llm_calls
+    # every call logged was asked (a few asked near the end are due after it, so not logged yet)
+    assert summary.llm_calls > 0 and len(seen) >= summary.llm_calls
     assert not any(seen)
     assert not store.db.in_transaction
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from agentville.agents.dialogue import END_CHECK_FROM, clean_line
+from agentville.agents.timing import CONSOLIDATION_S
 from agentville.sim.runner import assemble
 from agentville.sim.store import EventStore
 from tests.scripted import ScriptedBackend
@@ -58,7 +59,8 @@ def test_both_remember_a_summary_and_the_cooldown_holds(tiny, tmp_path):
     gaps = starts.time.diff().dropna()
     assert (gaps >= dt.timedelta(minutes=120)).all()
     for end in events[events.kind == "conversation_end"].itertuples():
-        chats = events[(events.kind == "memory") & (events.time == end.time)
+        settled = end.time + dt.timedelta(seconds=CONSOLIDATION_S)  # remembered after a consolidation delay
+        chats = events[(events.kind == "memory") & (events.time == settled)
                        & events.data.map(lambda d: d.get("kind") == "chat")]
         assert {(c.agent, c.data["subject"]) for c in chats.itertuples()} == {("Ann", "Bob"), ("Bob", "Ann")}
         assert all(c.data["text"] == end.data["summary"] for c in chats.itertuples())

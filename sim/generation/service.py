@@ -20,9 +20,10 @@ It bridges simpy and the backends (DESIGN.md, invariants 2 and 3):
 from __future__ import annotations
 
 import concurrent.futures
+import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -41,7 +42,8 @@ from .requests import (
     fallback_answer,
 )
 
-CallLogger = Callable[[Request, Completion, dict[str, Any]], None]
+# (request, answer, wall-clock facts, simulated seconds when it was asked, simulated seconds when it was due)
+CallLogger = Callable[[Request, Completion, dict[str, Any], float, float], None]
 ON_FAILURE = ("fallback", "stop")
 VECTORS_KEPT = 50_000  # embeddings remembered in memory (~75 MB at 384 dimensions)
 
@@ -53,13 +55,13 @@ class GenerationError(RuntimeError):
 class GenerationService:
     def __init__(self, backend: Backend, env: simpy.Environment, *, run_seed: int,
                  cache: LLMCache | None = None, embedder: Embedder | None = None,
-                 call_seconds: float = 0.0, temperature: float = 0.7, top_p: float = 1.0,
+                 call_seconds: float = 0.0, step_seconds: float = 0.0, temperature: float = 0.7, top_p: float = 1.0,
                  max_tokens: int = 64, wait_timeout_s: float = 600.0, on_failure: str = "fallback",
                  on_call: CallLogger | None = None):
         if on_failure not in ON_FAILURE:
             raise ValueError(f"on_failure must be one of {ON_FAILURE}")
         self.backend, self.env, self.cache, self.embedder = backend, env, cache, embedder
-        self.run_seed, self.call_seconds = run_seed, call_seconds
+        self.run_seed, self.call_seconds, self.step_seconds = run_seed, call_seconds, step_seconds
         self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
         self.wait_timeout_s, self.on_failure, self.on_call = wait_timeout_s, on_failure, on_call
         self.calls_by_agent: Counter[str | None] = Counter()
@@ -74,21 +76,40 @@ class GenerationService:
     # -- what agents call ---------------------------------------------------
     def text(self, prompt: str, *, purpose: str, agent: str | None = None, max_tokens: int | None = None,
              stop: tuple[str, ...] | list[str] = (), temperature: float | None = None,
-             default: str | None = None) -> simpy.Event:
-        """A simpy event whose value is the generated text (``default`` is the logged fallback)."""
+             default: str | None = None, due: float | None = None) -> simpy.Event:
+        """A simpy event whose value is the generated text (``default`` is the logged fallback).
+
+        ``due`` is the simulated second the answer is needed (see ``due_time``).
+        """
         return self._submit(TextRequest(
             prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
             temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
-            seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent, default=default))
+            seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent, default=default), due)
 
     def choice(self, prompt: str, options: list[str] | tuple[str, ...], *, purpose: str,
-               agent: str | None = None, default: str | None = None) -> simpy.Event:
-        """A simpy event whose value is exactly one of ``options``."""
+               agent: str | None = None, default: str | None = None, due: float | None = None) -> simpy.Event:
+        """A simpy event whose value is exactly one of ``options`` (``due`` as for ``text``)."""
         if not options:
             raise ValueError("a choice needs at least one option")
         return self._submit(ChoiceRequest(prompt=prompt, options=tuple(options),
                                           seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent,
-                                          default=default))
+                                          default=default), due)
+
+    def due_time(self, due: float | None = None) -> float:
+        """When an answer asked now is delivered, in simulated seconds.
+
+        ``due`` (default: now), but never sooner than ``call_minutes`` after it
+        is asked. With ``step_seconds`` set,
+        answers arrive on the next step boundary after that (lock-step, like
+        the reference's 10-second steps). A function of simulated time only,
+        so the log does not depend on how fast the backend answers.
+        """
+        now = self.env.now
+        at = max(now if due is None else due, now + self.call_seconds)
+        if self.step_seconds > 0:
+            boundary = math.ceil(at / self.step_seconds - 1e-9) * self.step_seconds
+            at = boundary + self.step_seconds if boundary <= now else boundary
+        return at
 
     def text_now(self, prompt: str, *, purpose: str, agent: str | None, seed_key: str, max_tokens: int | None = None,
                  stop: tuple[str, ...] = (), default: str | None = None) -> str:
@@ -97,11 +118,17 @@ class GenerationService:
         The seed comes from ``seed_key``, not from the agent's call count, so
         asking leaves every later request of the run exactly as it was.
         """
-        request = TextRequest(prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
-                              temperature=self.temperature, top_p=self.top_p,
-                              seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
-                              agent=agent, default=default)
-        return self._answer_now(request)
+        return self.answer_now([self.request_now(prompt, purpose=purpose, agent=agent, seed_key=seed_key,
+                                                 max_tokens=max_tokens, stop=stop, default=default)])[0]
+
+    def request_now(self, prompt: str, *, purpose: str, agent: str | None, seed_key: str,
+                    max_tokens: int | None = None, stop: tuple[str, ...] = (), default: str | None = None
+                    ) -> TextRequest:
+        """A text request for ``answer_now``, seeded from ``seed_key`` (see ``text_now``)."""
+        return TextRequest(prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
+                           temperature=self.temperature, top_p=self.top_p,
+                           seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
+                           agent=agent, default=default)
 
     def choice_now(self, prompt: str, options: tuple[str, ...], *, purpose: str, agent: str | None, seed_key: str,
                    default: str | None = None) -> str:
@@ -112,21 +139,32 @@ class GenerationService:
         request = ChoiceRequest(prompt=prompt, options=tuple(options),
                                 seed=derive_seed(self.run_seed, agent, purpose, seed_key), purpose=purpose,
                                 agent=agent, default=default)
-        return self._answer_now(request)
+        return self.answer_now([request])[0]
 
-    def _answer_now(self, request: Request) -> str:
+    def answer_now(self, requests: Sequence[Request]) -> list[str]:
+        """Answer requests right away, outside simulated time; all are submitted before any is awaited.
+
+        Submitting them together lets the backend batch them (``interview_all``).
+        Answers are used and logged in the order of ``requests``.
+        """
         submitted = time.monotonic()
-        cached = self._cached(request)
-        if cached is not None:
-            completion = cached
-        else:
-            completion = self._outcome(request, self.backend.submit(request))
-            if self.cache is not None:
-                self.cache.put(self.model_id, request, completion)
-        if self.on_call is not None:
-            self.on_call(request, completion, {"cache_hit": cached is not None, "retries": completion.retries,
-                                               "latency_s": round(time.monotonic() - submitted, 4)})
-        return completion.text
+        asked = [(request, cached, None if cached is not None else self.backend.submit(request))
+                 for request in requests for cached in [self._cached(request)]]
+        answers = []
+        for request, cached, future in asked:
+            if cached is not None:
+                completion = cached
+            else:
+                assert future is not None
+                completion = self._outcome(request, future)
+                if self.cache is not None:
+                    self.cache.put(self.model_id, request, completion)
+            if self.on_call is not None:
+                self.on_call(request, completion, {"cache_hit": cached is not None, "retries": completion.retries,
+                                                   "latency_s": round(time.monotonic() - submitted, 4)},
+                             self.env.now, self.env.now)
+            answers.append(completion.text)
+        return answers
 
     def embed(self, texts: list[str]) -> np.ndarray:
         """Unit vectors for ``texts`` (one row each), cached like every other model answer."""
@@ -172,8 +210,9 @@ class GenerationService:
         except Exception as exc:  # a backend bug must still name the request it hit
             return self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
 
-    def _submit(self, request: Request) -> simpy.Event:
+    def _submit(self, request: Request, due: float | None = None) -> simpy.Event:
         submitted = time.monotonic()
+        asked, at = self.env.now, self.due_time(due)
         cached = self._cached(request)
         if cached is not None:
             future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
@@ -183,13 +222,13 @@ class GenerationService:
         finished: list[float] = []
         future.add_done_callback(lambda _: finished.append(time.monotonic()))
         answer = self.env.event()
-        due = self.env.timeout(self.call_seconds)
-        due.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished,
-                                                     cache_hit=cached is not None))
+        delivery = self.env.timeout(at - asked)
+        delivery.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished,
+                                                          cache_hit=cached is not None, asked=asked))
         return answer
 
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
-                 submitted: float, finished: list[float], cache_hit: bool) -> None:
+                 submitted: float, finished: list[float], cache_hit: bool, asked: float) -> None:
         waited_from = time.monotonic()
         if not future.done():
             self.waits += 1
@@ -204,7 +243,7 @@ class GenerationService:
                     "blocked_s": round(blocked, 4), **{k: v for k, v in completion.info.items() if k != "scores"}}
             if completion.info.get("error"):
                 wall["error"] = completion.info["error"]
-            self.on_call(request, completion, wall)
+            self.on_call(request, completion, wall, asked, self.env.now)
         answer.succeed(completion.text)
 
     def _failed(self, request: Request, reason: str, retries: int) -> Completion:

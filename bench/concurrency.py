@@ -1,0 +1,154 @@
+"""How many model requests overlap: the measure of how well the shared workers can batch.
+
+Usage: python bench/concurrency.py [--latency 0.05] [--hours 24] [--agents 100 300] [--grown-hours 4]
+                                   [--no-projection]
+
+Each run uses a backend that gives the fake backend's answers after a fixed
+latency L, with unlimited parallelism (a timer thread, no model), and no
+cache, so every call costs L of wall time unless it overlaps with others.
+Printed per run: calls, rounds (times the simulation had to stop and wait for
+an answer), mean and median requests in flight at each submission,
+effective parallelism (calls x L / wall), calls and conversations per
+agent-day.
+
+Projections: the same run again with per-request latencies scaled down from
+stated device figures (a choice and a text answer on an H200, and with the
+embedded model on this 2-core CPU), and the wall time scaled back up, minus
+the engine's own time measured with the instant fake backend. They assume
+every request in flight is served concurrently at its single-request
+latency, which holds for continuous batching on a GPU up to its batch limit
+and is optimistic on the CPU (its micro-batches slow down with size).
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import datetime as dt
+import heapq
+import itertools
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from engine import grown  # bench/engine.py: the same grown towns
+
+from agentville.sim import events
+from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, Request
+from agentville.sim.runner import assemble
+from agentville.sim.scenario import Scenario, load_scenario
+from agentville.sim.store import EventStore
+
+# Per-request latencies (seconds) used for the projections: (choice, text).
+DEVICES = {
+    "H200, transformers continuous batching": (0.05, 1.5),   # DESIGN.md's figures: a scored choice, a 64-token text
+    "this CPU, embedded Gemma 3 270M": (0.9, 6.0),        # measured single-request latencies (README, Benchmarks)
+}
+PROJECTION_TEXT_S = 0.05  # the scaled-down text latency the projection runs use
+
+
+class LatencyBackend:
+    """The fake backend's answers, each delivered after a fixed latency; unlimited parallelism."""
+
+    model_id = FakeBackend.model_id  # same answers, same embedder as the fake backend
+
+    def __init__(self, choice_s: float, text_s: float):
+        self.choice_s, self.text_s = choice_s, text_s
+        self.fake = FakeBackend()
+        self.in_flight = 0
+        self.samples: list[int] = []  # requests in flight at each submission (this one included)
+        self._due: list[tuple[float, int, concurrent.futures.Future, Completion]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._thread.start()
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+        delay = self.choice_s if isinstance(request, ChoiceRequest) else self.text_s
+        with self._wake:
+            self.in_flight += 1
+            self.samples.append(self.in_flight)
+            heapq.heappush(self._due, (time.monotonic() + delay, next(self._order), future, self.fake.answer(request)))
+            self._wake.notify()
+        return future
+
+    def _serve(self) -> None:
+        with self._wake:
+            while not self._closed:
+                if not self._due:
+                    self._wake.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                _, _, future, completion = heapq.heappop(self._due)
+                self.in_flight -= 1
+                future.set_result(completion)
+
+    def close(self) -> None:
+        with self._wake:
+            self._closed = True
+            self._wake.notify()
+
+
+def run(scenario: Scenario, hours: float, backend) -> dict:
+    with tempfile.TemporaryDirectory() as folder, EventStore(Path(folder) / "bench.db") as store:
+        sim = assemble(scenario, store=store, backend=backend, cache_mode="off")
+        start = time.perf_counter()
+        summary = sim.run(scenario.start + dt.timedelta(hours=hours))
+        wall = time.perf_counter() - start
+        waits = sim.llm.waits
+    agent_days = summary.agents * hours / 24
+    return {"agents": summary.agents, "calls": summary.llm_calls, "rounds": waits, "wall": wall,
+            "calls/agent-day": summary.llm_calls / agent_days,
+            "conv/agent-day": summary.by_kind.get(events.CONVERSATION_END, 0) / agent_days}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenario", default="worlds/smallville.yaml")
+    parser.add_argument("--latency", type=float, default=0.05, help="fixed latency L of every request (s)")
+    parser.add_argument("--hours", type=float, default=24, help="simulated hours of the scenario itself")
+    parser.add_argument("--agents", type=int, nargs="*", default=[100, 300], help="grown towns of this many")
+    parser.add_argument("--grown-hours", type=float, default=4, help="simulated hours of the grown towns")
+    parser.add_argument("--no-projection", action="store_true", help="skip the device projections")
+    args = parser.parse_args()
+    base = load_scenario(args.scenario)
+    towns = [(base, args.hours)] + [(grown(base, n), args.grown_hours) for n in args.agents]
+    print(f"fixed latency L = {args.latency * 1000:.0f} ms, unlimited parallelism, no cache")
+    print(f"{'town':<24} {'agents':>6} {'hours':>5} {'calls':>7} {'rounds':>7} {'in flight mean':>14} "
+          f"{'median':>6} {'wall s':>7} {'eff. parallelism':>16} {'calls/agent-day':>15} {'conv/agent-day':>14}")
+    for town, hours in towns:
+        backend = LatencyBackend(args.latency, args.latency)
+        try:
+            r = run(town, hours, backend)
+        finally:
+            backend.close()
+        print(f"{town.name[:24]:<24} {r['agents']:>6} {hours:>5g} {r['calls']:>7} {r['rounds']:>7} "
+              f"{statistics.mean(backend.samples):>14.1f} {statistics.median(backend.samples):>6.0f} "
+              f"{r['wall']:>7.1f} {r['calls'] * args.latency / r['wall']:>16.1f} {r['calls/agent-day']:>15.1f} "
+              f"{r['conv/agent-day']:>14.2f}", flush=True)
+    if args.no_projection:
+        return
+    engine_s = run(base, args.hours, FakeBackend())["wall"]
+    print(f"\nprojected wall time of {base.name}, {args.hours:g} simulated hours "
+          f"(engine alone: {engine_s:.1f} s with the instant fake)")
+    print(f"{'device':<40} {'choice s':>8} {'text s':>7} {'projected wall':>15}")
+    for device, (choice_s, text_s) in DEVICES.items():
+        scale = PROJECTION_TEXT_S / text_s
+        backend = LatencyBackend(choice_s * scale, text_s * scale)
+        try:
+            wall = run(base, args.hours, backend)["wall"]
+        finally:
+            backend.close()
+        projected = max(0.0, wall - engine_s) / scale + engine_s
+        print(f"{device:<40} {choice_s:>8.2f} {text_s:>7.2f} {projected / 60:>11.1f} min", flush=True)
+
+
+if __name__ == "__main__":
+    main()
