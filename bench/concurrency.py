@@ -43,8 +43,8 @@ from agentville.sim.store import EventStore
 
 # Per-request latencies (seconds) used for the projections: (choice, text).
 DEVICES = {
-    "H200, transformers continuous batching": (0.05, 1.5),   # DESIGN.md's figures: a scored choice, a 64-token text
-    "this CPU, embedded Gemma 3 270M": (0.9, 6.0),        # measured single-request latencies (README, Benchmarks)
+    "H200, transformers continuous batching": (0.05, 1.5),  # DESIGN.md: a scored choice, a 64-token text
+    "this CPU, embedded Gemma 3 270M": (1.0, 15.0),  # README, Benchmarks: choices ~1 s, texts 5-37 s
 }
 PROJECTION_TEXT_S = 0.05  # the scaled-down text latency the projection runs use
 

@@ -243,6 +243,11 @@ def generation(log: data.RunLog, t: float) -> None:
         st.altair_chart(alt.Chart(timed).mark_boxplot().encode(
             x=alt.X("latency_s:Q", title="latency (s)"), y=alt.Y("purpose:N", title=None)), width="stretch",
             height=240)
+    st.caption("How early each request was asked, in simulated seconds before its answer was needed "
+               "(its due time): the longer, the more requests the workers can batch together.")
+    st.altair_chart(alt.Chart(per_call).mark_boxplot().encode(
+        x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=alt.Y("purpose:N", title=None)),
+        width="stretch", height=240)
 
 
 main()

@@ -317,11 +317,12 @@ def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
 
 
 def generation_calls(log: RunLog, t: float) -> pd.DataFrame:
-    """One row per model call up to t: purpose, tokens, latency, cache hit, fallback, simulated hour."""
+    """One row per model call up to t: purpose, tokens, latency, cache hit, fallback, simulated hour,
+    and how long before it was needed the request was asked (``lead_s``, simulated seconds: the pipelining)."""
     calls = upto(log.kind(events.LLM_CALL), t)
     if calls.empty:
         return pd.DataFrame(columns=["purpose", "hour", "prompt_tokens", "output_tokens", "latency_s", "cache_hit",
-                                     "fallback"])
+                                     "fallback", "lead_s"])
     return pd.DataFrame({
         "purpose": [d["purpose"] for d in calls["data"]],
         "hour": [log.at(s).replace(minute=0, second=0, microsecond=0) for s in calls["sim_time"]],
@@ -330,4 +331,6 @@ def generation_calls(log: RunLog, t: float) -> pd.DataFrame:
         "latency_s": [(w or {}).get("latency_s") for w in calls["wall"]],
         "cache_hit": [bool((w or {}).get("cache_hit")) for w in calls["wall"]],
         "fallback": [bool(d.get("fallback")) for d in calls["data"]],
+        # runs logged before due times existed have neither field: asked when due
+        "lead_s": [float(d.get("due", s)) - float(d.get("asked", s)) for s, d in zip(calls["sim_time"], calls["data"])],
     })

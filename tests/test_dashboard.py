@@ -222,3 +222,11 @@ def test_the_dashboard_reads_the_store_only_through_its_apis():
         source = path.read_text()
         for sql in ("SELECT ", "INSERT ", "execute(", "sqlite_master", "embedding_cache", "llm_cache", "hashlib"):
             assert sql not in source, f"{path.name} uses {sql.strip()!r}: read through EventStore / LLMCache"
+
+
+def test_the_generation_view_shows_how_early_requests_were_asked(village_db):
+    log = data.load_run(village_db)
+    calls = data.generation_calls(log, log.reached)
+    ahead = calls[calls["lead_s"] > 0]
+    assert (calls["lead_s"] >= 0).all() and len(ahead) > len(calls) / 4
+    assert {"importance", "utterance"} <= set(ahead["purpose"])  # consolidation and speech overlap with asking
