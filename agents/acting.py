@@ -122,7 +122,15 @@ def may_approach(agent: GenerativeAgent, other: GenerativeAgent) -> bool:
 
 
 def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
-    """Go to bed (or home, if it has no bed) and sleep until ``moment``."""
+    """Go to bed (unless already asleep) and sleep until ``moment``."""
+    if agent.state != SLEEPING:
+        yield from fall_asleep(agent)
+    yield agent.ctx.env.timeout(max(0.0, moment - agent.ctx.env.now))
+    agent.state = AWAKE
+
+
+def fall_asleep(agent: GenerativeAgent) -> SubProcess[None]:
+    """Go to bed (or home, if it has no bed) and fall asleep."""
     ctx = agent.ctx
     beds = [o for o in ctx.world.objects_in(*agent.home.area_key)
             if o.object and "bed" in o.object.lower().split()]  # objects_in's locations all name an object
@@ -132,5 +140,3 @@ def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
     ctx.town.start_action(agent.name, "sleeping", f"{agent.name} is asleep")
     if agent.location.object:
         ctx.town.set_object(agent.location, f"in use by {agent.name}: sleeping", agent.name)
-    yield ctx.env.timeout(max(0.0, moment - ctx.env.now))
-    agent.state = AWAKE

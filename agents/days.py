@@ -29,6 +29,8 @@ from .templates import copied_from_example, render
 from .timing import DECIDING_S
 
 if TYPE_CHECKING:
+    import simpy
+
     from agentville.sim.context import AgentContext
     from agentville.sim.location import Location
 
@@ -49,8 +51,8 @@ class DayPlan:
 
 
 # -- waking up and planning the day ----------------------------------------------
-def choose_wake(agent: GenerativeAgent, day: dt.date) -> SubProcess[float]:
-    """A simpy sub-process: the simulated second the agent wakes up on ``day``."""
+def choose_wake(agent: GenerativeAgent, day: dt.date, due: float | None = None) -> SubProcess[float]:
+    """A simpy sub-process: the simulated second the agent wakes up on ``day`` (decided by ``due``)."""
     habit = re.search(r"wakes? up (?:at |around |about )?(\d{1,2})", agent.persona.lifestyle)
     usual = int(habit.group(1)) if habit and 4 <= int(habit.group(1)) <= 11 else 7
     # Within an hour of the habit: small models pick hours almost at random otherwise.
@@ -58,7 +60,7 @@ def choose_wake(agent: GenerativeAgent, day: dt.date) -> SubProcess[float]:
     hour = yield agent.ctx.llm.choice(
         render("wake_up", persona=agent.persona_text, name=agent.name, day=f"{day:%A, %B %d}",
                first=hours[0], last=hours[-1]),
-        hours, purpose="wake_up", agent=agent.name, default=str(usual))
+        hours, purpose="wake_up", agent=agent.name, default=str(usual), due=due)
     return _midnight(agent.ctx, day) + int(hour) * 3600
 
 
@@ -66,10 +68,10 @@ def _midnight(ctx: AgentContext, day: dt.date) -> float:
     return ctx.clock.seconds(dt.datetime.combine(day, dt.time()))
 
 
-def plan_day(agent: GenerativeAgent, day: dt.date, wake: float) -> SubProcess[None]:
-    """A simpy sub-process: day plan, then hourly schedule, each drawing on memories."""
+def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | None = None) -> SubProcess[list[str]]:
+    """A simpy sub-process: the day's plan in 3-8 broad strokes, drawing on what the agent remembers."""
     ctx, persona = agent.ctx, agent.persona
-    midnight, at = _midnight(ctx, day), ctx.clock.at(wake)
+    at = ctx.clock.at(wake)
     date = f"{day:%A, %B %d}"
     remembered = agent.recall(f"{agent.name}'s plans and commitments for {date}")
     routine = sorted(persona.routine, key=lambda s: (s.minute_of_day - at.hour * 60) % 1440)
@@ -84,7 +86,22 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float) -> SubProcess[No
                                 wake=f"{at:%H:%M}", usual=usual,
                                 remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
         planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=120, stop=LIST_END,
-        prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)))
+        prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
+        due=due)
+    return strokes
+
+
+def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
+             strokes_asked: simpy.Process | None = None) -> SubProcess[None]:
+    """A simpy sub-process: day plan (unless asked the night before), then the hourly schedule."""
+    ctx, persona = agent.ctx, agent.persona
+    midnight, at = _midnight(ctx, day), ctx.clock.at(wake)
+    date = f"{day:%A, %B %d}"
+    routine = sorted(persona.routine, key=lambda s: (s.minute_of_day - at.hour * 60) % 1440)
+    if strokes_asked is None:
+        strokes = yield from day_strokes(agent, day, wake)
+    else:
+        strokes = yield strokes_asked
     bedtime_default = midnight + 23 * 3600
 
     def parse(text: str) -> tuple[list[Block], float]:

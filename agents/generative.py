@@ -36,7 +36,7 @@ from .memory import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_
 from .perception import Perception
 from .reflection import reflect
 from .templates import render
-from .timing import CONSOLIDATION_S
+from .timing import CONSOLIDATION_S, FALLING_ASLEEP_S
 
 if TYPE_CHECKING:
     from agentville.sim.context import AgentContext, AgentFactory
@@ -241,14 +241,19 @@ class GenerativeAgent:
         day = ctx.now.date()
         wake = yield from days.choose_wake(self, day)
         wake = max(wake, ctx.env.now)
+        strokes: simpy.Process | None = None
         while True:
             if wake > ctx.env.now:
                 yield from acting.sleep_until(self, wake)
-            yield from days.plan_day(self, day, wake)
+            yield from days.plan_day(self, day, wake, strokes)
             yield from days.live_day(self)
+            # Falling asleep it decides when to get up; the next day's plan is then asked, due on waking.
             day = day + dt.timedelta(days=1)
-            wake = yield from days.choose_wake(self, day)
-            wake = max(wake, ctx.env.now + MIN_SLEEP_S)
+            yield from acting.fall_asleep(self)
+            asleep = ctx.env.now
+            wake = yield from days.choose_wake(self, day, due=asleep + FALLING_ASLEEP_S)
+            wake = max(wake, asleep + MIN_SLEEP_S)
+            strokes = ctx.env.process(days.day_strokes(self, day, wake, due=wake))
 
 
 if TYPE_CHECKING:

@@ -14,6 +14,8 @@ due after it is asked, the more other requests it can share a batch with.
   out ahead (``DECIDING_S``).
 - Reflecting runs beside the day; each of its steps is due ``THINKING_S``
   after it is asked.
+- Falling asleep, an agent decides when to get up (due ``FALLING_ASLEEP_S``
+  later); the next day's plan is then asked, due when it wakes.
 - Thinking ahead (``agents.ahead``) and speaking (``agents.dialogue``) use
   the time the current step or line takes: the next one is due when it ends.
 """
@@ -22,3 +24,4 @@ CONSOLIDATION_S = 60.0
 REACTION_S = 10.0
 DECIDING_S = 10.0
 THINKING_S = 60.0
+FALLING_ASLEEP_S = 30 * 60.0

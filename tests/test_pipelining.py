@@ -135,3 +135,18 @@ def test_random_latencies_give_the_log_of_the_instant_backend(tmp_path):
             summary = assemble(scenario, store=store, backend=backend).run(scenario.start + dt.timedelta(hours=5))
             logs.append([(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(summary.run_id)])
     assert logs[0] == logs[1] and len(logs[0]) > 1000
+
+
+def test_tomorrow_is_decided_while_falling_asleep_and_planned_before_waking(village):
+    from agentville.agents.timing import FALLING_ASLEEP_S
+
+    asleep = {(e.agent, e.sim_time) for e in village if e.kind == events.ACTION and e.data["activity"] == "sleeping"}
+    wakes = [e for e in calls(village, "wake_up") if e.data["asked"] > 0]
+    assert wakes, "nobody went to bed in 30 hours"
+    for wake in wakes:
+        assert (wake.agent, wake.data["asked"]) in asleep and wake.sim_time == wake.data["asked"] + FALLING_ASLEEP_S
+    decided = {(e.agent, e.sim_time) for e in wakes}
+    plans = {(e.agent, e.sim_time) for e in village if e.kind == events.PLAN and e.data["level"] == "day"}
+    tonight = [e for e in calls(village, "day_plan") if (e.agent, e.data["asked"]) in decided]
+    assert len(tonight) == len(wakes)  # each next day's plan was asked as soon as the wake-up was known
+    assert all(e.data["due"] > e.data["asked"] + 3600 and (e.agent, e.sim_time) in plans for e in tonight)
