@@ -6,6 +6,8 @@
 something), ``acting`` (steps, reactions, sleep), ``dialogue``,
 ``reflection``, ``memory`` (the memory stream and retrieval),
 ``perception``, ``planning`` (plan parsers), ``asking`` (asking the model for
-text that must parse), ``templates`` (the prompt files in ``prompts/``) and
-``protocols`` (what dialogue and reflection need from an agent).
+text that must parse), ``templates`` (the prompt files in ``prompts/``),
+``protocols`` (what dialogue and reflection need from an agent), ``ahead``
+(the next chunk of the day, prepared during the current one) and ``timing``
+(when each kind of request is due).
 """
