@@ -237,17 +237,18 @@ def generation(log: data.RunLog, t: float) -> None:
     st.altair_chart(alt.Chart(hourly).mark_bar().encode(
         x=alt.X("hour:T", title="simulated hour"), y="calls:Q", color="purpose:N",
         tooltip=["purpose", "calls", alt.Tooltip("hour:T", format="%H:%M")]), width="stretch", height=260)
+    purposes = alt.Y("purpose:N", title=None, axis=alt.Axis(labelOverlap=False))  # every purpose named
+    rows = max(160, 30 * per_call["purpose"].nunique())
     timed = per_call.dropna(subset=["latency_s"])
     timed = timed[~timed["cache_hit"]]
     if len(timed):
         st.altair_chart(alt.Chart(timed).mark_boxplot().encode(
-            x=alt.X("latency_s:Q", title="latency (s)"), y=alt.Y("purpose:N", title=None)), width="stretch",
-            height=240)
+            x=alt.X("latency_s:Q", title="latency (s)"), y=purposes).properties(height=rows), width="stretch")
     st.caption("How early each request was asked, in simulated seconds before its answer was needed "
                "(its due time): the longer, the more requests the workers can batch together.")
     st.altair_chart(alt.Chart(per_call).mark_boxplot().encode(
-        x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=alt.Y("purpose:N", title=None)),
-        width="stretch", height=240)
+        x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=purposes).properties(height=rows),
+        width="stretch")
 
 
 main()
