@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 
     from agentville.sim.context import AgentContext
     from agentville.sim.location import Location
+    from agentville.sim.scenario import PersonaSpec, RoutineStep
 
     from .generative import GenerativeAgent
     from .protocols import SubProcess
@@ -64,6 +65,11 @@ def choose_wake(agent: GenerativeAgent, day: dt.date, due: float | None = None) 
     return _midnight(agent.ctx, day) + int(hour) * 3600
 
 
+def _routine_from(persona: PersonaSpec, at: dt.datetime) -> list[RoutineStep]:
+    """The persona's habitual day, starting from the habit nearest after ``at``."""
+    return sorted(persona.routine, key=lambda s: (s.minute_of_day - at.hour * 60) % 1440)
+
+
 def _midnight(ctx: AgentContext, day: dt.date) -> float:
     return ctx.clock.seconds(dt.datetime.combine(day, dt.time()))
 
@@ -74,7 +80,7 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
     at = ctx.clock.at(wake)
     date = f"{day:%A, %B %d}"
     remembered = agent.recall(f"{agent.name}'s plans and commitments for {date}")
-    routine = sorted(persona.routine, key=lambda s: (s.minute_of_day - at.hour * 60) % 1440)
+    routine = _routine_from(persona, at)
     usual = "\n".join(f"{i}. {s.activity} at {s.at}" for i, s in enumerate(routine, 1)) or (
         persona.lifestyle or "an ordinary day")
     plain = [f"{s.activity} at {s.at}" for s in routine] + persona.daily_requirements
@@ -97,7 +103,7 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
     ctx, persona = agent.ctx, agent.persona
     midnight, at = _midnight(ctx, day), ctx.clock.at(wake)
     date = f"{day:%A, %B %d}"
-    routine = sorted(persona.routine, key=lambda s: (s.minute_of_day - at.hour * 60) % 1440)
+    routine = _routine_from(persona, at)
     if strokes_asked is None:
         strokes = yield from day_strokes(agent, day, wake)
     else:
@@ -154,10 +160,13 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
             continue
         if prepared is not None:  # thought out during the last step (it may have ended a little off schedule)
             where, steps = yield prepared.ready
-            steps = planning.fit_durations(steps, minutes, block.activity) if minutes > planning.STEP_MINUTES[1] \
-                else [(block.activity, minutes)]
+            if minutes <= planning.STEP_MINUTES[1]:
+                steps = [(block.activity, minutes)]
+            else:
+                steps = planning.fit_durations(steps, minutes, block.activity)
         else:
-            where = yield from choose_location(agent, block.activity, due=ctx.env.now + DECIDING_S)
+            where = yield from choose_location(agent, block.activity, due=now + DECIDING_S)
+            # each decision takes a moment from when it is asked (the place may have taken one already)
             steps = yield from decompose(agent, block.activity, minutes, where, start=now, due=ctx.env.now + DECIDING_S)
         if minutes > planning.STEP_MINUTES[1]:
             ctx.log(events.PLAN, agent.name, level="steps", activity=block.activity, minutes=minutes,

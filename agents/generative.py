@@ -70,7 +70,7 @@ class GenerativeAgent:
         self.considered: dict[str, float] = {}  # acting: when each person was last considered for a reaction
         self.where_for: dict[str, Location] = {}  # places: where each activity (lower case) happens
         self._ratings: dict[str, int] = {}
-        self._rating: dict[str, simpy.Event] = {}  # ratings asked and not yet delivered, by text
+        self._pending_ratings: dict[str, simpy.Event] = {}  # ratings asked and not yet delivered, by text
         self.reflecting: simpy.Process | None = None
         self.next_chunk: NextChunk | None = None  # ahead: the next chunk of the day, being prepared
         self._reflected_upto = -1
@@ -118,16 +118,16 @@ class GenerativeAgent:
             text = impression.text
             if text in self._ratings or text in asked:
                 continue  # a text is rated once, even when it is noticed again while its rating is pending
-            if text not in self._rating:
-                self._rating[text] = ask_importance(ctx.llm, self.name, self.summary, text, due=due)
-            asked[text] = self._rating[text]
+            if text not in self._pending_ratings:
+                self._pending_ratings[text] = ask_importance(ctx.llm, self.name, self.summary, text, due=due)
+            asked[text] = self._pending_ratings[text]
         if asked:
             yield ctx.env.all_of(list(asked.values()))
         if due > ctx.env.now:
             yield ctx.env.timeout(due - ctx.env.now)
         for text, answer in asked.items():
             self._ratings[text] = int(str(answer.value))
-            self._rating.pop(text, None)
+            self._pending_ratings.pop(text, None)
         vectors = ctx.llm.embed([i.text for i in impressions])
         nodes = []
         for impression, vector in zip(impressions, vectors, strict=True):

@@ -148,8 +148,10 @@ class GenerationService:
         Answers are used and logged in the order of ``requests``.
         """
         submitted = time.monotonic()
-        asked = [(request, cached, None if cached is not None else self.backend.submit(request))
-                 for request in requests for cached in [self._cached(request)]]
+        asked = []
+        for request in requests:
+            cached = self._cached(request)
+            asked.append((request, cached, None if cached is not None else self.backend.submit(request)))
         answers = []
         for request, cached, future in asked:
             if cached is not None:
