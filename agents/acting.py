@@ -67,6 +67,8 @@ def pause(agent: GenerativeAgent, seconds: float) -> SubProcess[bool]:
     """Carry on with the current step for ``seconds``; True if someone started a conversation meanwhile."""
     ctx = agent.ctx
     agent.state, agent.action_ends = ACTING, ctx.env.now + seconds
+    agent.stays_until = agent.action_ends  # only someone here can cut the step short (``join``)
+    agent.alone_until = max(agent.stays_until, agent.chunk_ends)  # the chunk's steps all happen here
     agent.interrupt = ctx.env.event()
     yield ctx.env.any_of([ctx.env.timeout(seconds), agent.interrupt])
     agent.interrupt = None
@@ -125,6 +127,7 @@ def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
     """Go to bed (unless already asleep) and sleep until ``moment``."""
     if agent.state != SLEEPING:
         yield from fall_asleep(agent)
+    agent.stays_until = agent.alone_until = max(moment, agent.ctx.env.now)
     yield agent.ctx.env.timeout(max(0.0, moment - agent.ctx.env.now))
     agent.state = AWAKE
 

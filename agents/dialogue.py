@@ -44,7 +44,7 @@ END_CHECK_FROM = 2  # the first line index at which a speaker may decide the tal
 
 @dataclass
 class Conversation:
-    id: int
+    id: str
     starter: str
     partner: str
     where: Location
@@ -87,7 +87,7 @@ def clean_summary(text: str) -> str:
 def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     """A simpy sub-process run by ``starter``: the whole conversation, then both remember it."""
     ctx = starter.ctx
-    conversation = Conversation(ctx.next_conversation_id(), starter.name, partner.name, starter.location,
+    conversation = Conversation(ctx.next_conversation_id(starter.name), starter.name, partner.name, starter.location,
                                 ctx.env.now, ctx.env.event())
     starter.join(conversation)
     partner.join(conversation)
@@ -96,7 +96,8 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     turns = starter.cognition.conversation_turns
     speaker, listener = starter, partner
     reason = "turn limit"
-    next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turns == 1, at=ctx.env.now))
+    next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turns == 1, at=ctx.env.now),
+                                owner=speaker.name)
     summary: simpy.Process | None = None
     for turn in range(turns):
         line = yield next_line
@@ -115,7 +116,8 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
                     render("conversation_end", lines=conversation.transcript(), name=speaker.name,
                            other=listener.name),
                     ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no", due=said)
-            next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said))
+            next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said),
+                                        owner=speaker.name)
         else:  # the last line: its summary is written while it is being said
             summary = ctx.env.process(summarize(starter, partner, conversation, at=said))
         yield ctx.env.timeout(said - ctx.env.now)

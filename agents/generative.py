@@ -61,6 +61,10 @@ class GenerativeAgent:
         self.state = AWAKE
         self.activity = "waking up"
         self.action_ends = 0.0
+        # The engine's lookahead (sim.scheduler): it will not walk away before ``stays_until`` unless someone
+        # here engages it, nor before ``alone_until`` (the end of its chunk of the day) unless it talks to
+        # someone or hears its inner voice. ``chunk_ends`` is when the chunk being lived ends.
+        self.stays_until = self.alone_until = self.chunk_ends = 0.0
         self.plan: DayPlan | None = None
         self.conversation: Conversation | None = None
         self.last_talked: dict[str, float] = {}
@@ -109,7 +113,7 @@ class GenerativeAgent:
         log, in the order given, at that moment. The returned process's value
         is the list of nodes, for whoever must wait for them (a reflection).
         """
-        return self.ctx.env.process(self._consolidate(list(impressions), self.ctx.env.now + delay))
+        return self.ctx.env.process(self._consolidate(list(impressions), self.ctx.env.now + delay), owner=self.name)
 
     def _consolidate(self, impressions: list[Impression], due: float) -> SubProcess[list[MemoryNode]]:
         ctx = self.ctx
@@ -164,7 +168,7 @@ class GenerativeAgent:
     def maybe_reflect(self) -> None:
         """Start reflecting in the background when enough has happened (and it is not reflecting already)."""
         if self.reflecting is None and self.wants_to_reflect():
-            self.reflecting = self.ctx.env.process(self._reflect())
+            self.reflecting = self.ctx.env.process(self._reflect(), owner=self.name)
 
     def _reflect(self) -> SubProcess[None]:
         try:
@@ -179,6 +183,7 @@ class GenerativeAgent:
         self.learn_places(text)
         self.remember("thought", text)
         self.ask_to_replan(f"{self.name} thought: {text}")
+        self.alone_until = self.stays_until  # it rethinks its day when the step ends
 
     def ask_to_replan(self, reason: str) -> None:
         self.replan_reason = reason
@@ -190,6 +195,7 @@ class GenerativeAgent:
     def join(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.state = TALKING
+        self.stays_until = self.alone_until = min(self.stays_until, self.ctx.env.now)  # it may leave once it is over
         other = conversation.partner if conversation.starter == self.name else conversation.starter
         self.ctx.town.start_action(self.name, f"talking with {other}", f"{self.name} is talking with {other}")
         if self.interrupt is not None and not self.interrupt.triggered:
@@ -251,9 +257,10 @@ class GenerativeAgent:
             day = day + dt.timedelta(days=1)
             yield from acting.fall_asleep(self)
             asleep = ctx.env.now
+            self.stays_until = self.alone_until = asleep + MIN_SLEEP_S  # however early it decides to wake
             wake = yield from days.choose_wake(self, day, due=asleep + FALLING_ASLEEP_S)
             wake = max(wake, asleep + MIN_SLEEP_S)
-            strokes = ctx.env.process(days.day_strokes(self, day, wake, due=wake))
+            strokes = ctx.env.process(days.day_strokes(self, day, wake, due=wake), owner=self.name)
 
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ import concurrent.futures
 import datetime as dt
 import heapq
 import itertools
+import json
 import statistics
 import tempfile
 import threading
@@ -96,43 +97,76 @@ class LatencyBackend:
             self._wake.notify()
 
 
-def run(scenario: Scenario, hours: float, backend) -> dict:
+def run(scenario: Scenario, hours: float, backend, scheduling: str = "in-order") -> dict:
     with tempfile.TemporaryDirectory() as folder, EventStore(Path(folder) / "bench.db") as store:
-        sim = assemble(scenario, store=store, backend=backend, cache_mode="off")
+        sim = assemble(scenario, store=store, backend=backend, cache_mode="off", scheduling=scheduling)
         start = time.perf_counter()
         summary = sim.run(scenario.start + dt.timedelta(hours=hours))
         wall = time.perf_counter() - start
         waits = sim.llm.waits
+        chain = longest_chain(store, summary.run_id)
     agent_days = summary.agents * hours / 24
-    return {"agents": summary.agents, "calls": summary.llm_calls, "rounds": waits, "wall": wall,
+    return {"agents": summary.agents, "calls": summary.llm_calls, "rounds": waits, "wall": wall, "chain": chain,
             "calls/agent-day": summary.llm_calls / agent_days,
             "conv/agent-day": summary.by_kind.get(events.CONVERSATION_END, 0) / agent_days}
+
+
+def longest_chain(store: EventStore, run_id: str) -> int:
+    """The longest chain of dependent requests of any agent, from the log.
+
+    A request of an agent depends on every earlier answer that agent had by
+    the time it asked (due at or before its asking, in simulated time). A
+    perfect scheduler with unlimited workers needs this many latencies, so
+    calls / chain is the oracle bound on effective parallelism. Dependencies
+    between agents are left out, which makes the bound optimistic.
+    """
+    calls: dict[str | None, list[tuple[float, float]]] = {}
+    for agent, data in store.db.execute(
+            "SELECT agent, data FROM events WHERE run_id = ? AND kind = 'llm_call' ORDER BY seq", (run_id,)):
+        d = json.loads(data)
+        calls.setdefault(agent, []).append((d["asked"], d["due"]))
+    longest = 0
+    for asked_due in calls.values():
+        delivered: list[tuple[float, int]] = []  # (due, depth) of answers not yet counted as known
+        known = 0  # the deepest chain among answers delivered so far
+        for asked, due in sorted(asked_due):
+            while delivered and delivered[0][0] <= asked:
+                known = max(known, heapq.heappop(delivered)[1])
+            heapq.heappush(delivered, (due, known + 1))
+            longest = max(longest, known + 1)
+    return longest
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scenario", default="worlds/smallville.yaml")
     parser.add_argument("--latency", type=float, default=0.05, help="fixed latency L of every request (s)")
-    parser.add_argument("--hours", type=float, default=24, help="simulated hours of the scenario itself")
+    parser.add_argument("--hours", type=float, default=24, help="simulated hours of the scenario itself (0: skip it)")
     parser.add_argument("--agents", type=int, nargs="*", default=[100, 300], help="grown towns of this many")
     parser.add_argument("--grown-hours", type=float, default=4, help="simulated hours of the grown towns")
     parser.add_argument("--no-projection", action="store_true", help="skip the device projections")
+    parser.add_argument("--scheduling", nargs="*", default=["in-order", "out-of-order"],
+                        choices=["in-order", "out-of-order"], help="engines to compare")
     args = parser.parse_args()
     base = load_scenario(args.scenario)
-    towns = [(base, args.hours)] + [(grown(base, n), args.grown_hours) for n in args.agents]
-    print(f"fixed latency L = {args.latency * 1000:.0f} ms, unlimited parallelism, no cache")
-    print(f"{'town':<24} {'agents':>6} {'hours':>5} {'calls':>7} {'rounds':>7} {'in flight mean':>14} "
-          f"{'median':>6} {'wall s':>7} {'eff. parallelism':>16} {'calls/agent-day':>15} {'conv/agent-day':>14}")
+    towns = [(base, args.hours)] * (args.hours > 0) + [(grown(base, n), args.grown_hours) for n in args.agents]
+    print(f"fixed latency L = {args.latency * 1000:.0f} ms, unlimited parallelism, no cache; oracle = calls / the "
+          f"longest chain of dependent requests of one agent")
+    print(f"{'town':<22} {'agents':>6} {'hours':>5} {'engine':<12} {'calls':>7} {'rounds':>7} {'in flight':>9} "
+          f"{'median':>6} {'wall s':>7} {'eff. par.':>9} {'oracle':>7} {'share':>6} {'calls/agent-day':>15} "
+          f"{'conv/agent-day':>14}")
     for town, hours in towns:
-        backend = LatencyBackend(args.latency, args.latency)
-        try:
-            r = run(town, hours, backend)
-        finally:
-            backend.close()
-        print(f"{town.name[:24]:<24} {r['agents']:>6} {hours:>5g} {r['calls']:>7} {r['rounds']:>7} "
-              f"{statistics.mean(backend.samples):>14.1f} {statistics.median(backend.samples):>6.0f} "
-              f"{r['wall']:>7.1f} {r['calls'] * args.latency / r['wall']:>16.1f} {r['calls/agent-day']:>15.1f} "
-              f"{r['conv/agent-day']:>14.2f}", flush=True)
+        for scheduling in args.scheduling:
+            backend = LatencyBackend(args.latency, args.latency)
+            try:
+                r = run(town, hours, backend, scheduling)
+            finally:
+                backend.close()
+            effective, oracle = r["calls"] * args.latency / r["wall"], r["calls"] / max(1, r["chain"])
+            print(f"{town.name[:22]:<22} {r['agents']:>6} {hours:>5g} {scheduling:<12} {r['calls']:>7} "
+                  f"{r['rounds']:>7} {statistics.mean(backend.samples):>9.1f} "
+                  f"{statistics.median(backend.samples):>6.0f} {r['wall']:>7.1f} {effective:>9.1f} {oracle:>7.1f} "
+                  f"{effective / oracle:>6.0%} {r['calls/agent-day']:>15.1f} {r['conv/agent-day']:>14.2f}", flush=True)
     if args.no_projection:
         return
     engine_s = run(base, args.hours, FakeBackend())["wall"]

@@ -16,6 +16,7 @@ import simpy
 
 from .clock import Clock
 from .generation import GenerationService, TextRequest
+from .kernel import Kernel
 from .location import Location
 from .scenario import CognitionSpec, PersonaSpec
 from .town import Town
@@ -28,6 +29,7 @@ class Agent(Protocol):
     """What the engine needs from an agent."""
 
     name: str
+    stays_until: float  # it will not walk away before this simulated second unless someone in its area engages it
 
     def live(self) -> Process: ...
 
@@ -41,7 +43,7 @@ class Agent(Protocol):
 class AgentContext(Protocol):
     """The world as an agent sees it: time, the map, the town, the model, the log, the others."""
 
-    env: simpy.Environment
+    env: Kernel
     clock: Clock
     world: World
     town: Town
@@ -60,7 +62,7 @@ class AgentContext(Protocol):
     def log(self, kind: str, agent: str | None = None, /, *, wall: dict[str, Any] | None = None,
             **data: Any) -> None: ...
 
-    def next_conversation_id(self) -> int: ...
+    def next_conversation_id(self, starter: str) -> str: ...
 
 
 AgentFactory = Callable[[AgentContext, PersonaSpec], Agent]

@@ -25,12 +25,15 @@ from .context import Agent, AgentFactory
 from .eventlog import EventLog
 from .events import FAILED, FINISHED, INTERRUPTED
 from .generation import Backend, ChoiceRequest, Completion, Embedder, GenerationService, LLMCache, Request
+from .kernel import Kernel
 from .scenario import CognitionSpec, PersonaSpec, Scenario
+from .scheduler import Scheduler
 from .store import EventStore
 from .town import Town
 from .world import World
 
 PROGRESS_STEP_S = 15 * 60  # how often (in simulated seconds) the driver commits the log and reports progress
+SCHEDULING = ("in-order", "out-of-order")
 Progress = Callable[[float, float], None]  # (simulated seconds reached, simulated seconds at the end)
 
 
@@ -56,16 +59,18 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, store: EventStore, backend: Backend, embedder: Embedder,
                  agent_factory: AgentFactory, seed: int | None = None, cache_mode: str = "read-write",
                  scenario_path: str | None = None, settings: dict[str, Any] | None = None,
-                 cognition: CognitionSpec | None = None):
+                 cognition: CognitionSpec | None = None, scheduling: str = "in-order"):
+        if scheduling not in SCHEDULING:
+            raise ValueError(f"scheduling must be one of {SCHEDULING}")
         self.scenario = scenario
         self.cognition = cognition or scenario.cognition
         self.seed = scenario.seed if seed is None else seed
         self.store = store
-        self.env = simpy.Environment()
+        self.env = Kernel(out_of_order=scheduling == "out-of-order")
         self.clock = Clock(scenario.start)
         self.world = World(scenario)
         self.log = EventLog(self.env)
-        self.town = Town(self.world, self.env, self.log)
+        self.town = Town(self.world, self.env, self.log, promises=self._alone_until)
         generation = scenario.generation
         self.llm = GenerationService(
             backend, self.env, run_seed=self.seed, embedder=embedder,
@@ -79,9 +84,19 @@ class Simulation:
                          "cognition": self.cognition.model_dump(), **(settings or {})}
         self.run_id: str | None = None
         self._wall_start = time.monotonic()
-        self._conversations = 0
+        self._conversations: dict[str, int] = {}
         self._agent_factory = agent_factory
-        self.agents: dict[str, Agent] = {p.name: agent_factory(self, p) for p in scenario.personas}
+        self.agents: dict[str, Agent] = {}
+        self.homes: dict[str, tuple[str, str]] = {}
+        for persona in scenario.personas:
+            self._register(persona)
+        self._whispers: dict[str, list[float]] = {}  # scheduled whispers not yet heard, by agent (lookahead)
+        for item in scenario.interventions:
+            self._whispers.setdefault(item.agent, []).append(self.clock.seconds(item.at))
+        for times in self._whispers.values():
+            times.sort()
+        self.scheduler = Scheduler(self.env, self.town, self.world, self.log, self.llm, self.homes,
+                                   self._promises) if self.env.out_of_order else None
 
     # -- what agents see (sim.context.AgentContext) --------------------------------
     @property
@@ -101,9 +116,28 @@ class Simulation:
         """How many events this run has logged so far (progress displays show it)."""
         return self.log.seq
 
-    def next_conversation_id(self) -> int:
-        self._conversations += 1
-        return self._conversations
+    def next_conversation_id(self, starter: str) -> str:
+        """``"<starter>/<n>"``: the n-th conversation it started (numbered by each agent, so in any run order)."""
+        self._conversations[starter] = self._conversations.get(starter, 0) + 1
+        return f"{starter}/{self._conversations[starter]}"
+
+    def _alone_until(self, name: str) -> float:
+        return getattr(self.agents.get(name), "alone_until", 0.0)
+
+    def _promises(self, name: str) -> tuple[float, float]:
+        """(stays_until, alone_until) of an agent; the second no later than its next scheduled whisper."""
+        agent = self.agents.get(name)
+        stays, alone = getattr(agent, "stays_until", 0.0), getattr(agent, "alone_until", 0.0)
+        whispers = self._whispers.get(name)
+        return stays, max(stays, min(alone, whispers[0])) if whispers else alone
+
+    def _register(self, persona: PersonaSpec) -> Agent:
+        """Build an agent; its rank in the kernel's order is its place in the registry."""
+        self.env.register(persona.name)
+        self.homes[persona.name] = self.world.resolve(persona.home).area_key
+        agent = self._agent_factory(self, persona)
+        self.agents[persona.name] = agent
+        return agent
 
     def _log_call(self, request: Request, completion: Completion, wall: dict[str, Any], asked: float,
                   due: float) -> None:
@@ -127,11 +161,10 @@ class Simulation:
     def add_agent(self, persona: PersonaSpec) -> Agent:
         """A new resident; once the run has started it begins living at once (logged as ``agent_added``)."""
         self.world.resolve(persona.home)  # a KeyError names a home that does not exist
-        agent = self._agent_factory(self, persona)
-        self.agents[persona.name] = agent
+        agent = self._register(persona)
         if self.running:
             self.log(events.AGENT_ADDED, persona.name, persona=persona.model_dump(mode="json"))
-            self.env.process(agent.live())
+            self.env.process(agent.live(), owner=persona.name)
         return agent
 
     def whisper(self, agent: str, text: str) -> None:
@@ -163,10 +196,11 @@ class Simulation:
         self.log.flush()
 
     # -- running ------------------------------------------------------------------
-    def _interventions(self) -> Generator[simpy.Event, Any, None]:
-        for item in sorted(self.scenario.interventions, key=lambda i: i.at):
-            yield self.env.timeout(max(0.0, self.clock.seconds(item.at) - self.env.now))
-            self.whisper(item.agent, item.text)
+    def _intervention(self, at: float, agent: str, text: str) -> Generator[simpy.Event, Any, None]:
+        """One scheduled whisper, on the clock of the agent it is for."""
+        yield self.env.timeout(max(0.0, at - self.env.now))
+        self._whispers[agent].remove(at)
+        self.whisper(agent, text)
 
     def start(self, until: dt.datetime | None = None, *, resume: str | None = None, parent: str | None = None,
               fork_time: float | None = None) -> str:
@@ -191,9 +225,11 @@ class Simulation:
         self.log.open(self.store.writer(self.run_id, skip_through=stored))
         self.log(events.RUN_STARTED, scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
                  start=self.scenario.start.isoformat(), until=until.isoformat() if until else None)
-        for agent in self.agents.values():
-            self.env.process(agent.live())
-        self.env.process(self._interventions())
+        for name, agent in self.agents.items():
+            self.env.process(agent.live(), owner=name)
+        for item in sorted(self.scenario.interventions, key=lambda i: i.at):
+            self.env.process(self._intervention(self.clock.seconds(item.at), item.agent, item.text),
+                             owner=item.agent)
         return self.run_id
 
     def advance(self, until: dt.datetime, *, progress: Progress | None = None) -> None:
@@ -202,9 +238,22 @@ class Simulation:
             raise RuntimeError("the simulation is not running; call start() first (or run())")
         end = self.clock.seconds(until)
         reached = self.env.now
+        if self.scheduler is not None:  # out of order: no barrier every step, only a report when passing one
+            run_id, marked = self.run_id, [reached]
+
+            def report(safe: float) -> None:
+                if safe >= end or safe - marked[0] >= PROGRESS_STEP_S:
+                    marked[0] = safe
+                    self.log.flush()
+                    self.store.mark_progress(run_id, safe)
+                    if progress:
+                        progress(safe, end)
+
+            self.scheduler.run_until(end, report)
+            return
         while reached < end:
             reached = min(reached + PROGRESS_STEP_S - reached % PROGRESS_STEP_S, end)
-            self.env.run(until=reached)
+            self.env.run_until(reached)
             self.log.flush()
             self.store.mark_progress(self.run_id, reached)
             if progress:

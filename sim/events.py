@@ -136,14 +136,14 @@ class Reaction(TypedDict):
 
 class ConversationStart(TypedDict):
     """The agent starts conversation ``conversation`` with ``partner``."""
-    conversation: int
+    conversation: str
     partner: str
     location: str
 
 
 class Utterance(TypedDict):
     """One line of a conversation."""
-    conversation: int
+    conversation: str
     listener: str
     turn: int
     text: str
@@ -151,7 +151,7 @@ class Utterance(TypedDict):
 
 class ConversationEnd(TypedDict):
     """A conversation ended (goodbye, decision or turn limit) with its summary."""
-    conversation: int
+    conversation: str
     partner: str
     lines: int
     minutes: float

@@ -34,10 +34,11 @@ class Experiment:
 
     def __init__(self, scenario: str | Path | Scenario, *, db: str | Path, seed: int | None = None,
                  llm: str | None = None, model: str | None = None, backend: Backend | None = None,
-                 cache: str = "read-write", **cognition: Any):
+                 cache: str = "read-write", scheduling: str = "auto", **cognition: Any):
         self._resources = contextlib.ExitStack()
         self.sim = self._resources.enter_context(open_run(
-            scenario, db=db, seed=seed, llm=llm, model=model, backend=backend, cache_mode=cache, cognition=cognition))
+            scenario, db=db, seed=seed, llm=llm, model=model, backend=backend, cache_mode=cache, cognition=cognition,
+            scheduling=scheduling))
         self.scenario = self.sim.scenario
         self.store = self.sim.store
 

@@ -50,16 +50,23 @@ def default_embedder(scenario: Scenario, backend: Backend) -> Embedder:
 def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: int | None = None,
              cognition: CognitionSpec | Mapping[str, Any] | None = None, cache_mode: str = "read-write",
              scenario_path: str | None = None, embedder: Embedder | None = None,
-             agent_factory: AgentFactory = GenerativeAgent) -> Simulation:
+             agent_factory: AgentFactory = GenerativeAgent, scheduling: str = "auto") -> Simulation:
     """A Simulation of generative agents over an open store and a ready backend.
 
     ``cognition`` is either complete settings or overrides of the scenario's
-    (``{"reflection": False}``).
+    (``{"reflection": False}``). ``scheduling`` ("in-order", "out-of-order")
+    changes how fast the run goes, never what it logs (``sim.scheduler``);
+    "auto" runs out of order unless answers are instant (the fake backend,
+    a read-only replay), where waiting costs nothing and in order is cheaper.
     """
+    if scheduling == "auto":
+        instant = isinstance(backend, FakeBackend) or cache_mode == "read-only"
+        scheduling = "in-order" if instant else "out-of-order"
     if cognition is None or isinstance(cognition, Mapping):
         cognition = scenario.cognition.model_copy(update=dict(cognition or {}))
     return Simulation(scenario, store=store, backend=backend, embedder=embedder or default_embedder(scenario, backend),
                       agent_factory=agent_factory, seed=seed, cache_mode=cache_mode, scenario_path=scenario_path,
+                      scheduling=scheduling,
                       cognition=cognition)
 
 
@@ -68,7 +75,7 @@ def open_run(scenario: str | Path | Scenario, *, db: str | Path | None = None, s
              seed: int | None = None, llm: str | None = None, model: str | None = None,
              base_urls: list[str] | None = None, backend: Backend | None = None, cache_mode: str = "read-write",
              cognition: CognitionSpec | Mapping[str, Any] | None = None,
-             scenario_path: str | None = None) -> Iterator[Simulation]:
+             scenario_path: str | None = None, scheduling: str = "auto") -> Iterator[Simulation]:
     """Build a run from a scenario (file or object) plus overrides; close what was opened here on exit.
 
     Pass ``db`` (a path, opened and closed here) or an open ``store``; pass
@@ -91,7 +98,7 @@ def open_run(scenario: str | Path | Scenario, *, db: str | Path | None = None, s
             assert db is not None
             store = cleanup.enter_context(EventStore(db))
         sim = assemble(loaded, store=store, backend=backend, seed=seed, cognition=cognition, cache_mode=cache_mode,
-                       scenario_path=scenario_path)
+                       scenario_path=scenario_path, scheduling=scheduling)
         try:
             yield sim
         except BaseException as exc:

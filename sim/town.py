@@ -10,6 +10,7 @@ costs the size of one area, never the size of the town.
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from dataclasses import dataclass
 from typing import Any
 
 import simpy
@@ -19,11 +20,27 @@ from .location import Location
 from .world import World
 
 Log = Callable[..., None]
+Promises = Callable[[str], float]  # the simulated second before which an agent said it would not walk away
+
+
+@dataclass(frozen=True)
+class Walk:
+    """An agent on its way: where to, when it arrives, and the event of its arrival."""
+
+    area: tuple[str, str]
+    arrives: float
+    arrival: simpy.Event
+
+
+class BrokenPromise(RuntimeError):
+    """An agent walked away before the moment it said it would stay until (a bug in its cognition)."""
 
 
 class Town:
-    def __init__(self, world: World, env: simpy.Environment, log: Log):
-        self.world, self.env, self.log = world, env, log
+    def __init__(self, world: World, env: simpy.Environment, log: Log, promises: Promises | None = None):
+        self.world, self.env, self.log, self.promises = world, env, log, promises
+        self.walking: dict[str, Walk] = {}  # who is on the way, and to where
+        self.arriving: dict[tuple[str, str], set[str]] = {}  # who is on the way to each area
         self.locations: dict[str, Location] = {}
         self.activities: dict[str, str] = {}  # what each agent is seen doing (its last logged action)
         self.object_states: dict[Location, str] = dict(world.default_states)
@@ -48,17 +65,28 @@ class Town:
 
         Walking (to another area) is logged as ``move`` then ``arrived``; a step
         to another object of the same area changes the location silently.
+        While it walks, the agent is in no area: no one sees it or talks to it,
+        and its arrival is known in advance (``walking``), which is what lets
+        areas run on their own clocks (``sim.scheduler``).
         """
         origin = self.locations[name]
         if target.area_key == origin.area_key:
             self.locations[name] = target
             return
+        if self.promises is not None and self.promises(name) > self.env.now + 1e-9:
+            raise BrokenPromise(f"{name} walked away at {self.env.now:.0f} s although it said it would stay "
+                                f"until {self.promises(name):.0f} s; the out-of-order engine relies on that")
         route, minutes = self.world.route(origin, target)
         if minutes > 0:
             self.log(events.MOVE, name, origin=str(origin), target=str(target), route=route,
                      minutes=round(minutes, 2))
-            self._occupants.get(origin.area_key, set()).discard(name)
-            yield self.env.timeout(minutes * 60)
+        self._occupants.get(origin.area_key, set()).discard(name)
+        arrival = self.env.timeout(minutes * 60)
+        self.walking[name] = Walk(target.area_key, self.env.now + minutes * 60, arrival)
+        self.arriving.setdefault(target.area_key, set()).add(name)
+        yield arrival
+        del self.walking[name]
+        self.arriving[target.area_key].discard(name)
         self._occupants.setdefault(target.area_key, set()).add(name)
         self.locations[name] = target
         self.log(events.ARRIVED, name, location=str(target))

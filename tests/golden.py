@@ -39,13 +39,13 @@ def rows_digest(rows) -> tuple[int, str]:
     return count, digest.hexdigest()
 
 
-def run_case(name: str, folder: Path) -> tuple[int, str]:
+def run_case(name: str, folder: Path, scheduling: str = "in-order") -> tuple[int, str]:
     from agentville.sim.runner import open_run  # noqa: F401  (the one place that assembles a run)
     from agentville.sim.store import EventStore
 
     scenario, seed, hours, cognition = CASES[name]
     db = folder / f"{name}.db"
-    with open_run(ROOT / scenario, db=db, seed=seed, llm="fake", cognition=cognition) as sim:
+    with open_run(ROOT / scenario, db=db, seed=seed, llm="fake", cognition=cognition, scheduling=scheduling) as sim:
         summary = sim.run(sim.scenario.start + dt.timedelta(hours=hours))
     with EventStore(db, read_only=True) as store:
         return rows_digest((e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(summary.run_id))

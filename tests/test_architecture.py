@@ -27,11 +27,11 @@ MAX_LINES = 360  # "about 350": small enough to read in one sitting
 
 LAYERS = [
     ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario", "sim.world",
-                "sim.town", "sim.store", "sim.eventlog"]),
+                "sim.town", "sim.store", "sim.kernel", "sim.eventlog"]),
     ("generation", ["sim.generation"]),
     ("context", ["sim.context"]),
     ("agents", ["agents"]),
-    ("runtime", ["sim.engine", "sim.runner"]),
+    ("runtime", ["sim.engine", "sim.scheduler", "sim.runner"]),
     ("interfaces", ["sim.experiment", "sim.metrics", "sim.stats", "sim.sweep", "sim.cli", "dashboard"]),
 ]
 

@@ -6,10 +6,10 @@ import re
 from collections import Counter
 
 import pytest
-import simpy
 
 from agentville.sim import events
 from agentville.sim.eventlog import EventLog
+from agentville.sim.kernel import Kernel
 from agentville.sim.location import Location, place_of
 from agentville.sim.store import EventStore
 
@@ -45,7 +45,7 @@ def test_problems_names_missing_unexpected_and_unknown():
 
 
 def test_the_log_refuses_a_kind_the_schema_does_not_define():
-    log = EventLog(simpy.Environment())
+    log = EventLog(Kernel())
 
     class Writer:
         rows: list = []

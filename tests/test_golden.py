@@ -20,3 +20,10 @@ from . import golden
 def test_the_log_is_exactly_the_golden_one(name, tmp_path):
     expected = json.loads(golden.DIGESTS.read_text())[name]
     assert list(golden.run_case(name, tmp_path)) == expected
+
+
+@pytest.mark.parametrize("name", sorted(golden.CASES))
+def test_out_of_order_the_log_is_exactly_the_golden_one(name, tmp_path):
+    """The out-of-order engine runs areas on their own clocks and still logs the very same rows."""
+    expected = json.loads(golden.DIGESTS.read_text())[name]
+    assert list(golden.run_case(name, tmp_path, scheduling="out-of-order")) == expected

@@ -86,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablations.add_argument("--no-reflection", action="store_true", help="agents never reflect")
     ablations.add_argument("--no-planning", action="store_true",
                            help="agents do not plan their day; they choose each next activity as they go")
+    _scheduling_flag(run)
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     run.set_defaults(handler=cmd_run)
 
@@ -184,3 +185,11 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=None, help="model for --llm transformers|openai")
     parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="openai server(s)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    _scheduling_flag(parser)
+
+
+def _scheduling_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--scheduling", default="auto", choices=["auto", "in-order", "out-of-order"],
+                        help="out-of-order lets areas of the town that cannot affect each other run ahead while "
+                             "others wait for the model (more requests in flight); the log is the same either "
+                             "way. auto: out of order unless answers are instant (fake backend, replay)")

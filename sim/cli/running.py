@@ -31,7 +31,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if llm in ("embedded", "transformers") and not replay:
         print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
     with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
-                  cache_mode=args.llm_cache, scenario_path=args.scenario,
+                  cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,
                   cognition=cognition_from(args, scenario.cognition)) as sim:
         summary = _run_with_progress(sim, until, args.no_progress)
     print(format_summary(summary))
@@ -105,7 +105,7 @@ def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, unti
     from ..runner import open_run
 
     with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
-                  cognition=cognition, scenario_path=run["scenario_path"]) as sim:
+                  cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
         summary = _run_with_progress(sim, until, args.no_progress, **start)
     print(format_summary(summary))
     return 0

@@ -68,6 +68,7 @@ class GenerationService:
         self.blocked_s = 0.0
         self.waits = 0  # times the simulation stopped for an answer that had not arrived (rounds of waiting)
         self._vectors: dict[str, np.ndarray] = {}  # this run's embeddings, before the store's cache
+        self.started = time.monotonic()  # wall clock origin of the logged submission times
 
     @property
     def model_id(self) -> str:
@@ -201,10 +202,11 @@ class GenerationService:
         except CacheMiss as exc:
             raise GenerationError(str(exc)) from None
 
-    def _outcome(self, request: Request, future: concurrent.futures.Future) -> Completion:
+    def _outcome(self, request: Request, future: concurrent.futures.Future,
+                 timeout: float | None = None) -> Completion:
         """Wait for a backend's answer; a timeout or failure becomes the request's fallback (or stops the run)."""
         try:
-            return future.result(timeout=self.wait_timeout_s)
+            return future.result(timeout=self.wait_timeout_s if timeout is None else timeout)
         except concurrent.futures.TimeoutError:
             return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
         except GenerationFailed as exc:
@@ -225,16 +227,22 @@ class GenerationService:
         future.add_done_callback(lambda _: finished.append(time.monotonic()))
         answer = self.env.event()
         delivery = self.env.timeout(at - asked)
-        delivery.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished,
-                                                          cache_hit=cached is not None, asked=asked))
+        delivery.future = future  # type: ignore[attr-defined]  # an out-of-order scheduler runs it once answered
+        safe = getattr(self.env, "safe_time", None)
+        lead = 0.0 if safe is None else max(0.0, asked - safe)
+        delivery.callbacks.append(lambda event: self._deliver(request, future, answer, submitted, finished,
+                                                              cache_hit=cached is not None, asked=asked, lead=lead,
+                                                              waited=getattr(event, "waited_s", 0.0)))
         return answer
 
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
-                 submitted: float, finished: list[float], cache_hit: bool, asked: float) -> None:
+                 submitted: float, finished: list[float], cache_hit: bool, asked: float, lead: float,
+                 waited: float) -> None:
+        """Hand the answer over at its due time; ``waited``: seconds a scheduler already waited for it."""
         waited_from = time.monotonic()
         if not future.done():
             self.waits += 1
-        completion = self._outcome(request, future)
+        completion = self._outcome(request, future, max(0.0, self.wait_timeout_s - waited))
         blocked = time.monotonic() - waited_from
         self.blocked_s += blocked
         if self.cache is not None and not cache_hit:
@@ -242,7 +250,8 @@ class GenerationService:
         if self.on_call is not None:
             latency = (finished[0] if finished else time.monotonic()) - submitted
             wall = {"cache_hit": cache_hit, "retries": completion.retries, "latency_s": round(latency, 4),
-                    "blocked_s": round(blocked, 4), **{k: v for k, v in completion.info.items() if k != "scores"}}
+                    "blocked_s": round(blocked, 4), "submitted_s": round(submitted - self.started, 4),
+                    "lead_s": round(lead, 3), **{k: v for k, v in completion.info.items() if k != "scores"}}
             if completion.info.get("error"):
                 wall["error"] = completion.info["error"]
             self.on_call(request, completion, wall, asked, self.env.now)
