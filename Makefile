@@ -26,7 +26,7 @@ install: $(VENV)/.installed
 demo: install
 	$(BIN)/agentville run $(SCENARIO) --until $(UNTIL) --db runs/demo.db
 
-# ruff (lint + import order) and mypy (sim/ and agents/). mypy cannot follow the
+# ruff (lint + import order) and mypy (sim/, agents/ and dashboard/). mypy cannot follow the
 # package-dir mapping, so it reads the packages through a tree of symlinks that
 # spells them as installed (agentville/sim -> ../../sim).
 TYPECHECK := .typecheck
@@ -34,7 +34,7 @@ lint: install
 	$(BIN)/ruff check .
 	@mkdir -p $(TYPECHECK)/agentville
 	@for d in sim agents dashboard; do ln -sfn ../../$$d $(TYPECHECK)/agentville/$$d; done
-	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file ../pyproject.toml -p agentville.sim -p agentville.agents
+	cd $(TYPECHECK) && $(abspath $(BIN))/mypy --config-file ../pyproject.toml -p agentville.sim -p agentville.agents -p agentville.dashboard
 
 test: install lint
 	$(BIN)/python -m pytest

@@ -51,7 +51,9 @@ def main() -> None:
     with st.sidebar:
         st.title("🏘️ Agentville")
         labels = {r["run_id"]: f"{r['scenario']} · {r['run_id']} · {r['status']}" for r in runs}
-        run_id = st.selectbox("Run", list(labels), format_func=labels.get, key="run")
+        run_id = st.selectbox("Run", list(labels), format_func=lambda run: labels[run], key="run")
+    if run_id is None:  # never: the list of runs is not empty
+        return
     first = cached_run(path, run_id, data.run_signature(path, run_id))
     refresh = REFRESH_S if first.live or st.session_state.get("playing") else None
     st.fragment(run_every=refresh)(page)(path, run_id)
@@ -249,6 +251,41 @@ def generation(log: data.RunLog, t: float) -> None:
     st.altair_chart(alt.Chart(per_call).mark_boxplot().encode(
         x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=purposes).properties(height=rows),
         width="stretch")
+    in_flight(per_call)
+    ahead_of_slowest(per_call)
+
+
+PREDATES = "This run predates these measurements: its model calls carry no {}."
+
+
+def in_flight(per_call: pd.DataFrame) -> None:
+    busy = data.requests_in_flight(per_call)
+    if busy.empty:
+        st.caption(PREDATES.format("submission times, so requests in flight are not shown"))
+        return
+    st.caption(f"Requests in flight over wall time (at most {busy['in_flight'].max()}): how well the shared "
+               "workers are kept busy. Dips towards 0 are workers waiting for the simulation to ask.")
+    st.altair_chart(alt.Chart(busy).mark_line(interpolate="step-after").encode(
+        x=alt.X("wall_s:Q", title="wall seconds since generation started"),
+        y=alt.Y("in_flight:Q", title="requests in flight", axis=alt.Axis(tickMinStep=1)),
+        tooltip=[alt.Tooltip("wall_s:Q", format=".2f"), "in_flight"]), width="stretch", height=220)
+
+
+def ahead_of_slowest(per_call: pd.DataFrame) -> None:
+    ahead = data.ahead_by_hour(per_call)
+    if ahead.empty:
+        st.caption(PREDATES.format("cluster leads, so how far ahead of the slowest cluster is not shown"))
+        return
+    st.caption("How far ahead of the slowest cluster the asking agents were, per simulated hour: scheduled out "
+               "of order, areas of the town run ahead of the slowest one; runs scheduled in order show 0.")
+    shown = ahead.rename(columns={"mean_min": "mean", "max_min": "max"})
+    st.altair_chart(alt.Chart(shown).transform_fold(["mean", "max"], as_=["statistic", "minutes"]).mark_line(
+        point=True).encode(
+        x=alt.X("hour:T", title="simulated hour asked"),
+        y=alt.Y("minutes:Q", title="ahead of the slowest cluster (simulated min)"),
+        color=alt.Color("statistic:N", title=None, sort=["mean", "max"]),
+        tooltip=[alt.Tooltip("hour:T", format="%H:%M"), "statistic:N", alt.Tooltip("minutes:Q", format=".1f"),
+                 "calls"]), width="stretch", height=220)
 
 
 main()

@@ -131,8 +131,9 @@ def upto(frame: pd.DataFrame, t: float) -> pd.DataFrame:
 
 def agent_states(log: RunLog, t: float) -> pd.DataFrame:
     """Per agent at time t: place, area, activity, since when, and whether it is walking (and where to)."""
-    rows = {name: {"agent": name, "place": None, "location": "", "activity": "", "since": None, "emoji": "🙂",
-                   "walking_to": None, "progress": 0.0} for name in log.agents}
+    rows: dict[str, dict[str, Any]] = {
+        name: {"agent": name, "place": None, "location": "", "activity": "", "since": None, "emoji": "🙂",
+               "walking_to": None, "progress": 0.0} for name in log.agents}
     where = upto(log.kind(*events.WHERE_LOCATED), t).groupby("agent").tail(1)
     for row in where.itertuples():
         if row.agent in rows:
@@ -261,14 +262,14 @@ def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
     """Conversations started by t, newest first, with their lines so far; ``search`` filters by text or name."""
     lines = upto(log.kind(events.UTTERANCE), t)
     starts = upto(log.kind(events.CONVERSATION_START), t)
-    ends: dict[int, events.ConversationEnd] = {
+    ends: dict[str, events.ConversationEnd] = {
         r.data["conversation"]: r.data for r in upto(log.kind(events.CONVERSATION_END), t).itertuples()}
     talks = []
     for row in starts.itertuples():
         cid = row.data["conversation"]
         mine = lines[[d.get("conversation") == cid for d in lines["data"]]]
         talk = {"id": cid, "time": log.at(row.sim_time), "people": [row.agent, row.data["partner"]],
-                "location": row.data.get("location", ""), "summary": ends.get(cid, {}).get("summary", ""),
+                "location": row.data.get("location", ""), "summary": ends[cid]["summary"] if cid in ends else "",
                 "ongoing": cid not in ends,
                 "lines": [(log.at(s), a, d["text"]) for s, a, d in zip(mine["sim_time"], mine["agent"], mine["data"])]}
         talks.append(talk)
@@ -316,21 +317,81 @@ def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
     return "\n".join(lines + ["}"])
 
 
+GENERATION_COLUMNS = ["purpose", "hour", "asked_hour", "prompt_tokens", "output_tokens", "latency_s", "cache_hit",
+                      "fallback", "lead_s", "submitted_s", "ahead_s"]
+
+
+def _hour(log: RunLog, seconds: float) -> dt.datetime:
+    """The simulated hour (a timestamp on the hour) ``seconds`` after the run's start falls in."""
+    return log.at(seconds).replace(minute=0, second=0, microsecond=0)
+
+
 def generation_calls(log: RunLog, t: float) -> pd.DataFrame:
     """One row per model call up to t: purpose, tokens, latency, cache hit, fallback, simulated hour,
-    and how long before it was needed the request was asked (``lead_s``, simulated seconds: the pipelining)."""
+    and how long before it was needed the request was asked (``lead_s``, simulated seconds: the pipelining).
+
+    Two wall-clock facts are NaN where the call's row lacks them (runs logged before they were measured, and
+    answers asked for at once): ``submitted_s``, wall seconds since the run's generation service started when
+    the request went to the backend, and ``ahead_s``, simulated seconds by which the asking agents' cluster
+    was ahead of the town's slowest one (the logged ``wall["ahead_s"]``; 0 when the engine runs in order).
+    ``asked_hour`` is the simulated hour the request was asked in.
+    """
     calls = upto(log.kind(events.LLM_CALL), t)
     if calls.empty:
-        return pd.DataFrame(columns=["purpose", "hour", "prompt_tokens", "output_tokens", "latency_s", "cache_hit",
-                                     "fallback", "lead_s"])
+        return pd.DataFrame(columns=GENERATION_COLUMNS)
+    walls = [w or {} for w in calls["wall"]]
+    # runs logged before due times existed have neither field: asked when due
+    asked = [float(d.get("asked", s)) for s, d in zip(calls["sim_time"], calls["data"])]
     return pd.DataFrame({
         "purpose": [d["purpose"] for d in calls["data"]],
-        "hour": [log.at(s).replace(minute=0, second=0, microsecond=0) for s in calls["sim_time"]],
+        "hour": [_hour(log, s) for s in calls["sim_time"]],
+        "asked_hour": [_hour(log, s) for s in asked],
         "prompt_tokens": [d.get("prompt_tokens", 0) for d in calls["data"]],
         "output_tokens": [d.get("output_tokens", 0) for d in calls["data"]],
-        "latency_s": [(w or {}).get("latency_s") for w in calls["wall"]],
-        "cache_hit": [bool((w or {}).get("cache_hit")) for w in calls["wall"]],
+        "latency_s": [w.get("latency_s") for w in walls],
+        "cache_hit": [bool(w.get("cache_hit")) for w in walls],
         "fallback": [bool(d.get("fallback")) for d in calls["data"]],
-        # runs logged before due times existed have neither field: asked when due
-        "lead_s": [float(d.get("due", s)) - float(d.get("asked", s)) for s, d in zip(calls["sim_time"], calls["data"])],
-    })
+        "lead_s": [float(d.get("due", s)) - a for s, a, d in zip(calls["sim_time"], asked, calls["data"])],
+        "submitted_s": pd.to_numeric(pd.Series([w.get("submitted_s") for w in walls], dtype=object)),
+        "ahead_s": pd.to_numeric(pd.Series([w.get("ahead_s") for w in walls], dtype=object)),
+    }, columns=GENERATION_COLUMNS)
+
+
+def requests_in_flight(calls: pd.DataFrame) -> pd.DataFrame:
+    """How many model requests were in flight over wall time: ``wall_s`` (seconds since the run's generation
+    service started) and ``in_flight`` from that moment until the next row's ``wall_s`` (a step function).
+
+    It exists to show how well the shared workers are kept busy: the simulation asks ahead so that the
+    backend always has a batch's worth of requests to work on; a curve that keeps dropping towards 0 means
+    the workers sit idle waiting for the simulation to ask, a curve flat at the workers' capacity means the
+    simulation waits for them. Each request of ``calls`` (``generation_calls``) counts from ``submitted_s`` to
+    ``submitted_s + latency_s``; rows without both are left out, and a request ending when another starts
+    does not overlap it (cache hits, answered at once, add nothing). Every point where requests start or end
+    is a row, after all the changes at that moment. A resumed run restarts the wall clock, so its sessions
+    overlap here.
+    """
+    timed = calls.dropna(subset=["submitted_s", "latency_s"])
+    if timed.empty:
+        return pd.DataFrame({"wall_s": pd.Series(dtype=float), "in_flight": pd.Series(dtype=int)})
+    start = timed["submitted_s"].astype(float)
+    end = start + timed["latency_s"].astype(float)
+    sweep = pd.concat([pd.Series(1, index=start.to_numpy()), pd.Series(-1, index=end.to_numpy())])
+    counts = sweep.groupby(level=0).sum().sort_index().cumsum()
+    counts = counts[counts.diff() != 0]  # moments that change nothing (a cache hit) are no steps
+    return pd.DataFrame({"wall_s": counts.index.to_numpy(dtype=float), "in_flight": counts.to_numpy(dtype=int)})
+
+
+def ahead_by_hour(calls: pd.DataFrame) -> pd.DataFrame:
+    """Per simulated hour a request was asked in (``asked_hour``), how far ahead of the town's slowest
+    cluster the asking cluster was (``ahead_s`` of ``generation_calls``), in simulated minutes: ``mean_min``,
+    ``max_min``, and how many ``calls`` had it. Calls without the measurement (older runs) are left out.
+
+    Scheduled out of order, areas of the town whose agents do not interact run ahead of the slowest one and
+    keep the workers fed; in order every cluster is at the same time and both columns are 0.
+    """
+    measured = calls.dropna(subset=["ahead_s"])
+    if measured.empty:
+        return pd.DataFrame(columns=["hour", "mean_min", "max_min", "calls"])
+    minutes = (measured["ahead_s"].astype(float) / 60).groupby(measured["asked_hour"])
+    return pd.DataFrame({"mean_min": minutes.mean(), "max_min": minutes.max(), "calls": minutes.size()}
+                        ).rename_axis("hour").reset_index()

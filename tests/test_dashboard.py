@@ -230,3 +230,66 @@ def test_the_generation_view_shows_how_early_requests_were_asked(village_db):
     ahead = calls[calls["lead_s"] > 0]
     assert (calls["lead_s"] >= 0).all() and len(ahead) > len(calls) / 4
     assert {"importance", "utterance"} <= set(ahead["purpose"])  # consolidation and speech overlap with asking
+
+
+# -- the workers' view: requests in flight over wall time, clusters ahead of the slowest ------------------------
+def test_requests_in_flight_counts_overlaps_as_steps():
+    calls = pd.DataFrame({"submitted_s": [0.0, 2.0, 4.0, 6.0, float("nan")],
+                          "latency_s": [10.0, 3.0, 8.0, 0.0, 1.0]})  # a cache hit at 6, a row of an older run
+    busy = data.requests_in_flight(calls)
+    assert list(busy["wall_s"]) == [0.0, 2.0, 4.0, 5.0, 10.0, 12.0]  # the cache hit changes nothing: no step
+    assert list(busy["in_flight"]) == [1, 2, 3, 2, 1, 0] and busy["in_flight"].max() == 3
+    # one request ending as the next starts is no overlap
+    handover = data.requests_in_flight(pd.DataFrame({"submitted_s": [0.0, 1.0], "latency_s": [1.0, 1.0]}))
+    assert list(handover["wall_s"]) == [0.0, 2.0] and list(handover["in_flight"]) == [1, 0]
+    assert data.requests_in_flight(calls.iloc[4:]).empty
+
+
+def llm_call_log(calls: list[tuple[float, float, dict | None]]) -> data.RunLog:
+    """A run log of model calls: (logged at, asked at, wall) each, simulated seconds from 07:00."""
+    rows = [(i + 1, logged, events.LLM_CALL, "Ann", {"purpose": "utterance", "asked": asked, "due": logged}, wall)
+            for i, (logged, asked, wall) in enumerate(calls)]
+    frame = pd.DataFrame(rows, columns=["seq", "sim_time", "kind", "agent", "data", "wall"])
+    return data.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
+
+
+def test_how_far_ahead_of_the_slowest_cluster_per_hour_asked():
+    log = llm_call_log([
+        (600.0, 600.0, {"ahead_s": 120.0, "submitted_s": 0.5, "latency_s": 0.1}),  # 07:10
+        (3700.0, 3000.0, {"ahead_s": 600.0}),  # asked at 07:50, answered in the next hour: counts for 07:00
+        (4000.0, 4000.0, {"ahead_s": 0.0}),
+        (4300.0, 4200.0, {"ahead_s": 1800.0}),
+        (4400.0, 4400.0, {"latency_s": 0.2}),  # logged before leads were measured: left out
+        (4500.0, 4500.0, None),
+    ])
+    ahead = data.ahead_by_hour(data.generation_calls(log, 5000.0))
+    assert [f"{h:%H:%M}" for h in ahead["hour"]] == ["07:00", "08:00"]
+    assert list(ahead["mean_min"]) == [6.0, 15.0] and list(ahead["max_min"]) == [10.0, 30.0]
+    assert list(ahead["calls"]) == [2, 2]
+    assert data.ahead_by_hour(data.generation_calls(llm_call_log([(60.0, 0.0, {"latency_s": 0.1})]), 60.0)).empty
+
+
+def test_the_generation_tab_shows_requests_in_flight_and_leads(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    log = data.load_run(village_db)
+    calls = data.generation_calls(log, log.reached)
+    assert calls["submitted_s"].notna().all() and (calls["ahead_s"] == 0).all()  # the engine runs in order
+    busy = data.requests_in_flight(calls)
+    captions = [c.value for c in test.caption]
+    assert f"Requests in flight over wall time (at most {busy['in_flight'].max()})" in "\n".join(captions)
+    assert any(c.startswith("How far ahead of the slowest cluster") for c in captions)
+    assert not any("predates" in c for c in captions)
+
+
+def test_a_run_logged_before_these_measurements_still_renders(monkeypatch, village_db, tmp_path):
+    old = tmp_path / "old.db"
+    with sqlite3.connect(village_db) as source, sqlite3.connect(old) as copy:
+        source.backup(copy)
+        copy.execute("UPDATE events SET wall = json_remove(wall, '$.submitted_s', '$.ahead_s') WHERE kind = ?",
+                     (events.LLM_CALL,))
+        copy.execute("UPDATE events SET wall = NULL WHERE kind = ? AND seq % 2 = 0", (events.LLM_CALL,))
+    calls = data.generation_calls(data.load_run(old), float("inf"))
+    assert len(calls) and calls["submitted_s"].isna().all() and calls["ahead_s"].isna().all()
+    test = app(monkeypatch, old)
+    assert sum("predates these measurements" in c.value for c in test.caption) == 2
+    assert any("cache_hit_%" in d.value.columns for d in test.dataframe)  # the rest of the tab is there

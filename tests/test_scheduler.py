@@ -135,7 +135,7 @@ def test_the_ville_day_logs_the_same_rows_in_and_out_of_order(tmp_path):
     scenario = load_scenario(WORLDS / "the_ville_3.yaml")
     rows, walls = in_and_out_of_order(scenario, 30, tmp_path)
     assert len(rows) > 1000
-    assert max(w["lead_s"] for w in walls) > 600  # some area really ran more than 10 minutes ahead
+    assert max(w["ahead_s"] for w in walls) > 600  # some area really ran more than 10 minutes ahead
 
 
 def test_smallville_morning_logs_the_same_rows_in_and_out_of_order(tmp_path):
@@ -143,7 +143,7 @@ def test_smallville_morning_logs_the_same_rows_in_and_out_of_order(tmp_path):
     rows, walls = in_and_out_of_order(scenario, 5, tmp_path, seed=2)
     kinds = {kind for _, _, kind, _, _ in rows}
     assert {events.CONVERSATION_START, events.UTTERANCE, events.REACTION, events.MOVE} <= kinds
-    assert sum(w["lead_s"] > 0 for w in walls) > len(walls) // 4
+    assert sum(w["ahead_s"] > 0 for w in walls) > len(walls) // 4
 
 
 def test_two_walking_towards_each_other_merge_into_one_cluster(tmp_path):
@@ -155,7 +155,7 @@ def test_two_walking_towards_each_other_merge_into_one_cluster(tmp_path):
     # Both were at the market together: each arrived before the other's 11:00 walk home.
     leave = 4 * 3600
     assert arrived["Ann", "Market"] < leave and arrived["Bob", "Market"] < leave
-    assert max(w["lead_s"] for w in walls) > 0
+    assert max(w["ahead_s"] for w in walls) > 0
 
 
 def test_a_whisper_to_a_far_cluster_lands_at_its_time(tmp_path):

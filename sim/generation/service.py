@@ -164,7 +164,9 @@ class GenerationService:
                     self.cache.put(self.model_id, request, completion)
             if self.on_call is not None:
                 self.on_call(request, completion, {"cache_hit": cached is not None, "retries": completion.retries,
-                                                   "latency_s": round(time.monotonic() - submitted, 4)},
+                                                   "latency_s": round(time.monotonic() - submitted, 4),
+                                                   "submitted_s": round(submitted - self.started, 4),
+                                                   "ahead_s": 0.0},
                              self.env.now, self.env.now)
             answers.append(completion.text)
         return answers
@@ -229,14 +231,14 @@ class GenerationService:
         delivery = self.env.timeout(at - asked)
         delivery.future = future  # type: ignore[attr-defined]  # an out-of-order scheduler runs it once answered
         safe = getattr(self.env, "safe_time", None)
-        lead = 0.0 if safe is None else max(0.0, asked - safe)
+        ahead = 0.0 if safe is None else max(0.0, asked - safe)  # how far its area ran ahead of the slowest
         delivery.callbacks.append(lambda event: self._deliver(request, future, answer, submitted, finished,
-                                                              cache_hit=cached is not None, asked=asked, lead=lead,
+                                                              cache_hit=cached is not None, asked=asked, ahead=ahead,
                                                               waited=getattr(event, "waited_s", 0.0)))
         return answer
 
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,
-                 submitted: float, finished: list[float], cache_hit: bool, asked: float, lead: float,
+                 submitted: float, finished: list[float], cache_hit: bool, asked: float, ahead: float,
                  waited: float) -> None:
         """Hand the answer over at its due time; ``waited``: seconds a scheduler already waited for it."""
         waited_from = time.monotonic()
@@ -251,7 +253,7 @@ class GenerationService:
             latency = (finished[0] if finished else time.monotonic()) - submitted
             wall = {"cache_hit": cache_hit, "retries": completion.retries, "latency_s": round(latency, 4),
                     "blocked_s": round(blocked, 4), "submitted_s": round(submitted - self.started, 4),
-                    "lead_s": round(lead, 3), **{k: v for k, v in completion.info.items() if k != "scores"}}
+                    "ahead_s": round(ahead, 3), **{k: v for k, v in completion.info.items() if k != "scores"}}
             if completion.info.get("error"):
                 wall["error"] = completion.info["error"]
             self.on_call(request, completion, wall, asked, self.env.now)
