@@ -267,9 +267,10 @@ class Simulation:
             try:
                 if status == FINISHED:
                     self.log(events.RUN_FINISHED, events=self.log.seq + 1)
-            finally:
-                self.log.close()
-                self.store.end_run(self.run_id, status, sim_reached=self.env.now, error=error)
+            finally:  # stopped midway out of order, rows past the first unprocessed event are not a prefix
+                self.log.close(None if status == FINISHED else self.env.first_pending())
+                reached = self.env.now if self.env.safe_time is None else min(self.env.now, self.env.safe_time)
+                self.store.end_run(self.run_id, status, sim_reached=reached, error=error)
         return RunSummary(
             run_id=self.run_id, db_path=str(self.store.path), status=status, events=self.log.seq,
             by_kind=dict(self.log.kinds), agents=len(self.agents), sim_start=self.scenario.start,

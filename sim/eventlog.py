@@ -45,10 +45,16 @@ class EventLog:
     def open(self, writer: EventWriter) -> None:
         self._writer = writer
 
-    def close(self) -> None:
-        """Number and commit what is pending and stop recording."""
+    def close(self, before: Key | None = None) -> None:
+        """Number and commit what is pending (only rows before ``before``) and stop recording.
+
+        A run stopped in the middle passes the key of its first unprocessed
+        event: rows that areas ahead of it logged are dropped, so the store
+        keeps exactly a prefix of the in-order log (what a resume re-lives).
+        """
         if self._writer is not None:
-            self.release()
+            self.release(before)
+            self._pending.clear()
             self._writer.flush()
             self._writer = None
 

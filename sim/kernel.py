@@ -101,6 +101,13 @@ class Kernel(simpy.Environment):
         else:
             heapq.heappush(self._heap, (key, event))
 
+    def first_pending(self) -> Key | None:
+        """The smallest key of any event not processed yet (None: nothing is pending)."""
+        if self.out_of_order:
+            heads = [queue[0][0] for queue in self.queues.values() if queue]
+            return min(heads) if heads else None
+        return self._heap[0][0] if self._heap else None
+
     def peek(self) -> float:
         if self.out_of_order:
             heads = [queue[0][0][0] for queue in self.queues.values() if queue]

@@ -16,7 +16,7 @@ from agentville.sim import events
 from agentville.sim.generation import Completion, FakeBackend, Request
 from agentville.sim.kernel import Kernel
 from agentville.sim.runner import assemble
-from agentville.sim.scenario import Scenario, load_scenario
+from agentville.sim.scenario import PersonaSpec, Scenario, load_scenario
 from agentville.sim.store import EventStore
 from agentville.sim.town import BrokenPromise, Town
 from agentville.sim.world import World
@@ -169,7 +169,7 @@ def test_a_whisper_to_a_far_cluster_lands_at_its_time(tmp_path):
 
 
 def test_stages_and_whispers_between_them_are_exact_out_of_order(tmp_path):
-    """advance() in stages, with the experimenter whispering at a stop, logs what in order logs."""
+    """advance() in stages, with the experimenter whispering and adding someone at a stop, logs what in order logs."""
     scenario = long_road(tmp_path)
 
     def staged(db: Path, scheduling: str, backend) -> list:
@@ -178,6 +178,8 @@ def test_stages_and_whispers_between_them_are_exact_out_of_order(tmp_path):
             sim.start()
             sim.advance(scenario.start + dt.timedelta(hours=2, minutes=10))
             sim.whisper("Bob", "I want to tell Ann about my new bicycle.")
+            sim.add_agent(PersonaSpec(name="Dora", age=40, traits="curious", home="Market: square",
+                                      routine=[{"at": "09:00", "activity": "selling bread", "place": "Market: square"}]))
             sim.advance(scenario.start + dt.timedelta(hours=5))
             run_id = sim.finish().run_id
             return store.db.execute("SELECT seq, sim_time, kind, agent, data FROM events WHERE run_id = ? "
@@ -247,3 +249,35 @@ def test_walking_away_before_a_promise_is_a_clear_error(tmp_path):
     kernel.process(leave(), owner="Ann")
     with pytest.raises(BrokenPromise, match="Ann walked away at 0 s although it said it would stay until 600 s"):
         kernel.run_until(10)
+
+
+def test_a_run_interrupted_out_of_order_keeps_a_prefix_and_resumes_exactly(tmp_path):
+    """Stopped midway, areas that ran ahead drop their rows; the resumed run ends as an uninterrupted one."""
+    scenario = load_scenario(WORLDS / "smallville.yaml")
+    until = scenario.start + dt.timedelta(hours=3)
+    expected, _ = logged(scenario, 3, tmp_path / "in.db", "in-order", FakeBackend())
+    db = tmp_path / "out.db"
+    reports = []
+
+    def interrupt(reached: float, end: float) -> None:
+        reports.append(reached)
+        if len(reports) == 3:
+            raise KeyboardInterrupt
+
+    backend = JitteryBackend(5)
+    try:
+        with EventStore(db) as store:
+            sim = assemble(scenario, store=store, backend=backend, scheduling="out-of-order")
+            with pytest.raises(KeyboardInterrupt):
+                sim.run(until, progress=interrupt)
+            run_id = sim.run_id
+            stored = store.db.execute("SELECT seq, sim_time, kind, agent, data FROM events WHERE run_id = ? "
+                                      "ORDER BY seq", (run_id,)).fetchall()
+            assert 0 < len(stored) < len(expected) and stored == expected[:len(stored)]
+            sim = assemble(scenario, store=store, backend=backend, scheduling="out-of-order")
+            sim.run(until, resume=run_id)
+            rows = store.db.execute("SELECT seq, sim_time, kind, agent, data FROM events WHERE run_id = ? "
+                                    "ORDER BY seq", (run_id,)).fetchall()
+    finally:
+        backend.close()
+    assert rows == expected
