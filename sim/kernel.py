@@ -85,14 +85,21 @@ class Kernel(simpy.Environment):
 
     # -- scheduling ---------------------------------------------------------
     def schedule(self, event: Event, priority: Any = NORMAL, delay: Any = 0) -> None:
-        owner = self.owner_now()
+        # owner_now(), inlined: this runs for every event of the run
+        if self._spawning is not _INHERIT:
+            owner = self._spawning
+        elif self._active_proc is not None:
+            owner = getattr(self._active_proc, "owner", self.current_owner)
+        else:
+            owner = self.current_owner
         rank = self.ranks.get(owner)
         if rank is None:
-            self.register(owner)  # type: ignore[arg-type]
+            self.register(owner)
             rank = self.ranks[owner]
         count = self._counts[rank] = self._counts[rank] + 1
-        key: Key = (self._now + delay, priority, rank, count)
-        if key < self.current:
+        at = self._now + delay
+        key: Key = (at, priority, rank, count)
+        if at == self._now and key < self.current:
             key = (*self.current, self._children)
             self._children += 1
         event.owner = owner  # type: ignore[attr-defined]
