@@ -50,7 +50,9 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
             places, purpose="location_place", agent=agent.name, default=agent.location.place, due=_halfway(agent, due))
     owners = world.private_areas
     areas = [a for a in world.places[place].areas if agent.name in owners.get((place, a.name), {agent.name})]
-    areas = areas or world.places[place].areas
+    if not areas:  # every part of that place is someone else's room: it does this where it is
+        agent.where_for[key] = agent.location
+        return agent.location
     area = yield from _pick(agent, [a.name for a in areas], key, f"part of {place}", f"Parts of {place}", activity,
                             "location_area", agent.home.area if place == agent.home.place else areas[0].name, due)
     objects = [o.name for o in next(a for a in areas if a.name == area).objects]

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from agentville.sim.generation import FakeBackend
+from agentville.sim.location import split_location
 from agentville.sim.runner import assemble
-from agentville.sim.scenario import PathSpec, Scenario, load_scenario, split_location
+from agentville.sim.scenario import PathSpec, Scenario, load_scenario
 from agentville.sim.store import EventStore
 
 TOWN_LINK_MINUTES = 15.0  # walk between neighbouring copies of the town

@@ -18,9 +18,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from . import yamlpos
 from .errors import Problem, ScenarioError
-
-LOCATION_SEP = ":"
-HOME = "home"  # in a routine, the persona's home area (exactly this word)
+from .location import SEPARATOR as LOCATION_SEP
+from .location import location_problem, private_problem, suggest
 
 
 class _Spec(BaseModel):
@@ -178,11 +177,6 @@ class Scenario(_Spec):
     cognition: CognitionSpec = CognitionSpec()
 
 
-def split_location(text: str) -> list[str]:
-    """``"Hobbs Cafe: cafe: counter"`` -> ``["Hobbs Cafe", "cafe", "counter"]``."""
-    return [part.strip() for part in text.split(LOCATION_SEP)]
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read, parse and check a scenario file; raise ScenarioError listing every problem."""
     path = Path(path)
@@ -290,7 +284,7 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
         a, b = path.between
         for k, end in enumerate((a, b)):
             if end not in places:
-                bad(("paths", i, "between", k), f"unknown place '{end}'{_suggest(end, places)}")
+                bad(("paths", i, "between", k), f"unknown place '{end}'{suggest(end, places)}")
         if a == b:
             bad(("paths", i, "between"), f"a path must join two different places (both are '{a}')")
         elif graph.has_edge(a, b):
@@ -306,14 +300,17 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
                     f"place '{name}' cannot be reached from '{s.places[0].name}'; add a path to it")
 
     unique(s.personas, ("personas",), "persona")
+    residents = [p.name for p in s.personas]
     for i, persona in enumerate(s.personas):
         where = ("personas", i)
-        message = location_problem(persona.home, places, allow_home=False)
+        message = location_problem(persona.home, places, allow_home=False) or private_problem(
+            persona.home, persona.name, places, residents)
         if message:
             bad(where + ("home",), message)
         previous = None
         for j, step in enumerate(persona.routine):
-            message = location_problem(step.place, places, allow_home=True)
+            message = location_problem(step.place, places, allow_home=True) or private_problem(
+                step.place, persona.name, places, residents)
             if message:
                 bad(where + ("routine", j, "place"), message)
             if previous is not None and step.minute_of_day <= previous.minute_of_day:
@@ -326,35 +323,8 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
         bad(("end",), f"end ({s.end:%Y-%m-%d %H:%M}) must be after start ({s.start:%Y-%m-%d %H:%M})")
     for i, event in enumerate(s.interventions):
         if event.agent not in names:
-            bad(("interventions", i, "agent"), f"unknown persona '{event.agent}'{_suggest(event.agent, names)}")
+            bad(("interventions", i, "agent"), f"unknown persona '{event.agent}'{suggest(event.agent, names)}")
         if event.at < s.start:
             bad(("interventions", i, "at"),
                 f"{event.at:%Y-%m-%d %H:%M} is before the scenario starts ({s.start:%Y-%m-%d %H:%M})")
     return problems
-
-
-def location_problem(text: str, places: dict[str, PlaceSpec], allow_home: bool) -> str | None:
-    """Why ``text`` does not name a place, area (and optional object); None if it does."""
-    if allow_home and text.strip() == HOME:
-        return None
-    parts = split_location(text)
-    place = places.get(parts[0])
-    if place is None:
-        return f"unknown place '{parts[0]}'{_suggest(parts[0], places)}"
-    if len(parts) == 1:
-        return None
-    if len(parts) > 3:
-        return f"'{text}' has too many parts; use 'place: area' or 'place: area: object'"
-    areas = {a.name: a for a in place.areas}
-    area = areas.get(parts[1])
-    if area is None:
-        return f"place '{place.name}' has no area '{parts[1]}'{_suggest(parts[1], areas)}"
-    if len(parts) == 3 and parts[2] not in {o.name for o in area.objects}:
-        hint = _suggest(parts[2], [o.name for o in area.objects])
-        return f"area '{place.name}: {area.name}' has no object '{parts[2]}'{hint}"
-    return None
-
-
-def _suggest(word: str, known: Any) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""

@@ -66,6 +66,7 @@ class Scheduler:
         several = np.array([len(world.places[p].areas) > 1 for p in self.places])
         self._roundtrip = 2 * np.minimum(np.where(several, self._within, np.inf), nearest)
         self.rounds = 0
+        self.private = world.private_areas  # rooms only their owners walk into
         self._not_placed: dict[Area, list[str]] = {}  # agents not in the town yet, by home (see _unplaced)
         self._homes_seen = 0
 
@@ -178,7 +179,34 @@ class Scheduler:
             departs = relaxed
         # Anyone here may also walk away and come back.
         horizon = np.minimum(arriving, departs + roundtrip)
+        index = {area: i for i, area in enumerate(areas)}
+        earliest = float(first.min())  # no one anywhere acts before it
+        for area in groups:
+            owners = self.private.get(area)
+            if owners:  # someone's room: only its owners come in (Town enforces it)
+                i = index[area]
+                horizon[i] = min(departs[i] + roundtrip[i],
+                                 *(self._owner_arrives(o, area, index, departs, earliest) for o in owners))
         return {area: float(horizon[i]) for i, area in enumerate(areas[:len(groups)])}
+
+    def _owner_arrives(self, owner: str, room: Area, index: dict[Area, int], departs: np.ndarray,
+                       earliest: float) -> float:
+        """The earliest an owner who is not in its room can walk in."""
+        walk = self.town.walking.get(owner)
+        if walk is not None:
+            return walk.arrives + self._distance(walk.area, room)
+        where = self.town.locations.get(owner)
+        area = where.area_key if where is not None else self.homes.get(owner)
+        if area == room or area is None:
+            return np.inf if area == room else earliest
+        leaves = departs[index[area]] if area in index else earliest
+        return float(leaves) + self._distance(area, room)
+
+    def _distance(self, a: Area, b: Area) -> float:
+        if a == b:
+            return 0.0
+        i, j = self._place_index[a[0]], self._place_index[b[0]]
+        return float(self._within[i] if i == j else self._between[i, j])
 
     def _distances(self, areas: list[Area]) -> tuple[np.ndarray, np.ndarray]:
         """Seconds between the given areas (a lower bound on any walk; inf on the diagonal), and round trips."""

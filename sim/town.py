@@ -33,7 +33,10 @@ class Walk:
 
 
 class BrokenPromise(RuntimeError):
-    """An agent walked away before the moment it said it would stay until (a bug in its cognition)."""
+    """An agent walked away before the moment it said it would stay until, or into someone else's room.
+
+    Either is a bug in its cognition: the scheduler's lookahead relies on both never happening.
+    """
 
 
 class Town:
@@ -76,6 +79,10 @@ class Town:
         if self.promises is not None and self.promises(name) > self.env.now + 1e-9:
             raise BrokenPromise(f"{name} walked away at {self.env.now:.0f} s although it said it would stay "
                                 f"until {self.promises(name):.0f} s; the out-of-order engine relies on that")
+        owners = self.world.private_areas.get(target.area_key)
+        if owners and name not in owners:
+            raise BrokenPromise(f"{name} walked into {target.place}: {target.area}, which is private to "
+                                f"{', '.join(sorted(owners))}; the out-of-order engine relies on that")
         route, minutes = self.world.route(origin, target)
         if minutes > 0:
             self.log(events.MOVE, name, origin=str(origin), target=str(target), route=route,

@@ -13,8 +13,8 @@ import re
 
 import networkx as nx
 
-from .location import Location, split_location
-from .scenario import HOME, PlaceSpec, Scenario
+from .location import HOME, Location, area_owners, split_location
+from .scenario import PlaceSpec, Scenario
 
 AREA_CHANGE_MINUTES = 1.0  # walking between two areas of one place
 _WORD = re.compile(r"[\w']+")
@@ -94,4 +94,4 @@ class World:
     def private_areas(self) -> dict[tuple[str, str], set[str]]:
         """Areas named after residents ("Maria's room"), with who they belong to; others keep out."""
         return {(place.name, area.name): owners for place in self.places.values() for area in place.areas
-                if (owners := {n for n in self.residents if f"{n}'s" in area.name})}
+                if (owners := area_owners(area.name, self.residents))}

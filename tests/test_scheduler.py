@@ -15,13 +15,14 @@ import pytest
 from agentville.sim import events
 from agentville.sim.generation import Completion, FakeBackend, Request
 from agentville.sim.kernel import Kernel
+from agentville.sim.location import area_owners
 from agentville.sim.runner import assemble
 from agentville.sim.scenario import PersonaSpec, Scenario, load_scenario
 from agentville.sim.store import EventStore
 from agentville.sim.town import BrokenPromise, Town
 from agentville.sim.world import World
 
-from .conftest import WORLDS
+from .conftest import TINY, WORLDS
 
 # Ann and Bob live 80 minutes apart and both go to the market at 9; Cleo works on a farm two hours
 # away and hears an inner voice at 10.
@@ -281,3 +282,26 @@ def test_a_run_interrupted_out_of_order_keeps_a_prefix_and_resumes_exactly(tmp_p
     finally:
         backend.close()
     assert rows == expected
+
+
+def test_a_shared_bedroom_belongs_to_everyone_it_is_named_after():
+    """It used to belong only to the last name in it: Mei Lin could not go to her own bedroom."""
+    world = World(load_scenario(WORLDS / "smallville.yaml"))
+    assert world.private_areas["Lin family's house", "Mei and John Lin's bedroom"] == {"Mei Lin", "John Lin"}
+    assert area_owners("Maria Lopez's room", ["Maria Lopez", "Klaus Mueller"]) == {"Maria Lopez"}
+    assert area_owners("common room", ["Maria Lopez"]) == set()
+
+
+def test_walking_into_someone_elses_room_is_a_clear_error(tmp_path):
+    path = tmp_path / "rooms.yaml"
+    path.write_text(TINY.replace("objects: [stove]", "objects: [stove]\n      - name: Ann's study"))
+    world, kernel = World(load_scenario(path)), Kernel()
+    town = Town(world, kernel, lambda *a, **k: None)
+    town.place("Bob", world.resolve("Home: kitchen"))
+
+    def snoop():
+        yield from town.walk("Bob", world.resolve("Home: Ann's study"))
+
+    kernel.process(snoop(), owner="Bob")
+    with pytest.raises(BrokenPromise, match="Bob walked into Home: Ann's study, which is private to Ann"):
+        kernel.run_until(600)

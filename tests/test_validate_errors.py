@@ -61,6 +61,10 @@ CASES = [
      '"07:30", activity: eating'),
     ("routine-unknown-object", mutate('"Cafe: hall: table"', '"Cafe: hall: sofa"'), "personas.1.routine.1.place",
      "no object 'sofa'", "Cafe: hall: sofa"),
+    ("routine-in-someone-elses-room",
+     mutate("objects: [stove]", "objects: [stove]\n      - name: Ann's study").replace(
+         '"Cafe: hall: table"', '"Home: Ann\'s study"'),
+     "personas.1.routine.1.place", "private to Ann", "Home: Ann's study"),
     ("intervention-unknown-agent", mutate("agent: Bob", "agent: Rob"), "interventions.0.agent",
      "did you mean 'Bob'", "agent: Rob"),
     ("intervention-before-start", mutate("at: 2023-02-13T09:30", "at: 2023-02-12T09:30"), "interventions.0.at",
