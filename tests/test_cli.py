@@ -111,3 +111,16 @@ def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
     listing = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "runs", str(db)], capture_output=True, text=True,
                              cwd=ROOT)
     assert "crashed" in listing.stdout
+
+
+def test_out_of_order_from_the_command_line_logs_what_in_order_logs(tmp_path):
+    logs = []
+    for scheduling in ("in-order", "out-of-order"):
+        db = tmp_path / f"{scheduling}.db"
+        result = agentville("run", str(WORLDS / "the_ville_3.yaml"), "--until", "+10h", "--db", str(db), "--llm", "fake",
+                            "--scheduling", scheduling, "--no-progress")
+        assert result.returncode == 0, result.stderr
+        with EventStore(db, read_only=True) as store:
+            logs.append([(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(store.run()["run_id"])])
+    assert len(logs[0]) > 300 and logs[0] == logs[1]
+    assert "--scheduling" in agentville("resume", "--help").stdout
