@@ -55,14 +55,15 @@ def area_owners(area: str, residents: Iterable[str]) -> set[str]:
     """Who an area is private to: the residents it is named after; empty if it is public.
 
     "Maria Lopez's room" is Maria Lopez's; "Mei and John Lin's bedroom" is
-    Mei Lin's and John Lin's (a first name alone takes the last surname).
+    Mei Lin's and John Lin's (a first name alone takes the family name of the
+    last one: all of it after its first name, so "Jennifer Moore #2" lends "Moore #2").
     """
     named: set[str] = set()
     for phrase in area.split("'s")[:-1]:
         people = [p.strip() for p in re.split(r",|\band\b", phrase) if p.strip()]
         if people:
-            surname = people[-1].split()[-1]
-            named |= {p if " " in p else f"{p} {surname}" for p in people}
+            family = people[-1].partition(" ")[2]
+            named |= {p if " " in p or not family else f"{p} {family}" for p in people}
     return {name for name in residents if f"{name}'s" in area or name in named}
 
 
@@ -88,11 +89,14 @@ def location_problem(text: str, places: Mapping[str, Any], allow_home: bool) -> 
     return None
 
 
-def private_problem(text: str, who: str, places: Mapping[str, Any], residents: list[str]) -> str | None:
-    """Why ``who`` may not be at ``text`` (an area private to others, a place alone meaning its first area)."""
-    if text.strip() == HOME:
-        return None
+def private_problem(text: str, who: str, home: str, places: Mapping[str, Any], residents: list[str]) -> str | None:
+    """Why ``who`` (living at ``home``) may not be at ``text``: an area private to others.
+
+    A place alone means its first area; one's home area is always one's own.
+    """
     parts = split_location(text)
+    if text.strip() == HOME or parts[:2] == split_location(home)[:2]:
+        return None
     area = parts[1] if len(parts) > 1 else places[parts[0]].areas[0].name
     owners = area_owners(area, residents)
     if owners and who not in owners:

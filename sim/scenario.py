@@ -303,14 +303,13 @@ def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
     residents = [p.name for p in s.personas]
     for i, persona in enumerate(s.personas):
         where = ("personas", i)
-        message = location_problem(persona.home, places, allow_home=False) or private_problem(
-            persona.home, persona.name, places, residents)
+        message = location_problem(persona.home, places, allow_home=False)
         if message:
             bad(where + ("home",), message)
         previous = None
         for j, step in enumerate(persona.routine):
             message = location_problem(step.place, places, allow_home=True) or private_problem(
-                step.place, persona.name, places, residents)
+                step.place, persona.name, persona.home, places, residents)
             if message:
                 bad(where + ("routine", j, "place"), message)
             if previous is not None and step.minute_of_day <= previous.minute_of_day:

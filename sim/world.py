@@ -28,6 +28,7 @@ class World:
     def __init__(self, scenario: Scenario):
         self.places: dict[str, PlaceSpec] = {p.name: p for p in scenario.places}
         self.residents = [p.name for p in scenario.personas]  # as the scenario lists them
+        self._homes = {p.name: self.resolve(p.home) for p in scenario.personas}
         self.graph = nx.Graph()
         for place in scenario.places:
             self.graph.add_node(place.name, xy=place.xy, kind=place.kind)
@@ -92,6 +93,13 @@ class World:
 
     @functools.cached_property
     def private_areas(self) -> dict[tuple[str, str], set[str]]:
-        """Areas named after residents ("Maria's room"), with who they belong to; others keep out."""
-        return {(place.name, area.name): owners for place in self.places.values() for area in place.areas
-                if (owners := area_owners(area.name, self.residents))}
+        """Areas named after residents ("Maria's room"), with who they belong to; others keep out.
+
+        Whoever lives in one (its persona's home) is one of its owners, whatever the name says.
+        """
+        private = {(place.name, area.name): owners for place in self.places.values() for area in place.areas
+                   if (owners := area_owners(area.name, self.residents))}
+        for name, home in self._homes.items():
+            if home.area_key in private:
+                private[home.area_key].add(name)
+        return private
