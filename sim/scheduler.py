@@ -185,8 +185,9 @@ class Scheduler:
             owners = self.private.get(area)
             if owners:  # someone's room: only its owners come in (Town enforces it)
                 i = index[area]
-                horizon[i] = min(departs[i] + roundtrip[i],
-                                 *(self._owner_arrives(o, area, index, departs, earliest) for o in owners))
+                outside = owners - set(groups[area][1])  # an owner whose arrival is next here runs on its clock
+                horizon[i] = min([departs[i] + roundtrip[i],
+                                  *(self._owner_arrives(o, area, index, departs, earliest) for o in outside)])
         return {area: float(horizon[i]) for i, area in enumerate(areas[:len(groups)])}
 
     def _owner_arrives(self, owner: str, room: Area, index: dict[Area, int], departs: np.ndarray,
