@@ -43,6 +43,7 @@ from .world import AREA_CHANGE_MINUTES, World
 Area = tuple[str, str]
 SOLO = None  # the group of an agent on its way, until its arrival is its next event
 BATCH_S = 0.002  # after an answer arrives, how long to collect others before going on
+MAX_AHEAD_S = 2 * 3600.0  # no area runs further ahead of the slowest: rows waiting to be numbered stay few
 
 
 class Scheduler:
@@ -88,10 +89,11 @@ class Scheduler:
             horizons = self._horizons(groups, solos)
             stalled: list[concurrent.futures.Future] = []
             ran = 0
+            limit = min(end, first[0] + MAX_AHEAD_S)
             for area in sorted(groups, key=lambda a: groups[a][0]):
-                ran += self._run_area(area, min(horizons.get(area, np.inf), end), stalled)
+                ran += self._run_area(area, min(horizons.get(area, np.inf), limit), stalled)
             for owner in solos:
-                ran += self._run_solo(owner, end, stalled)
+                ran += self._run_solo(owner, limit, stalled)
             if ran == 0:
                 self._global_first(heads, first, stalled)
         kernel.stand_at(end)
