@@ -1,15 +1,19 @@
 """How many model requests overlap: the measure of how well the shared workers can batch.
 
 Usage: python bench/concurrency.py [--latency 0.05] [--hours 24] [--agents 100 300] [--grown-hours 4]
-                                   [--no-projection]
+                                   [--scheduling in-order out-of-order] [--no-projection]
 
 Each run uses a backend that gives the fake backend's answers after a fixed
 latency L, with unlimited parallelism (a timer thread, no model), and no
 cache, so every call costs L of wall time unless it overlaps with others.
-Printed per run: calls, rounds (times the simulation had to stop and wait for
-an answer), mean and median requests in flight at each submission,
-effective parallelism (calls x L / wall), calls and conversations per
-agent-day.
+Printed per run and engine (in order, out of order): calls, rounds (times
+the simulation had to stop and wait for an answer), mean and median requests
+in flight at each submission, wall time, the engine's own time (the same run
+with the instant fake backend), effective parallelism (calls x L / wall) and
+the same without the engine's own time (what a slower model would see), the
+oracle bound (calls / the longest chain of dependent requests of one agent:
+what a perfect scheduler with unlimited workers could reach) and the share
+of it reached, calls and conversations per agent-day.
 
 Projections: the same run again with per-request latencies scaled down from
 stated device figures (a choice and a text answer on an H200, and with the
@@ -153,7 +157,8 @@ def main() -> None:
     print(f"fixed latency L = {args.latency * 1000:.0f} ms, unlimited parallelism, no cache; oracle = calls / the "
           f"longest chain of dependent requests of one agent")
     print(f"{'town':<22} {'agents':>6} {'hours':>5} {'engine':<12} {'calls':>7} {'rounds':>7} {'in flight':>9} "
-          f"{'median':>6} {'wall s':>7} {'eff. par.':>9} {'oracle':>7} {'share':>6} {'calls/agent-day':>15} "
+          f"{'median':>6} {'wall s':>7} {'engine s':>8} {'eff. par.':>9} {'w/o engine':>11} {'oracle':>7} {'share':>6} "
+          f"{'calls/agent-day':>15} "
           f"{'conv/agent-day':>14}")
     for town, hours in towns:
         for scheduling in args.scheduling:
@@ -162,26 +167,30 @@ def main() -> None:
                 r = run(town, hours, backend, scheduling)
             finally:
                 backend.close()
+            engine_s = run(town, hours, FakeBackend(), scheduling)["wall"]  # the engine's own time, no waiting
             effective, oracle = r["calls"] * args.latency / r["wall"], r["calls"] / max(1, r["chain"])
+            waiting = r["calls"] * args.latency / max(1e-9, r["wall"] - engine_s)
             print(f"{town.name[:22]:<22} {r['agents']:>6} {hours:>5g} {scheduling:<12} {r['calls']:>7} "
                   f"{r['rounds']:>7} {statistics.mean(backend.samples):>9.1f} "
-                  f"{statistics.median(backend.samples):>6.0f} {r['wall']:>7.1f} {effective:>9.1f} {oracle:>7.1f} "
-                  f"{effective / oracle:>6.0%} {r['calls/agent-day']:>15.1f} {r['conv/agent-day']:>14.2f}", flush=True)
+                  f"{statistics.median(backend.samples):>6.0f} {r['wall']:>7.1f} {engine_s:>8.1f} {effective:>9.1f} "
+                  f"{waiting:>11.1f} {oracle:>7.1f} {effective / oracle:>6.0%} {r['calls/agent-day']:>15.1f} "
+                  f"{r['conv/agent-day']:>14.2f}", flush=True)
     if args.no_projection:
         return
-    engine_s = run(base, args.hours, FakeBackend())["wall"]
-    print(f"\nprojected wall time of {base.name}, {args.hours:g} simulated hours "
-          f"(engine alone: {engine_s:.1f} s with the instant fake)")
-    print(f"{'device':<40} {'choice s':>8} {'text s':>7} {'projected wall':>15}")
-    for device, (choice_s, text_s) in DEVICES.items():
-        scale = PROJECTION_TEXT_S / text_s
-        backend = LatencyBackend(choice_s * scale, text_s * scale)
-        try:
-            wall = run(base, args.hours, backend)["wall"]
-        finally:
-            backend.close()
-        projected = max(0.0, wall - engine_s) / scale + engine_s
-        print(f"{device:<40} {choice_s:>8.2f} {text_s:>7.2f} {projected / 60:>11.1f} min", flush=True)
+    print(f"\nprojected wall time of {base.name}, {args.hours:g} simulated hours")
+    print(f"{'device':<40} {'engine':<12} {'choice s':>8} {'text s':>7} {'projected wall':>15}")
+    for scheduling in args.scheduling:
+        engine_s = run(base, args.hours, FakeBackend(), scheduling)["wall"]
+        for device, (choice_s, text_s) in DEVICES.items():
+            scale = PROJECTION_TEXT_S / text_s
+            backend = LatencyBackend(choice_s * scale, text_s * scale)
+            try:
+                wall = run(base, args.hours, backend, scheduling)["wall"]
+            finally:
+                backend.close()
+            projected = max(0.0, wall - engine_s) / scale + engine_s
+            print(f"{device:<40} {scheduling:<12} {choice_s:>8.2f} {text_s:>7.2f} {projected / 60:>11.1f} min",
+                  flush=True)
 
 
 if __name__ == "__main__":
