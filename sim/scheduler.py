@@ -3,13 +3,21 @@
 One agent's answer can reach another only through the town: they share an
 area (perception, conversation, objects), or one walks into the other's
 area. Walking takes time, and agents say how long they will stay put
-(``stays_until``: the end of a step, or of a night's sleep; only someone in
-the same area can cut that short). So the events of an area can run ahead,
-up to a horizon before which nobody outside can arrive:
+(``stays_until``: the end of a step, or of a night's sleep, which only
+someone in the same area can cut short; ``alone_until``: the end of the chunk
+of the day, which only talking or a whisper can). So the events of an area
+can run ahead, up to a horizon before which nobody outside can arrive:
 
     horizon(g) = min over other areas a of  departs(a) + minutes(a -> g),
-                 and the arrival of anyone already on the way to g
-    departs(a) = max(first pending event in a, earliest promise of those in a)
+                 the arrival of anyone already on the way to g,
+                 and departs(g) + a round trip
+    departs(a) = max(first pending event in a,
+                     min(promises of those in a, arrivals into a))
+
+Departures depend on arrivals, so ``departs`` is relaxed to a fixpoint. A
+room named after residents counts only its owners' arrivals (``Town``
+refuses anyone else), and no area runs more than ``MAX_AHEAD_S`` ahead of
+the slowest, so the rows waiting to be numbered stay bounded.
 
 An area's events (including the arrival of whoever walks in) run in key
 order (``sim.kernel``), so together they are exactly the in-order run
@@ -223,8 +231,7 @@ class Scheduler:
     # -- running --------------------------------------------------------------
     def _run_area(self, area: Area, horizon: float, stalled: list[concurrent.futures.Future]) -> int:
         """Run an area's events in key order while they are before its horizon and their answers are in."""
-        kernel, town, ran = self.kernel, self.town, 0
-        queues = kernel.queues
+        town, queues, ran = self.town, self.kernel.queues, 0
         while True:
             best: tuple[Key, str] | None = None
             members = [*town.occupants(*area), *town.arriving.get(area, ()), *self._unplaced(area)]
@@ -237,13 +244,8 @@ class Scheduler:
             if best is None or best[0][0] >= horizon:
                 return ran
             key, owner = best
-            event = queues[owner][0][1]
-            future = _future(event)
-            if future is not None and not future.done():
-                stalled.append(future)
+            if not self._run_if_answered(owner, key, queues[owner][0][1], stalled):
                 return ran
-            kernel.pop_head(owner)
-            kernel.process_event(key, event)
             ran += 1
 
     def _unplaced(self, area: Area) -> list[str]:
@@ -262,21 +264,25 @@ class Scheduler:
 
     def _run_solo(self, owner: str, end: float, stalled: list[concurrent.futures.Future]) -> int:
         """An agent on its way: its own events, up to its arrival (which runs on the area's clock)."""
-        kernel, ran = self.kernel, 0
-        queue = kernel.queues[owner]
+        queue, ran = self.kernel.queues[owner], 0
         while queue:
             key, event = queue[0]
             walk = self.town.walking.get(owner)
-            if walk is None or event is walk.arrival or key[0] >= end:
+            if walk is None or event is walk.arrival or key[0] >= end or \
+                    not self._run_if_answered(owner, key, event, stalled):
                 return ran
-            future = _future(event)
-            if future is not None and not future.done():
-                stalled.append(future)
-                return ran
-            kernel.pop_head(owner)
-            kernel.process_event(key, event)
             ran += 1
         return ran
+
+    def _run_if_answered(self, owner: str, key: Key, event: Event, stalled: list[concurrent.futures.Future]) -> bool:
+        """Run an agent's next event, unless it delivers an answer still on its way (then note what it waits for)."""
+        future = _future(event)
+        if future is not None and not future.done():
+            stalled.append(future)
+            return False
+        self.kernel.pop_head(owner)
+        self.kernel.process_event(key, event)
+        return True
 
 
 def _future(event: Event) -> concurrent.futures.Future | None:
