@@ -95,6 +95,31 @@ def _dumps(value: Any) -> str:
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
 
 
+class NotAStore(sqlite3.DatabaseError):
+    """The file is not an Agentville event store (another program's SQLite file, or not SQLite at all)."""
+
+
+def sqlite_uri(path: Path, mode: str) -> str:
+    """A ``file:`` URI for ``path`` that survives ``#``, ``?`` and ``%`` in it (they are percent-encoded)."""
+    return f"{path.resolve().as_uri()}?mode={mode}"
+
+
+def _refuse_foreign(path: Path) -> None:
+    """Raise ``NotAStore`` for an existing file that is not empty and not an event store; it is left as it was."""
+    if not path.is_file() or path.stat().st_size == 0:
+        return
+    probe = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
+    try:
+        tables = {name for (name,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        raise NotAStore(f"{path} is not an SQLite file ({exc}); nothing was changed") from None
+    finally:
+        probe.close()
+    if tables and not {"runs", "events"} <= tables:
+        raise NotAStore(f"{path} is another program's SQLite file (tables: {', '.join(sorted(tables))}), "
+                        f"not an Agentville event store; nothing was changed")
+
+
 class EventStore:
     """A SQLite event store; safe for one writer and many readers.
 
@@ -107,9 +132,10 @@ class EventStore:
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no event store at {self.path}")
-            self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
+            self.db = sqlite3.connect(sqlite_uri(self.path, "ro"), uri=True, check_same_thread=False)
         else:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            _refuse_foreign(self.path)  # before anything is created or switched to WAL in it
             self.db = sqlite3.connect(self.path, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")

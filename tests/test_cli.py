@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 
@@ -124,3 +125,17 @@ def test_out_of_order_from_the_command_line_logs_what_in_order_logs(tmp_path):
             logs.append([(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(store.run()["run_id"])])
     assert len(logs[0]) > 300 and logs[0] == logs[1]
     assert "--scheduling" in agentville("resume", "--help").stdout
+
+
+@pytest.mark.parametrize("command", [["resume"], ["fork", "--at", "+1h"], ["run", "worlds/the_ville_3.yaml", "--llm",
+                                                                        "fake", "--db"]])
+def test_another_programs_sqlite_file_is_refused_in_one_line_and_left_alone(tmp_path, command):
+    path = tmp_path / "contacts.db"
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE contacts (name TEXT)")
+    before = path.read_bytes()
+    args = [*command, str(path)] if command[0] == "run" else [command[0], str(path), *command[1:]]
+    result = agentville(*args)
+    assert result.returncode == 2 and "another program's SQLite file" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["contacts.db"]

@@ -173,3 +173,41 @@ def test_an_old_store_with_the_cache_tables_still_opens_and_keeps_its_answers(tm
         assert LLMCache(store.db).get("m", request).text == "on the square"
     with EventStore(path, read_only=True) as reader:
         assert LLMCache.reader(reader.db).get("m", request).text == "on the square"
+
+
+@pytest.mark.parametrize("name", ["run#1.db", "what?.db", "100%.db", "a b#c?d.db"])
+def test_paths_with_uri_characters_open_read_only(tmp_path, name):
+    """'#' and '?' used to cut the read-only URI short: a stray empty file was created and opened read-write."""
+    folder = tmp_path / "odd#dir?x"
+    path = folder / name
+    with EventStore(path) as store:
+        run_id = store.start_run(scenario="s", seed=1, sim_start=dt.datetime(2023, 2, 13))
+        writer = store.writer(run_id)
+        writer.append(1, 0.0, events.PLACED, "Ann", {"location": "Cafe: hall"})
+        writer.flush()
+    with EventStore(path, read_only=True) as reader:
+        assert reader.count_events(run_id) == 1
+        with pytest.raises(sqlite3.OperationalError, match="readonly"):
+            reader.db.execute("DELETE FROM events")
+    assert {p.name.removesuffix("-wal").removesuffix("-shm") for p in folder.iterdir()} == {name}  # no stray file
+    assert [p.name for p in tmp_path.iterdir()] == ["odd#dir?x"]
+
+
+def _foreign(path):
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE contacts (name TEXT)")
+        db.execute("INSERT INTO contacts VALUES ('Ann')")
+    return path.read_bytes()
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path):
+    path = tmp_path / "contacts.db"
+    before = _foreign(path)
+    with pytest.raises(store_module.NotAStore, match="another program's SQLite file"):
+        EventStore(path)
+    assert path.read_bytes() == before and not (tmp_path / "contacts.db-wal").exists()
+    text = tmp_path / "notes.db"
+    text.write_text("not a database at all\n" * 100)
+    with pytest.raises(store_module.NotAStore, match="not an SQLite file"):
+        EventStore(text)
+    assert text.read_text() == "not a database at all\n" * 100
