@@ -246,6 +246,11 @@ class EventStore:
         return [(seq, sim_time, kind, agent, loads(data), loads(wall) if wall else None)
                 for seq, sim_time, kind, agent, data, wall in cursor]
 
+    def agents(self, run_id: str) -> list[str]:
+        """The agents that logged anything in a run, sorted."""
+        return [agent for (agent,) in self.db.execute(
+            "SELECT DISTINCT agent FROM events WHERE run_id = ? AND agent IS NOT NULL ORDER BY agent", (run_id,))]
+
     def count_events(self, run_id: str) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0])
 

@@ -139,3 +139,15 @@ def test_another_programs_sqlite_file_is_refused_in_one_line_and_left_alone(tmp_
     assert result.returncode == 2 and "another program's SQLite file" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["contacts.db"]
+
+
+def test_events_with_an_unknown_kind_or_agent_says_so(tmp_path):
+    """They used to print nothing and exit 0."""
+    db = tmp_path / "v.db"
+    assert agentville("run", str(WORLDS / "the_ville_3.yaml"), "--until", "+1h", "--db", str(db), "--llm", "fake",
+                      "--no-progress").returncode == 0
+    kind = agentville("events", str(db), "--kind", "utterence")
+    assert kind.returncode == 2 and "no such event kind (did you mean 'utterance'?)" in kind.stderr
+    agent = agentville("events", str(db), "--agent", "Klaus Muller")
+    assert agent.returncode == 2 and "did you mean 'Klaus Mueller'?" in agent.stderr
+    assert len(kind.stderr.strip().splitlines()) == len(agent.stderr.strip().splitlines()) == 1

@@ -40,7 +40,19 @@ def open_store(db: str, read_only: bool = True):
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    from ..location import suggest
+
+    for kind in args.kind or ():
+        if kind not in events.KINDS:
+            raise UserError(f"--kind {kind}: no such event kind{suggest(kind, events.KINDS)} "
+                            f"(kinds: {', '.join(sorted(events.KINDS))})")
     with open_store(args.db) as store:
+        if args.agent is not None:
+            run_id = store.run(args.run)["run_id"]
+            agents = store.agents(run_id)
+            if args.agent not in agents:
+                raise UserError(f"--agent {args.agent}: no events of that agent in run {run_id}"
+                                f"{suggest(args.agent, agents)}")
         frame = store.events(args.run, kinds=args.kind, agent=args.agent)
     if args.limit is not None:
         frame = frame.head(args.limit)
