@@ -37,7 +37,8 @@ def free_port() -> int:
 
 # ----- a scripted fake -----
 
-Fault = int | str | tuple[str, float]  # 500, "garbage", "drop", ("sleep", seconds)
+# 500, "garbage", "drop", ("sleep", seconds), ("echo", status, padding): the key echoed after padding characters
+Fault = int | str | tuple[str, float] | tuple[str, int, int]
 
 
 def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
@@ -149,6 +150,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "garbage":
             self._send_raw(200, b"<html>this is not json")
+            return
+        if isinstance(fault, tuple) and fault[0] == "echo":  # the key where a message would be cut
+            sent = self.headers.get("Authorization", "no key")
+            self._send_raw(fault[1], (" " * fault[2] + f"you sent: {sent}").encode())
             return
         if isinstance(fault, tuple):
             self.owner.sleep(fault[1])

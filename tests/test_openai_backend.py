@@ -339,3 +339,25 @@ def test_real_server_killed_and_restarted(server):
     completions = [future.result() for future in in_flight + while_down]
     assert all(completion.retries >= 1 for completion in completions)
     assert [c.output_tokens for c in completions] == [400] * 3 + [4] * 3
+
+
+@pytest.mark.parametrize("status, cut", [(400, 300), (200, 80)])
+def test_a_key_straddling_where_a_message_is_cut_is_redacted_whole(monkeypatch, status, cut):
+    """Error bodies were cut before redaction, so a key across the cut survived in part (issue 13, item 8)."""
+    secret = "sk-test-0123456789abcdefghij"
+    monkeypatch.setenv("AGENTVILLE_TEST_KEY", secret)
+    padding = cut - len("you sent: Bearer sk-test-01")  # the cut falls inside the key
+    with FakeOpenAIServer(faults=[("echo", status, padding)]) as server:
+        with backend_for(server, api_key_env="AGENTVILLE_TEST_KEY", retries=0) as backend:
+            with pytest.raises(GenerationFailed) as failed:
+                answer(backend, TextRequest("hi"))
+    message = str(failed.value)
+    assert "sk-test" not in message and "0123" not in message
+    assert "[redacted]" in message or message.rstrip("'").endswith("Bearer [red")
+
+
+def test_bearer_tokens_that_are_not_our_key_are_redacted_too(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    with FakeOpenAIServer() as server, backend_for(server) as backend:
+        assert backend._redact("proxy saw Authorization: Bearer abc.def-123 and sk-live-XYZ0123456789") == \
+            "proxy saw Authorization: Bearer [redacted] and [redacted]"

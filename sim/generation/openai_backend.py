@@ -23,6 +23,7 @@ import concurrent.futures
 import itertools
 import logging
 import os
+import re
 import threading
 import time
 from collections.abc import Sequence
@@ -41,6 +42,8 @@ CHOICE_TEMPERATURE = 0.7  # sampled, so a retry with another seed can give a par
 HEALTH_TIMEOUT_S = 5.0
 MAX_BACKOFF_S = 8.0
 _RETRYABLE_STATUS = {408, 429}
+_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
+_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # OpenAI-style keys
 
 
 class BackendUnavailable(RuntimeError):
@@ -254,7 +257,7 @@ class OpenAIBackend:
         option = parse_choice(answer.text, request.options)
         self._guided.answered(param, answer.text.strip() in request.options)
         if option is None:
-            raise _Fault(f"the answer {answer.text[:80]!r} names none of the options", backoff=False)
+            raise _Fault(f"the answer {self._redact(answer.text, 80)!r} names none of the options", backoff=False)
         answer.text = option
         return answer, {"guided": param}
 
@@ -270,14 +273,14 @@ class OpenAIBackend:
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise _Fault(f"HTTP {status} from {base}")
         if status >= 400:
-            raise _Rejected(status, self._redact(response.text[:300].strip()))
+            raise _Rejected(status, self._redact(response.text, 300).strip())
         try:
             data = response.json()
             usage = data.get("usage") or {}
             return _Answer(str(data["choices"][0]["text"]), int(usage.get("prompt_tokens") or 0),
                            int(usage.get("completion_tokens") or 0))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise _Fault(f"unreadable answer from {base}: {response.text[:80]!r}") from None
+            raise _Fault(f"unreadable answer from {base}: {self._redact(response.text, 80)!r}") from None
 
     # ----- messages -----
 
@@ -290,6 +293,14 @@ class OpenAIBackend:
             return "timed out"
         return self._redact(text.split("] ")[-1] or type(exc).__name__)
 
-    def _redact(self, text: str) -> str:
-        """Belt and braces: a server that echoes headers must not leak the key into our messages."""
-        return text.replace(self._api_key, "[redacted]") if self._api_key else text
+    def _redact(self, text: str, limit: int | None = None) -> str:
+        """Belt and braces: a server that echoes headers must not leak the key into our messages.
+
+        The key, any bearer token and anything shaped like an API key are
+        replaced before the text is cut to ``limit``: cut first, a key that
+        straddled the cut would survive in part.
+        """
+        if self._api_key:
+            text = text.replace(self._api_key, "[redacted]")
+        text = _KEY_LIKE.sub("[redacted]", _BEARER.sub("Bearer [redacted]", text))
+        return text if limit is None else text[:limit]
