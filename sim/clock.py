@@ -43,7 +43,10 @@ def parse_until(text: str, start: dt.datetime) -> dt.datetime:
     """``+1d`` (relative to ``start``) or an ISO date-time such as ``2023-02-14T18:00``."""
     text = text.strip()
     if text.startswith("+"):
-        return start + dt.timedelta(seconds=parse_span(text[1:]))
+        try:
+            return start + dt.timedelta(seconds=parse_span(text[1:]))
+        except OverflowError:
+            raise UserError(f"--until {text}: that is past the year 9999") from None
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -11,16 +11,27 @@ import datetime as dt
 import difflib
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import networkx as nx
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from . import yamlpos
 from .errors import Problem, ScenarioError
 from .location import SEPARATOR as LOCATION_SEP
 from .location import location_problem, private_problem, suggest
 
+MAX_SEED = 2**63 - 1  # the store keeps seeds as SQLite integers (64-bit)
+
+
+def _local(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is not None:
+        raise ValueError(f"{value.isoformat()} has a time zone; simulated times are local: write "
+                         f"{value.replace(tzinfo=None).isoformat(timespec='minutes')}")
+    return value
+
+
+LocalTime = Annotated[dt.datetime, AfterValidator(_local)]
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -119,7 +130,7 @@ class PersonaSpec(_Spec):
 class InterventionSpec(_Spec):
     """Something the experimenter does at a given moment."""
 
-    at: dt.datetime
+    at: LocalTime
     kind: Literal["whisper"] = "whisper"
     agent: str = Name
     text: str = Name
@@ -166,9 +177,9 @@ class Scenario(_Spec):
 
     name: str = Name
     description: str = ""
-    start: dt.datetime
-    end: dt.datetime | None = None
-    seed: int = 0
+    start: LocalTime
+    end: LocalTime | None = None
+    seed: int = Field(0, ge=0, le=MAX_SEED)
     places: list[PlaceSpec] = Field(min_length=1)
     paths: list[PathSpec] = []
     personas: list[PersonaSpec] = Field(min_length=1)

@@ -29,6 +29,7 @@ from typing import Any
 
 import orjson
 
+from .errors import UserError
 from .events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
 
 __all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Event", "EventRow", "EventStore",
@@ -134,7 +135,12 @@ class EventStore:
                 raise FileNotFoundError(f"no event store at {self.path}")
             self.db = sqlite3.connect(sqlite_uri(self.path, "ro"), uri=True, check_same_thread=False)
         else:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except (FileExistsError, NotADirectoryError):
+                blocking = next(p for p in self.path.parents if p.exists())
+                raise UserError(f"cannot create the event store {self.path}: {blocking} is a file, not a folder") \
+                    from None
             _refuse_foreign(self.path)  # before anything is created or switched to WAL in it
             self.db = sqlite3.connect(self.path, check_same_thread=False)
             self.db.execute("PRAGMA journal_mode=WAL")

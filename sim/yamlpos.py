@@ -76,6 +76,8 @@ def load(text: str, file: str) -> Located:
         raise ScenarioError([Problem(file, 1, "scenario", "file is empty")])
     try:
         nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except RecursionError:
+        raise ScenarioError([Problem(file, 1, "yaml", "nested too deeply to be a scenario")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -90,7 +92,13 @@ def load(text: str, file: str) -> Located:
         raise ScenarioError([Problem(file, nodes[1].start_mark.line + 1, "yaml",
                                      "more than one YAML document; a scenario is one document")])
     builder = _Builder(file)
-    data = builder.build(nodes[0], ())
+    try:
+        data = builder.build(nodes[0], ())
+    except (ValueError, TypeError, yaml.YAMLError) as exc:  # a tag that cannot construct its value (!!int x)
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark else 1
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ScenarioError([Problem(file, line, "yaml", f"cannot read a value: {reason}")]) from None
     if builder.problems:
         raise ScenarioError(builder.problems)
     return Located(data, file, builder.lines)

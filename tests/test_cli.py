@@ -82,6 +82,8 @@ def test_run_summary_events_export(tmp_path):
     (["run", "worlds/the_ville_3.yaml", "--llm", "transformers"], "needs a model"),
     (["run", "worlds/the_ville_3.yaml", "--llm", "transformers", "--model", "/nonexistent/m.gguf"], "does not exist"),
     (["events", "/nonexistent/x.db"], "no such event store"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "fake", "--until", "+99999999999d"], "past the year 9999"),
+    (["run", "worlds/the_ville_3.yaml", "--llm", "fake", "--db", "pyproject.toml/x.db"], "is a file, not a folder"),
     (["runs", "pyproject.toml"], "not a readable event store"),
 ])
 def test_bad_input_is_one_line_and_exit_2(args, words):
@@ -151,3 +153,5 @@ def test_events_with_an_unknown_kind_or_agent_says_so(tmp_path):
     agent = agentville("events", str(db), "--agent", "Klaus Muller")
     assert agent.returncode == 2 and "did you mean 'Klaus Mueller'?" in agent.stderr
     assert len(kind.stderr.strip().splitlines()) == len(agent.stderr.strip().splitlines()) == 1
+    nowhere = agentville("events", str(db), "--csv", str(tmp_path / "missing" / "e.csv"))  # was a traceback
+    assert nowhere.returncode == 2 and len(nowhere.stderr.strip().splitlines()) == 1, nowhere.stderr

@@ -74,6 +74,14 @@ CASES = [
     ("unknown-backend", TINY + "generation: {backend: gpt9}\n", "generation.backend", "embedded", "generation:"),
     ("two-documents", TINY + "---\nname: other\n", "yaml", "more than one YAML document", "name: other"),
     ("empty-file", "", "scenario", "file is empty", None),
+    # These were tracebacks (issue 13, item 10):
+    ("start-with-time-zone", mutate("start: 2023-02-13T07:00", "start: 2023-02-13T07:00+02:00"), "start",
+     "has a time zone", "start: 2023-02-13T07:00+02:00"),
+    ("seed-too-large", mutate("seed: 3", "seed: 99999999999999999999999"), "seed", "less than or equal",
+     "seed: 9999"),
+    ("deep-nesting", "name: x\nplaces: " + "[" * 5000 + "]" * 5000 + "\n", "yaml", "nested too deeply", None),
+    ("tag-on-a-key", "!!int notanumber: 1\n", "yaml", "cannot read a value", None),
+    ("merge-key-with-a-scalar", "<<: 5\nname: x\n", "yaml", "cannot read a value", None),
     ("only-comments", "# nothing here\n\n", "scenario", "file is empty", None),
 ]
 

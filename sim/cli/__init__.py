@@ -36,15 +36,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, LookupError, FileNotFoundError) as exc:
         print(f"agentville: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except BrokenPipeError:  # e.g. `agentville events DB | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except OSError as exc:  # a --db under a file, an export into a folder that does not exist...
+        print(f"agentville: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        return EXIT_USAGE
     except sqlite3.DatabaseError as exc:
         print(f"agentville: error: {getattr(args, 'db', '')} is not a readable event store ({exc})", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nagentville: interrupted; everything logged so far is kept", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except BrokenPipeError:  # e.g. `agentville events DB | head`
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+
+
+def seed_value(text: str) -> int:
+    """A seed the store can keep (SQLite integers are 64-bit)."""
+    from ..scenario import MAX_SEED
+
+    try:
+        seed = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: a whole number") from None
+    if not 0 <= seed <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"seed {seed} is out of range (0 to {MAX_SEED})")
+    return seed
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -69,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "(default: the scenario's end, else one day)")
     run.add_argument("--db", default=None, metavar="PATH",
                      help="event store to write (default: runs/<scenario>.db); several runs can share one")
-    run.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    run.add_argument("--seed", type=seed_value, default=None, help="override the scenario's seed")
     run.add_argument("--llm", default=None, metavar="BACKEND",
                      help="language model backend: embedded (Gemma 3 270M on this machine; the default), "
                           "transformers (any HF model id, directory or .gguf via --model), openai (any "
