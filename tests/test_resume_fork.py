@@ -78,3 +78,9 @@ def test_fork_changes_are_checked(tmp_path):
     assert done.returncode == 2 and "interventions.0.agent: unknown persona 'Nobody'" in done.stderr
     late = cli("fork", str(db), "--at", "+5h")
     assert late.returncode == 2 and "--at +5h" in late.stderr
+    for text, words in (("interventions: 5\n", "interventions: a list of interventions (got int)"),  # was a traceback
+                        ("interventions: [\n", "cannot read the changes")):  # was several lines
+        bad.write_text(text)
+        done = cli("fork", str(db), "--at", "+1h", "--scenario", str(bad))
+        assert done.returncode == 2 and words in done.stderr and len(done.stderr.strip().splitlines()) == 1, \
+            done.stderr

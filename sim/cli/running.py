@@ -160,12 +160,16 @@ def _changed_interventions(path: str, scenario: Any) -> list:
     try:
         changes = yaml.safe_load(Path(path).read_text()) or {}
     except (OSError, yaml.YAMLError) as exc:
-        raise UserError(f"{path}: cannot read the changes: {exc}") from None
+        reason = " ".join(str(exc).split())  # one line, whatever the parser printed
+        raise UserError(f"{path}: cannot read the changes: {reason}") from None
     if not isinstance(changes, dict) or set(changes) - {"interventions"}:
         raise UserError(f"{path}: a fork's changes may only hold 'interventions'")
+    items = changes.get("interventions") or []
+    if not isinstance(items, list):
+        raise UserError(f"{path}: interventions: a list of interventions (got {type(items).__name__})")
     names = {p.name for p in scenario.personas}
     found = []
-    for i, item in enumerate(changes.get("interventions") or []):
+    for i, item in enumerate(items):
         try:
             spec = InterventionSpec(**item) if isinstance(item, dict) else InterventionSpec.model_validate(item)
         except ValidationError as exc:
