@@ -116,10 +116,8 @@ class Kernel(simpy.Environment):
         return self._heap[0][0] if self._heap else None
 
     def peek(self) -> float:
-        if self.out_of_order:
-            heads = [queue[0][0][0] for queue in self.queues.values() if queue]
-            return min(heads) if heads else float("inf")
-        return self._heap[0][0][0] if self._heap else float("inf")
+        first = self.first_pending()
+        return float("inf") if first is None else first[0]
 
     def step(self) -> None:
         """Process the next event in key order (in order only; out of order, the scheduler picks)."""

@@ -238,18 +238,22 @@ def test_an_event_scheduled_before_the_current_key_sorts_right_after_it():
     assert seen == ["Ann starts Cleo", "Cleo", "Bob"]
 
 
-def test_walking_away_before_a_promise_is_a_clear_error(tmp_path):
-    scenario = long_road(tmp_path)
+def walk_in_a_bare_town(scenario: Scenario, who: str, start: str, target: str, promise: float | None = None) -> None:
+    """Place ``who`` at ``start`` and walk it to ``target`` in a town with no agents and no log."""
     world, kernel = World(scenario), Kernel()
-    town = Town(world, kernel, lambda *a, **k: None, promises=lambda name: 600.0)
-    town.place("Ann", world.resolve("West House: room"))
+    town = Town(world, kernel, lambda *a, **k: None, promises=None if promise is None else lambda name: promise)
+    town.place(who, world.resolve(start))
 
-    def leave():
-        yield from town.walk("Ann", world.resolve("Market: square"))
+    def walk():
+        yield from town.walk(who, world.resolve(target))
 
-    kernel.process(leave(), owner="Ann")
+    kernel.process(walk(), owner=who)
+    kernel.run_until(600)
+
+
+def test_walking_away_before_a_promise_is_a_clear_error(tmp_path):
     with pytest.raises(BrokenPromise, match="Ann walked away at 0 s although it said it would stay until 600 s"):
-        kernel.run_until(10)
+        walk_in_a_bare_town(long_road(tmp_path), "Ann", "West House: room", "Market: square", promise=600.0)
 
 
 def test_a_run_interrupted_out_of_order_keeps_a_prefix_and_resumes_exactly(tmp_path):
@@ -297,16 +301,8 @@ def test_a_shared_bedroom_belongs_to_everyone_it_is_named_after():
 def test_walking_into_someone_elses_room_is_a_clear_error(tmp_path):
     path = tmp_path / "rooms.yaml"
     path.write_text(TINY.replace("objects: [stove]", "objects: [stove]\n      - name: Ann's study"))
-    world, kernel = World(load_scenario(path)), Kernel()
-    town = Town(world, kernel, lambda *a, **k: None)
-    town.place("Bob", world.resolve("Home: kitchen"))
-
-    def snoop():
-        yield from town.walk("Bob", world.resolve("Home: Ann's study"))
-
-    kernel.process(snoop(), owner="Bob")
     with pytest.raises(BrokenPromise, match="Bob walked into Home: Ann's study, which is private to Ann"):
-        kernel.run_until(600)
+        walk_in_a_bare_town(load_scenario(path), "Bob", "Home: kitchen", "Home: Ann's study")
 
 
 def test_a_grown_town_lives_a_whole_day_out_of_order(tmp_path):
