@@ -3,6 +3,11 @@
 Start it with ``agentville dashboard [DB]``. It reads the event store
 read-only and rebuilds every view from the events logged up to the chosen
 simulated time; while a run is writing, the page follows it by itself.
+
+Text from the run (names, memories, lines, plans, the scenario's name, paths)
+is shown as text, never as Markdown: it enters Markdown elements (titles,
+captions, alerts, expander labels) only through ``plain.md``, and is otherwise
+shown in elements that take it as it is (st.text, st.dataframe, selectboxes).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from agentville.dashboard import data
+from agentville.dashboard.plain import LABEL_CHARS, md
 from agentville.sim import events
 
 REFRESH_S = 1.0  # how often a live page re-reads the log
@@ -26,6 +32,14 @@ def chosen_store() -> str | None:
     ours = Path(sys.argv[0]).name == Path(__file__).name  # under `streamlit run`, not inside another program
     args = [a for a in sys.argv[1:] if not a.startswith("-")] if ours else []
     return st.query_params.get("db") or (args[0] if args else None) or os.environ.get("AGENTVILLE_DB")
+
+
+def is_file(path: str) -> bool:
+    """Whether ``path`` names a file; a name the file system refuses (too long) names none."""
+    try:
+        return Path(path).is_file()
+    except OSError:
+        return False
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
@@ -40,13 +54,13 @@ def main() -> None:
     if not path:
         pick_a_store(Path(os.environ.get("AGENTVILLE_RUNS_DIR", "runs")))
         return
-    if not Path(path).is_file():
-        st.error(f"No event store at {path}")
+    if not is_file(path):
+        st.error(f"No event store at {md(path)}")
         return
     with data.open_store(path) as store:
         runs = store.runs()
     if not runs:
-        st.warning(f"{path} holds no runs yet")
+        st.warning(f"{md(path)} holds no runs yet")
         return
     with st.sidebar:
         st.title("🏘️ Agentville")
@@ -63,10 +77,10 @@ def pick_a_store(folder: Path) -> None:
     st.title("🏘️ Agentville")
     stores = data.find_stores(folder)
     if stores.empty:
-        st.info(f"No event stores in {folder}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
+        st.info(f"No event stores in {md(folder)}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
                 "then `agentville dashboard runs/the_ville_3.db`.")
         return
-    st.subheader(f"Runs found in {folder}/")
+    st.subheader(f"Runs found in {md(folder)}/")
     st.dataframe(stores, hide_index=True, width="stretch")
     db = st.selectbox("Open", sorted(stores["db"].unique()))
     if st.button("Open this store"):
@@ -78,7 +92,7 @@ def page(path: str, run_id: str) -> None:
     log = cached_run(path, run_id, data.run_signature(path, run_id))
     t = choose_time(log)
     status = "🟢 live" if log.live else log.run["status"]
-    st.markdown(f"#### {log.run['scenario']} — {status}")
+    st.markdown(f"#### {md(log.run['scenario'], LABEL_CHARS)} — {md(status)}")
     cols = st.columns([2, 1, 1, 1])
     cols[0].markdown(f"**Simulated time: {log.at(t):%Y-%m-%d %H:%M}**")
     cols[1].metric("Agents", len(log.agents))
@@ -146,7 +160,7 @@ def town_map(log: data.RunLog, t: float) -> None:
     labels = alt.Chart(agents).mark_text(dx=8, align="left", fontSize=11).encode(x="x:Q", y="y:Q", text="label")
     chart = (roads + spots + names + people + labels).configure_view(strokeWidth=0)
     st.altair_chart(chart, width="stretch", height=560)
-    st.caption(f"{len(states)} agents: " + ", ".join(states["agent"]))
+    st.caption(f"{len(states)} agents: " + ", ".join(md(name) for name in states["agent"]))
     shown = states[["agent", "emoji", "activity", "location", "since"]].rename(columns={"emoji": ""})
     st.dataframe(shown, hide_index=True, width="stretch")
 
@@ -160,7 +174,7 @@ def inspector(log: data.RunLog, t: float) -> None:
     state = data.agent_states(log, t).set_index("agent").loc[name]
     left, right = st.columns([1, 2])
     with left:
-        st.subheader(f"{state['emoji']} {name}")
+        st.subheader(f"{state['emoji']} {md(name)}")
         st.text(f"Now: {state['activity'] or '-'}\nWhere: {state['location'] or state['walking_to'] or '-'}")
         if persona is not None:
             st.text(f"{persona.age}, {persona.traits}\n{persona.learned.strip()}\n{persona.currently.strip()}")
@@ -169,12 +183,13 @@ def inspector(log: data.RunLog, t: float) -> None:
         if plan is None:
             st.info("No day plan yet")
         else:
-            st.markdown(f"**Plan for {plan['date']}** (woke at {plan['wake'][-5:]}, bed at {plan['bedtime'][-5:]})")
+            st.markdown(f"**Plan for {md(plan['date'])}** (woke at {md(plan['wake'][-5:])}, "
+                        f"bed at {md(plan['bedtime'][-5:])})")
             st.text("\n".join(f"{i}. {s}" for i, s in enumerate(plan["strokes"], 1)))
             current = revisions[-1]["schedule"] if revisions else plan["schedule"]
             st.dataframe(pd.DataFrame(current), hide_index=True, width="stretch")
             for revision in revisions:
-                st.caption(f"Revised at {revision['time']:%H:%M}: {revision['reason']}")
+                st.caption(f"Revised at {revision['time']:%H:%M}: {md(revision['reason'])}")
     stream = data.memories(log, name, t)
     st.markdown(f"**Memory stream** — {len(stream)} memories")
     focus = st.selectbox("Score relevance to", ["(none)"] + list(stream["text"][::-1]), key="focus")
@@ -187,8 +202,9 @@ def inspector(log: data.RunLog, t: float) -> None:
     insights = data.reflections(log, name, t)
     st.markdown(f"**Reflections** — {len(insights)} insights")
     for insight in insights[::-1][:20]:
-        with st.expander(f"{insight['time']:%H:%M} {insight['text']}"):
-            st.text("\n".join(f"because: {e}" for e in insight["evidence_texts"]))
+        with st.expander(f"{insight['time']:%H:%M} {md(insight['text'], LABEL_CHARS)}"):
+            cut = [insight["text"]] if len(insight["text"]) > LABEL_CHARS else []  # the label shows only its start
+            st.text("\n".join(cut + [f"because: {e}" for e in insight["evidence_texts"]]))
 
 
 def conversation_feed(log: data.RunLog, t: float) -> None:
@@ -196,11 +212,12 @@ def conversation_feed(log: data.RunLog, t: float) -> None:
     talks = data.conversations(log, t, search)
     st.caption(f"{len(talks)} conversations")
     for talk in talks[:50]:
-        title = f"{talk['time']:%a %H:%M} · {' & '.join(talk['people'])} · {talk['location']}"
-        with st.expander(title + (" · ongoing" if talk["ongoing"] else ""), expanded=talk["ongoing"]):
+        title = md(f"{' & '.join(talk['people'])} · {talk['location']}", LABEL_CHARS)
+        with st.expander(f"{talk['time']:%a %H:%M} · {title}" + (" · ongoing" if talk["ongoing"] else ""),
+                         expanded=talk["ongoing"]):
             st.text("\n".join(f"{when:%H:%M} {who}: {text}" for when, who, text in talk["lines"]))
             if talk["summary"]:
-                st.caption(f"Summary: {talk['summary']}")
+                st.caption(f"Summary: {md(talk['summary'])}")
 
 
 def timeline(log: data.RunLog, t: float) -> None:

@@ -307,7 +307,8 @@ def relationships(log: RunLog, t: float) -> pd.DataFrame:
 def relationship_dot(pairs: pd.DataFrame, agents: list[str]) -> str:
     """A Graphviz graph of the pairs (thicker edges for more conversations)."""
     def quote(name: str) -> str:
-        return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        """A DOT string showing ``name`` as it is: Graphviz reads escapes (\\N, \\n) and entities (&lt;) in labels."""
+        return '"' + name.replace("\\", "\\\\").replace('"', '\\"').replace("&", "&amp;") + '"'
 
     lines = ["graph G {", 'layout=neato; overlap=false; splines=true; size="9,6";',
              'node [shape=ellipse, style=filled, fillcolor="#e8f0fe", fontsize=10];']

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import html.parser
+import json
+import re
 import sqlite3
 import subprocess
 import sys
@@ -12,11 +15,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from markdown_it import MarkdownIt  # a CommonMark reader (installed with transformers, through typer and rich)
 from streamlit.testing.v1 import AppTest
 
 from agentville.agents import memory as retrieval
 from agentville.dashboard import data
 from agentville.sim import events
+from agentville.sim.experiment import Experiment
 from agentville.sim.generation import LLMCache
 from agentville.sim.generation import cache as cache_module
 from agentville.sim.runner import assemble
@@ -103,6 +108,138 @@ def test_agent_text_is_shown_as_text_never_as_html(monkeypatch, tiny, tmp_path):
     test = app(monkeypatch, db)
     assert HOSTILE in texts(test)  # verbatim, in plain-text elements
     assert not any("<script>" in m.value for m in test.markdown)
+
+
+# -- text from the run is text: no Markdown, no HTML, no remote images -------------------------------------------
+# Persona and place names may not hold ':' (it separates "Place: area: object"), so their links and images are
+# relative: the browser would fetch them from the dashboard's own server. Everything else links to ``url``.
+ANN = "Ann ![pic](/hostile/ann.png) [site](/hostile/ann) $x^2$ <img src=/hostile/ann-img.png>"
+BOB = "Bob **bold** <b>html</b> ~~gone~~ &lt;i&gt; `code` -> -- # not a heading"
+CAFE = "Cafe __under__ <i>italic</i> | a | table | [c](/hostile/cafe)"
+LONG = 5000
+
+
+def hostile(tag: str, url: str) -> str:
+    """Every kind of markup Streamlit reads, with links and images to ``url``; ``tag`` tells the texts apart."""
+    return (f"{tag}: ![img]({url}/hostile/{tag}.png) [link]({url}/hostile/{tag}) **{tag} bold** <b>{tag} html</b> "
+            f"<img src={url}/hostile/{tag}-img.png> {url}/hostile/{tag}-bare www.hostile.test me@hostile.test "
+            f":red[{tag}] :smile: :streamlit: :material/home: $x^2$ -> <= --")
+
+
+def hostile_store(folder: Path, url: str) -> Path:
+    """A run whose names, memories, utterances, summaries, reflections and whispers are all hostile text.
+
+    Ann and Bob meet at the cafe and talk (scripted lines, cut by the engine); Bob hears a scenario whisper,
+    Ann one from the experiment API (hostile text and 5,000 more characters); both reflect.
+    """
+    scenario = folder / "hostile.yaml"
+    scenario.write_text(json.dumps({  # JSON is YAML, and quotes every string
+        "name": f"Town <b>x</b> [l]({url}/hostile/town) **s**", "start": "2023-02-13T07:00", "seed": 3,
+        "places": [{"name": CAFE, "xy": [0, 0], "areas": [{"name": "hall", "objects": ["counter", "table"]}]},
+                   {"name": "Home", "xy": [10, 0], "areas": [{"name": "bedroom", "objects": ["bed"]},
+                                                            {"name": "kitchen", "objects": ["stove"]}]}],
+        "paths": [{"between": [CAFE, "Home"], "minutes": 10}],
+        "personas": [
+            {"name": ANN, "age": 30, "traits": "cheerful **t**", "home": "Home: bedroom", "memories": [hostile("seed", url)],
+             "routine": [{"at": "07:00", "activity": "waking up", "place": "Home: bedroom"},
+                         {"at": "08:00", "activity": "opening **the** cafe", "place": f"{CAFE}: hall: counter"}]},
+            {"name": BOB, "age": 41, "traits": "quiet", "home": "Home: kitchen",
+             "routine": [{"at": "07:30", "activity": "cooking breakfast", "place": "Home: kitchen: stove"},
+                         {"at": "09:00", "activity": "reading", "place": f"{CAFE}: hall: table"}]}],
+        "interventions": [{"at": "2023-02-13T09:30", "agent": BOB,
+                           "text": f"![w]({url}/hostile/w.png) **w bold** :red[w] $w$"}],
+    }))
+    backend = ScriptedBackend({"location_place": CAFE, "reaction": "talk", "conversation_end": "no",
+                               "utterance": hostile("said", url),
+                               "conversation_summary": hostile("summary", url), "importance": "9"})
+    db = folder / "hostile.db"
+    with Experiment(scenario, db=db, backend=backend, reflection_threshold=30) as exp:
+        exp.run("+2h")
+        exp.whisper(ANN, hostile("whisper", url) + " " + "W" * LONG)
+        exp.run("+2h")
+    return db
+
+
+class _Shown(html.parser.HTMLParser):
+    """The text and the tags (with the text inside each) of a piece of HTML."""
+
+    def __init__(self, source: str):
+        super().__init__()
+        self.text, self.tags, self.open = "", [], []
+        self.feed(source)
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append([tag, dict(attrs), ""])
+        self.open.append(self.tags[-1])
+
+    def handle_endtag(self, tag):
+        if self.open and self.open[-1][0] == tag:
+            self.open.pop()
+
+    def handle_data(self, data):
+        self.text += data
+        for element in self.open:
+            element[2] += data
+
+
+COMMONMARK = MarkdownIt("commonmark").enable(["strikethrough", "table"])
+JOINER = "\u2060"  # invisible: how the dashboard breaks patterns Streamlit rewrites after parsing
+
+
+def markdown_sources(test: AppTest) -> list[str]:
+    """The source of every element Streamlit reads as Markdown (alerts, headings, captions, expander labels)."""
+    elements = [*test.markdown, *test.caption, *test.title, *test.header, *test.subheader, *test.info,
+                *test.warning, *test.error]
+    return [e.value for e in elements] + [e.label for e in test.expander]
+
+
+def check_shown_as_text(sources: list[str], literal: list[str]) -> None:
+    """Each source, read as CommonMark, makes no link, image or markup of the run's text, and reads as
+    ``literal``; the Markdown Streamlit adds (math, :directives:, shortcodes, arrows) finds nothing to read."""
+    shown = []
+    for source in sources:
+        page = _Shown(COMMONMARK.render(source))
+        made = [(tag, attrs, inside) for tag, attrs, inside in page.tags if tag not in ("p", "strong", "h4")]
+        assert not made, f"markup made of {source[:300]!r}: {made}"
+        assert not any(tag == "strong" and ("bold" in inside or "*" in inside) for tag, _, inside in page.tags), source
+        # $...$ (math) and :name (directives, shortcodes, icons) only with the $ or the : escaped
+        assert not re.search(r"(?<!\\)\$|(?<!\\):[A-Za-z+-]", source), f"unescaped $ or :name in {source[:300]!r}"
+        text = page.text.replace(JOINER, "")
+        assert not re.search(r"(^|\s)(<->|->|<-|--|>=|<=|~=)(\s|$)", page.text), f"an arrow Streamlit rewrites: {text!r}"
+        assert not re.search(r"https?://|www\.|@\w", page.text), f"a link GitHub Markdown finds: {text[:300]!r}"
+        shown.append(text)
+    for expected in literal:
+        assert any(expected in text for text in shown), f"{expected!r} is not shown as it is"
+
+
+def test_text_from_the_run_is_never_read_as_markdown(monkeypatch, tmp_path):
+    url = "http://127.0.0.1:9"
+    db = hostile_store(tmp_path, url)
+    test = app(monkeypatch, db)
+    seen_text = texts(test)
+    check_shown_as_text(markdown_sources(test), [
+        "Town <b>x</b> [l]", f"2 agents: {ANN}, {BOB}", ANN,  # the title, the map's caption, the inspector's
+        f"thought: {hostile('whisper', url)}",  # a revision of Ann's plan, for the whisper
+        f"{ANN} keeps in mind that",  # her reflections (their labels)
+        f"{BOB} & {ANN} · Cafe __under__ <i>italic</i> |",  # the conversation's title (cut: it is long)
+        hostile("summary", url).split(" **")[0]])  # its summary (lines and summaries are cut at 300 characters)
+    assert f"{BOB}: {hostile('said', url).split(' **')[0]}" in seen_text  # the lines, as plain text
+    stream = next(d.value for d in test.dataframe if "importance" in d.value.columns)
+    assert any(f"{hostile('whisper', url)} {'W' * LONG}" in text for text in stream["text"])  # the whole whisper
+    assert all(len(e.label) < 500 for e in test.expander)  # long labels are cut (the text is whole below)
+    test.selectbox(key="agent").set_value(BOB).run()
+    check_shown_as_text(markdown_sources(test), [BOB, "thought: ![w]("])
+    assert not test.exception
+
+
+def test_a_path_named_in_the_url_is_shown_as_text(monkeypatch, tmp_path):
+    # ?db= comes from whoever wrote the link; a missing store is named in an alert (Markdown)
+    for missing in (f"{tmp_path}/![i](http://127.0.0.1:9/hostile/db.png) **db** <b>db</b> :red[db] $x$.db",
+                    f"{tmp_path}/{'x' * LONG}.db"):  # too long a name for the file system: missing all the same
+        monkeypatch.setenv("AGENTVILLE_DB", missing)
+        test = AppTest.from_file(APP, default_timeout=60).run()
+        assert not test.exception, [e.value for e in test.exception]
+        check_shown_as_text([e.value for e in test.error], [f"No event store at {missing}"])
 
 
 def test_the_dashboard_cannot_write_to_the_store(monkeypatch, village_db):

@@ -12,6 +12,7 @@ The module skips when ``chromium`` or ``chromedriver`` is not on PATH
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import re
 import shutil
@@ -19,8 +20,10 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -40,6 +43,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from .conftest import ROOT, WORLDS  # noqa: E402
 from .servers import HOST, free_port  # noqa: E402
+from .test_dashboard import ANN, BOB, hostile, hostile_store  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -119,20 +123,37 @@ def start_dashboard(spawn: Callable[..., subprocess.Popen], db: Path) -> tuple[s
 
 # ----- the browser -----
 
-@pytest.fixture
-def browser() -> Iterator[webdriver.Chrome]:
+def chrome(**logs: str) -> Iterator[webdriver.Chrome]:
+    """Headless Chromium; ``logs`` adds logs to keep (performance="ALL": every network request)."""
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                 "--window-size=1400,1000"):
         options.add_argument(arg)
-    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE"})  # JS errors, for failure messages
+    options.set_capability("goog:loggingPrefs", {"browser": "SEVERE", **logs})  # JS errors, for failure messages
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
     driver.set_page_load_timeout(STARTUP_S)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture
+def browser() -> Iterator[webdriver.Chrome]:
+    yield from chrome()
+
+
+@pytest.fixture
+def watched_browser() -> Iterator[webdriver.Chrome]:
+    """A browser that logs every request it sends (read them with ``requests_sent``)."""
+    yield from chrome(performance="ALL")
+
+
+def requests_sent(driver: webdriver.Chrome) -> list[str]:
+    """The URLs of the requests the page sent since the last call (from the performance log)."""
+    messages = (json.loads(entry["message"])["message"] for entry in driver.get_log("performance"))
+    return [m["params"]["request"]["url"] for m in messages if m["method"] == "Network.requestWillBeSent"]
 
 
 def page_text(driver: webdriver.Chrome) -> str:
@@ -298,3 +319,113 @@ def test_live_page_follows_a_running_simulation(tmp_path, spawn, browser):
     later = wait_for(browser, lambda d: (t := simulated_time(d)) is not None and t > first and t, 40,
                      f"the simulated time to advance past {first:%Y-%m-%d %H:%M}", tmp_path, dashboard)
     assert later > first
+
+
+# ----- text from the run is text: no markup, no outside requests -----
+
+class _Recorder(BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.server.paths.append(self.path)  # type: ignore[attr-defined]
+        self.send_error(404)
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def recorder() -> Iterator[tuple[str, list[str]]]:
+    """An "outside" web server on 127.0.0.1: its URL, and the paths of every request it received."""
+    server = ThreadingHTTPServer((HOST, 0), _Recorder)
+    server.paths = []  # type: ignore[attr-defined]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{HOST}:{server.server_port}", server.paths  # type: ignore[attr-defined]
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+# Elements that markup in the run's text would make: links and images to it, emphasis, strikethrough and
+# code, LaTeX, :colour[...] text, :streamlit: and :material/...: icons (none of the dashboard's own text makes them).
+MARKUP = """
+    const made = [
+        ...document.querySelectorAll('[src*="hostile"], [href*="hostile"]:not([href^="#"])'),  // a heading's anchor is ours
+        ...Array.from(document.querySelectorAll('b, strong')).filter(e => /bold|html/.test(e.textContent)),
+        ...document.querySelectorAll('em, i, del, s, .katex, .stMarkdownColoredText, [data-testid="stMarkdownContainer"] code'),
+        ...document.querySelectorAll('[data-testid="stMarkdownContainer"] img, [data-testid="stMarkdownContainer"] [role="img"]'),
+    ];
+    return made.filter(e => !e.closest('.vega-embed')).map(e => e.outerHTML.slice(0, 300));
+"""
+
+
+def choose_agent(driver: webdriver.Chrome, name: str) -> None:
+    """Pick ``name`` in the inspector's Agent selectbox (opened with its button; the page's header covers it)."""
+    box = driver.find_element(By.XPATH, "//*[@data-testid='stSelectbox'][.//input[@aria-label='Agent']]")
+    driver.execute_script("arguments[0].click()", box.find_element(By.CSS_SELECTOR, "button[aria-label='Open']"))
+    option = WebDriverWait(driver, 10).until(
+        lambda d: next((o for o in d.find_elements(By.CSS_SELECTOR, "[role='option']") if o.text == name), None))
+    driver.execute_script("arguments[0].click()", option)
+
+
+def shows(text: str) -> Callable[[webdriver.Chrome], bool]:
+    return lambda driver: text in page_text(driver)
+
+
+def draws(selector: str) -> Callable[[webdriver.Chrome], list]:
+    return lambda driver: [e for e in driver.find_elements(By.CSS_SELECTOR, selector) if e.is_displayed()]
+
+
+VIEWS = {"Town map": shows("agents:"), "Agents": shows("Memory stream"), "Conversations": shows("conversations"),
+         "Timeline": draws(MAP), "Relationships": draws("svg .node"), "Generation": shows("How early")}
+
+
+def show_every_view(driver: webdriver.Chrome, tmp_path: Path, dashboard: subprocess.Popen) -> tuple[str, list[str]]:
+    """Visit every tab, open every expander, see Ann's inspector then Bob's: the text shown on the way, and the
+    markup (``MARKUP``) found in the page at each step."""
+    seen: list[str] = []
+    made: list[str] = []
+
+    def look(name: str) -> None:
+        for summary in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stExpander"] summary'):
+            if summary.is_displayed():
+                driver.execute_script("arguments[0].click()", summary)
+        time.sleep(1)  # the expanders open, the charts draw
+        seen.append(page_text(driver))
+        made.extend(driver.execute_script(MARKUP))
+        driver.save_screenshot(str(tmp_path / f"hostile-{name}.png"))
+
+    for tab, drawn in VIEWS.items():
+        button = driver.find_element(By.XPATH, f"//*[@role='tab'][contains(normalize-space(.), '{tab}')]")
+        driver.execute_script("arguments[0].click()", button)
+        wait_for(driver, drawn, 15, f"the {tab} tab", tmp_path, dashboard)
+        look(tab.lower().replace(" ", "-"))
+        if tab == "Agents":  # the other resident
+            choose_agent(driver, BOB)
+            wait_for(driver, lambda d: [h for h in d.find_elements(By.TAG_NAME, "h3") if h.text.split()[1:2] == ["Bob"]],
+                     15, "Bob's inspector", tmp_path, dashboard)
+            look("agents-bob")
+    return "\n".join(seen).replace("\u2060", ""), made  # the dashboard's invisible breaks of patterns Streamlit rewrites
+
+
+def test_hostile_text_is_shown_as_text_and_fetches_nothing(tmp_path, spawn, watched_browser, recorder):
+    outside, received = recorder
+    url, dashboard = start_dashboard(spawn, hostile_store(tmp_path, outside))
+    browser = watched_browser
+    browser.get(url)
+    wait_for(browser, simulated_time, STARTUP_S, "the page", tmp_path, dashboard)
+    seen, made = show_every_view(browser, tmp_path, dashboard)
+    sent = [u for u in requests_sent(browser) if "hostile" in u or u.startswith(outside)]
+
+    assert not received and not sent, f"the page fetched what the run's text names: {received} {sent}"
+    assert not made, "markup made of the run's text:\n" + "\n".join(made)
+    literal = [f"2 agents: {ANN}, {BOB}",  # the map's caption
+               f"thought: {hostile('whisper', outside)}",  # a revision of Ann's plan, for the whisper
+               f"{BOB}: {hostile('said', outside).split(' **')[0]}",  # a line, in the conversation
+               hostile("summary", outside).split(" **")[0],  # its summary (lines and summaries are cut at 300 characters)
+               "Town <b>x</b> [l]", "thought: ![w]("]  # the title; Bob's revision, for the scenario's whisper
+    missing = [text for text in literal if text not in seen]
+    assert not missing, f"not shown as it is: {missing}"
+    graph = [label.get_attribute("textContent") for label in browser.find_elements(By.CSS_SELECTOR, "svg .node text")]
+    assert sorted(graph) == [ANN, BOB]  # Graphviz reads no entity (&lt;) in a name either
