@@ -28,7 +28,7 @@ from .generation import Backend, ChoiceRequest, Completion, Embedder, Generation
 from .kernel import Kernel
 from .scenario import CognitionSpec, PersonaSpec, Scenario
 from .scheduler import Scheduler
-from .store import EventStore
+from .store import EventStore, StoredPrefix
 from .town import Town
 from .world import World
 
@@ -222,7 +222,8 @@ class Simulation:
                 scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
                 settings=self.settings, scenario_path=self.scenario_path, parent_run_id=parent, fork_time=fork_time)
             stored = 0
-        self.log.open(self.store.writer(self.run_id, skip_through=stored))
+        self.log.open(self.store.writer(self.run_id, skip_through=stored, relive=self._relived(resume, parent,
+                                                                                             fork_time, stored)))
         self.log(events.RUN_STARTED, scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
                  start=self.scenario.start.isoformat(), until=until.isoformat() if until else None)
         for name, agent in self.agents.items():
@@ -231,6 +232,24 @@ class Simulation:
             self.env.process(self._intervention(self.clock.seconds(item.at), item.agent, item.text),
                              owner=item.agent)
         return self.run_id
+
+    def _relived(self, resume: str | None, parent: str | None, fork_time: float | None,
+                 stored: int) -> StoredPrefix | None:
+        """The stored rows this run must log again exactly: a resume's own, a fork's parent's up to the fork.
+
+        Such a run reuses every cached answer, fallbacks included (a fallback
+        is what the stored log used); anything it cannot reproduce stops it.
+        """
+        if resume:
+            prefix = StoredPrefix(self.store, resume, through=stored)
+        elif parent and fork_time is not None:  # its first row names its own end; the rest must match
+            prefix = StoredPrefix(self.store, parent, first=2, through=self.store.last_seq(parent, until=fork_time),
+                                  what="fork")
+        else:
+            return None
+        if self.llm.cache is not None:
+            self.llm.cache.retry_fallbacks = False
+        return prefix
 
     def advance(self, until: dt.datetime, *, progress: Progress | None = None) -> None:
         """Simulate up to ``until``, committing the log every 15 simulated minutes."""

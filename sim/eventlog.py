@@ -53,10 +53,15 @@ class EventLog:
         keeps exactly a prefix of the in-order log (what a resume re-lives).
         """
         if self._writer is not None:
-            self.release(before)
-            self._pending.clear()
-            self._writer.flush()
-            self._writer = None
+            writer = self._writer
+            try:
+                self.release(before)
+                self._pending.clear()
+                writer.flush()
+                if before is None:
+                    writer.check_complete(self.seq)
+            finally:
+                self._writer = None
 
     def flush(self) -> None:
         """Commit what is numbered, so readers of the store see it."""

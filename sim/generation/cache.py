@@ -5,7 +5,10 @@ Re-running a scenario with a warm cache reproduces its log exactly and fast,
 which is what replay, resume and fork are built on (DESIGN.md, invariant 4).
 
 Modes: ``read-write`` (default), ``read-only`` (a miss is an error: the replay
-would diverge), ``off``.
+would diverge), ``off``. A cached *fallback* (the logged default used when the
+model failed) is asked again by a new read-write run, which may get a real
+answer this time; a run that re-lives a stored log (resume, fork) sets
+``retry_fallbacks`` off, since the log it must reproduce used the fallback.
 
 The cache owns its persistence: its tables are defined here (the event store's
 schema holds only runs and events) and created when the cache is opened on a
@@ -63,6 +66,7 @@ class LLMCache:
         if mode not in MODES:
             raise ValueError(f"unknown cache mode {mode!r} (one of {', '.join(MODES)})")
         self.db, self.mode, self.read_only_store = db, mode, read_only_store
+        self.retry_fallbacks = True
         self.hits = 0
         if read_only_store:
             self._present = _existing_tables(db)
@@ -84,7 +88,7 @@ class LLMCache:
         return self.mode == "read-write" and not self.read_only_store
 
     def get(self, model_id: str, request: Request) -> Completion | None:
-        """The cached answer, or None. A cached fallback counts as a miss unless replaying read-only."""
+        """The cached answer, or None. A cached fallback is a miss when ``retry_fallbacks`` and writable."""
         if not self.readable:
             return None
         row = None
@@ -92,7 +96,7 @@ class LLMCache:
             row = self.db.execute("SELECT response FROM llm_cache WHERE key=?",
                                   (request_key(model_id, request),)).fetchone()
         answer = json.loads(row[0]) if row else None
-        if answer is not None and answer.get("fallback") and self.writable:
+        if answer is not None and answer.get("fallback") and self.writable and self.retry_fallbacks:
             answer = None  # worth asking the model again
         if answer is None:
             if self.mode == "read-only":

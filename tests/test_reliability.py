@@ -1,0 +1,100 @@
+"""Faults and crashes never splice or lose history (issue 13: data integrity and faults)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import datetime as dt
+
+import pytest
+
+from agentville.sim.errors import UserError
+from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
+from agentville.sim.generation.requests import Completion, Request
+from agentville.sim.runner import open_run
+from agentville.sim.store import EventStore
+from tests.conftest import WORLDS
+
+SCENARIO = WORLDS / "the_ville_3.yaml"
+
+
+class FlakyBackend(FakeBackend):
+    """The fake's answers, except that about one request in four fails the first time it is asked."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed: set[str] = set()
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        key = request_key(self.model_id, request)
+        if int(key[:2], 16) % 4 == 0 and key not in self.failed:
+            self.failed.add(key)
+            future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+            future.set_exception(GenerationFailed("scripted fault"))
+            return future
+        return super().submit(request)
+
+
+class Otherwise(FakeBackend):
+    """Another model: the fake's answers to slightly different seeds."""
+
+    def answer(self, request: Request) -> Completion:
+        return super().answer(type(request)(**{**request.__dict__, "seed": request.seed + 1}))
+
+
+def rows(store: EventStore, run_id: str) -> list[tuple]:
+    return [(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(run_id)]
+
+
+def crash_midway(db, backend, hours: float, until_hours: float) -> str:
+    """A run stopped at ``hours`` (as a crash leaves it: everything logged so far stored)."""
+    with open_run(SCENARIO, db=db, backend=backend) as sim:
+        until = sim.scenario.start + dt.timedelta(hours=until_hours)
+        run_id = sim.start(until)
+        sim.advance(sim.scenario.start + dt.timedelta(hours=hours))
+        sim.finish("interrupted", "stopped by the test")
+    return run_id
+
+
+def test_a_resume_reuses_the_fallbacks_the_stored_log_used(tmp_path):
+    db = tmp_path / "flaky.db"
+    run_id = crash_midway(db, FlakyBackend(), 2, 4)
+    with EventStore(db) as store:
+        stored = rows(store, run_id)
+        assert any(e[2] == "fallback" for e in stored) or any(
+            e[2] == "llm_call" and e[4].get("fallback") for e in stored)
+    with open_run(SCENARIO, db=db, backend=FakeBackend()) as sim:  # the server is healthy again
+        sim.run(sim.scenario.start + dt.timedelta(hours=4), resume=run_id)
+    with open_run(SCENARIO, db=db, backend=FakeBackend(), cache_mode="read-only") as replay:
+        replayed = replay.run(replay.scenario.start + dt.timedelta(hours=4)).run_id
+    with EventStore(db) as store:
+        resumed = rows(store, run_id)
+        assert resumed[:len(stored)] == stored  # what was stored stays
+        strip = lambda log: [e[1:] for e in log if e[2] != "run_started"]
+        assert strip(resumed) == strip(rows(store, replayed))  # one history: the answers the log used
+
+
+def test_a_resume_that_cannot_reproduce_the_stored_log_stops_instead_of_splicing(tmp_path):
+    db = tmp_path / "lost.db"
+    run_id = crash_midway(db, FakeBackend(), 2, 4)
+    with EventStore(db) as store:
+        stored = rows(store, run_id)
+        with store.db:
+            store.db.execute("DELETE FROM llm_cache")  # the answers are gone
+    with pytest.raises(UserError, match="the resume cannot reproduce"):
+        with open_run(SCENARIO, db=db, backend=Otherwise()) as sim:
+            sim.run(sim.scenario.start + dt.timedelta(hours=4), resume=run_id)
+    with EventStore(db) as store:
+        assert rows(store, run_id) == stored  # nothing spliced on
+        run = store.run(run_id)
+        assert run["status"] == "failed" and "cannot reproduce" in run["error"]
+
+
+def test_a_fork_that_cannot_reproduce_its_parent_stops_instead_of_splicing(tmp_path):
+    db = tmp_path / "parent.db"
+    with open_run(SCENARIO, db=db, backend=FakeBackend()) as sim:
+        parent = sim.run(sim.scenario.start + dt.timedelta(hours=3)).run_id
+    with EventStore(db) as store, store.db:
+        store.db.execute("DELETE FROM llm_cache")
+    with pytest.raises(UserError, match="the fork cannot reproduce"):
+        with open_run(SCENARIO, db=db, backend=Otherwise()) as sim:
+            sim.run(sim.scenario.start + dt.timedelta(hours=3), parent=parent, fork_time=3600.0)
