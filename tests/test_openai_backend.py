@@ -24,10 +24,11 @@ def fake():
         yield server
 
 
-def backend_for(*servers: FakeOpenAIServer, **options) -> OpenAIBackend:
-    """A backend on the fake servers, with fast retries unless the test says otherwise."""
+def backend_for(*servers: FakeOpenAIServer, dead_url: str | None = None, **options) -> OpenAIBackend:
+    """A backend on the fake servers (and ``dead_url``), with fast retries unless the test says otherwise."""
     options = {"retries": 4, "backoff_s": 0.01, "timeout_s": 5} | options
-    return OpenAIBackend("tiny", [server.url for server in servers], **options)
+    urls = [server.url for server in servers] + ([dead_url] if dead_url else [])
+    return OpenAIBackend("tiny", urls, **options)
 
 
 def answer(backend: OpenAIBackend, request):
@@ -361,3 +362,81 @@ def test_bearer_tokens_that_are_not_our_key_are_redacted_too(monkeypatch):
     with FakeOpenAIServer() as server, backend_for(server) as backend:
         assert backend._redact("proxy saw Authorization: Bearer abc.def-123 and sk-live-XYZ0123456789") == \
             "proxy saw Authorization: Bearer [redacted] and [redacted]"
+
+
+# ----- hung requests and abandoned work (issue 13, items 5 and 6) -----
+
+def test_the_service_waits_out_the_backends_retries_of_a_hung_request():
+    import simpy
+
+    from agentville.sim.generation import GenerationService
+
+    with FakeOpenAIServer(faults=[("sleep", 3)]) as server, backend_for(server, timeout_s=0.5) as backend:
+        env = simpy.Environment()
+        service = GenerationService(backend, env, run_seed=1, wait_timeout_s=0.5)  # the scenario's timeout_s
+        logged = []
+        service.on_call = lambda request, completion, wall, asked, due: logged.append((completion, wall))
+        answer = service.text("hi", purpose="plan", default="the fallback")
+        env.run()
+    assert answer.value == "hello world"  # the retry answered: no fallback
+    completion, wall = logged[0]
+    assert not completion.fallback and wall["retries"] == 1
+    assert service.wait_timeout_s >= backend.patience_s
+
+
+def test_patience_counts_every_attempt_and_the_waits_between_rounds():
+    backend = OpenAIBackend("tiny", ["http://127.0.0.1:9", "http://127.0.0.1:10"], check=False, timeout_s=2,
+                            retries=4, backoff_s=0.5, max_backoff_s=0.75)
+    backend.close()
+    assert backend.patience_s == 5 * 2 + 0.5 + 0.75  # two rounds of two replicas end before attempts 3 and 5
+
+
+def test_an_abandoned_request_is_not_sent_or_retried_any_more():
+    with FakeOpenAIServer(faults=[500] * 50) as server, \
+            backend_for(server, max_concurrency=1, backoff_s=0.2, max_backoff_s=0.2) as backend:
+        retrying = backend.submit(TextRequest("first"))
+        queued = backend.submit(TextRequest("second"))
+        assert queued.cancel()  # given up on while it waits for a worker
+        deadline = time.monotonic() + 5
+        while len(server.posts) < 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert retrying.cancel()  # given up on between attempts
+        sent = len(server.posts)
+        time.sleep(1.0)
+        assert len(server.posts) <= sent + 1  # at most the attempt on the wire when it was abandoned
+        assert [post["prompt"] for post in server.posts] == ["first"] * len(server.posts)
+
+
+def test_an_unreachable_replica_is_dropped_at_start_and_the_run_goes_on(fake, caplog):
+    dead = f"http://127.0.0.1:{free_port()}"
+    with caplog.at_level("WARNING"), backend_for(fake, dead_url=dead) as backend:
+        assert backend.base_urls == [f"{fake.url}/v1"]
+        assert answer(backend, TextRequest("hi")).text == "hello world"
+    assert f"cannot reach the OpenAI-compatible server at {dead}/v1 (connection refused); going on with 1 of 2" \
+        in caplog.text
+
+
+def test_every_replica_down_is_one_line_naming_each():
+    ports = [free_port(), free_port()]
+    with pytest.raises(BackendUnavailable) as unavailable:
+        OpenAIBackend("tiny", [f"http://127.0.0.1:{port}" for port in ports])
+    message = str(unavailable.value)
+    assert "\n" not in message and message.endswith("are they running?")
+    assert all(f"127.0.0.1:{port}/v1 (connection refused)" in message for port in ports)
+
+
+def test_replicas_gone_mid_run_fall_back_saying_connection_refused():
+    import simpy
+
+    from agentville.sim.generation import GenerationService
+
+    with OpenAIBackend("tiny", [f"http://127.0.0.1:{free_port()}"], check=False, retries=2, backoff_s=0.3,
+                       timeout_s=5) as backend:  # it was up at the start, then went away
+        env = simpy.Environment()
+        service = GenerationService(backend, env, run_seed=1, wait_timeout_s=0.2)
+        logged = []
+        service.on_call = lambda request, completion, wall, asked, due: logged.append(wall)
+        answer_ = service.text("hi", purpose="plan", default="the fallback")
+        env.run()
+    assert answer_.value == "the fallback"
+    assert "after 3 attempts: connection refused" in logged[0]["error"]

@@ -102,7 +102,9 @@ class OpenAIBackend:
         self._guided = GuidedChoice(guided)
         self._api_key = os.environ.get(api_key_env) or None
         self._turn = itertools.count()
-        self._turn_lock = threading.Lock()
+        self._turn_lock = threading.Lock()  # also guards the two sets below
+        self._open: set[concurrent.futures.Future[Completion]] = set()  # submitted, not yet settled
+        self._started: set[concurrent.futures.Future[Completion]] = set()  # of those, the ones being worked on
         self._closed = threading.Event()
         headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._client = httpx.Client(
@@ -127,13 +129,31 @@ class OpenAIBackend:
 
     # ----- the Backend protocol -----
 
+    @property
+    def patience_s(self) -> float:
+        """The longest a request can take once started: every attempt timing out, and the waits between rounds.
+
+        The generation service waits at least this long, so a hung request is
+        retried rather than given up while the backend still works on it.
+        """
+        rounds = [attempt for attempt in range(1, self.retries + 1) if attempt % len(self.base_urls) == 0]
+        backoffs = sum(self._backoff(waits) for waits in range(len(rounds)))
+        return (self.retries + 1) * self.timeout_s + backoffs
+
     def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
-        """Queue the request; the future raises GenerationFailed when the backend gives up."""
+        """Queue the request; the future raises GenerationFailed when the backend gives up.
+
+        Cancelling the future abandons the request: if queued it is never
+        sent, and if on the wire no further attempt is made.
+        """
+        outcome: concurrent.futures.Future[Completion] = concurrent.futures.Future()
         if self._closed.is_set():
-            failed: concurrent.futures.Future[Completion] = concurrent.futures.Future()
-            failed.set_exception(GenerationFailed("the OpenAI backend is closed"))
-            return failed
-        return self._pool.submit(self._answer, request, time.monotonic())
+            outcome.set_exception(GenerationFailed("the OpenAI backend is closed"))
+            return outcome
+        with self._turn_lock:
+            self._open.add(outcome)
+        self._pool.submit(self._serve, request, outcome, time.monotonic())
+        return outcome
 
     def close(self) -> None:
         """Cancel queued requests, wake the ones backing off, and close the connections.
@@ -145,18 +165,30 @@ class OpenAIBackend:
             return
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
+        with self._turn_lock:
+            queued = [outcome for outcome in self._open if outcome not in self._started]
+        for outcome in queued:
+            outcome.cancel()
         self._client.close()
 
     # ----- health -----
 
     def health_check(self) -> None:
-        """Fail fast, with one clear line, when a replica is down or does not serve the model."""
+        """Drop the replicas that cannot be reached (logged); fail fast, in one line, when none is left.
+
+        A replica that answers but does not serve the model, or refuses the
+        key, is a setting to fix, not an outage: that fails at once.
+        """
+        reachable, down = [], []
         for base in self.base_urls:
             try:
                 response = self._client.get(f"{base}/models", timeout=min(self.timeout_s, HEALTH_TIMEOUT_S))
             except httpx.TransportError as exc:
-                raise BackendUnavailable(f"cannot reach the OpenAI-compatible server at {base} "
-                                         f"({self._describe(exc)}); is it running?") from None
+                down.append(f"cannot reach the OpenAI-compatible server at {base} ({self._describe(exc)})")
+                continue
+            if response.status_code >= 500:
+                down.append(f"the server at {base} answered HTTP {response.status_code} to GET /v1/models")
+                continue
             if response.status_code != 200:
                 hint = " (check the API key)" if response.status_code in (401, 403) else ""
                 raise BackendUnavailable(f"the server at {base} answered HTTP {response.status_code} "
@@ -167,6 +199,14 @@ class OpenAIBackend:
             if self.model not in served:
                 raise BackendUnavailable(f"model '{self.model}' is not served at {base}; "
                                          f"it serves: {', '.join(served) or 'nothing'}")
+            reachable.append(base)
+        if not reachable:
+            raise BackendUnavailable("; ".join(down) + ("; is it running?" if len(down) == 1 else
+                                                       "; are they running?"))
+        for reason in down:
+            log.warning("agentville: %s; going on with %d of %d replicas", reason, len(reachable),
+                        len(self.base_urls))
+        self.base_urls = reachable
 
     @staticmethod
     def _served_models(response: httpx.Response) -> list[str] | None:
@@ -181,8 +221,27 @@ class OpenAIBackend:
         with self._turn_lock:
             return next(self._turn) % len(self.base_urls)
 
-    def _answer(self, request: Request, submitted: float) -> Completion:
-        """Try until an answer comes, a request is refused, or the retry budget is spent."""
+    def _serve(self, request: Request, outcome: concurrent.futures.Future[Completion], submitted: float) -> None:
+        """Answer one request into ``outcome``, unless it was abandoned while queued."""
+        with self._turn_lock:
+            if outcome.cancelled():
+                self._open.discard(outcome)
+                return
+            self._started.add(outcome)
+        try:
+            result = self._answer(request, submitted, outcome)
+        except BaseException as exc:
+            _settle(outcome, exception=exc)
+        else:
+            _settle(outcome, result)
+        finally:
+            with self._turn_lock:
+                self._open.discard(outcome)
+                self._started.discard(outcome)
+
+    def _answer(self, request: Request, submitted: float,
+                outcome: concurrent.futures.Future[Completion] | None = None) -> Completion:
+        """Try until an answer comes, a request is refused, the retry budget is spent or the asker gives up."""
         started = time.monotonic()
         first = self._next_replica()
         waits = bad_samples = 0
@@ -192,6 +251,8 @@ class OpenAIBackend:
                 self._closed.wait(self._backoff(waits))  # every replica failed this round: give them time
                 waits += 1
             self._give_up_if_closed(attempt)
+            if outcome is not None and outcome.cancelled():
+                raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt)
             base = self.base_urls[(first + attempt) % len(self.base_urls)]
             seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
             try:
@@ -304,3 +365,15 @@ class OpenAIBackend:
             text = text.replace(self._api_key, "[redacted]")
         text = _KEY_LIKE.sub("[redacted]", _BEARER.sub("Bearer [redacted]", text))
         return text if limit is None else text[:limit]
+
+
+def _settle(outcome: concurrent.futures.Future[Completion], result: Completion | None = None, *,
+            exception: BaseException | None = None) -> None:
+    """Give ``outcome`` its result, unless the asker cancelled it meanwhile (then nobody is waiting)."""
+    try:
+        if exception is not None:
+            outcome.set_exception(exception)
+        else:
+            outcome.set_result(result)  # type: ignore[arg-type]
+    except concurrent.futures.InvalidStateError:
+        pass

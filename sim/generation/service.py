@@ -9,7 +9,10 @@ It bridges simpy and the backends (DESIGN.md, invariants 2 and 3):
   reach agents in (due time, submission order) order, never in the order
   threads happen to finish.
 * The driver blocks real time only when the simulated clock reaches a due
-  answer that has not arrived yet, and never longer than ``wait_timeout_s``.
+  answer that has not arrived yet, and never longer than ``wait_timeout_s``,
+  stretched to the backend's ``patience_s`` (all its retries) when it has one,
+  so a hung request is retried, not abandoned while the backend still works.
+  An answer given up on is cancelled, so the backend drops the work.
 * Every request carries a seed derived from the run seed, the agent and the
   agent's call count, so a rerun asks exactly the same questions, and the
   cache answers them.
@@ -45,6 +48,7 @@ from .requests import (
 # (request, answer, wall-clock facts, simulated seconds when it was asked, simulated seconds when it was due)
 CallLogger = Callable[[Request, Completion, dict[str, Any], float, float], None]
 ON_FAILURE = ("fallback", "stop")
+PATIENCE_MARGIN_S = 5.0  # past a backend's own patience, so its reason for giving up is the one logged
 VECTORS_KEPT = 50_000  # embeddings remembered in memory (~75 MB at 384 dimensions)
 
 
@@ -63,7 +67,9 @@ class GenerationService:
         self.backend, self.env, self.cache, self.embedder = backend, env, cache, embedder
         self.run_seed, self.call_seconds, self.step_seconds = run_seed, call_seconds, step_seconds
         self.temperature, self.top_p, self.max_tokens = temperature, top_p, max_tokens
-        self.wait_timeout_s, self.on_failure, self.on_call = wait_timeout_s, on_failure, on_call
+        patience = getattr(backend, "patience_s", None)
+        self.wait_timeout_s = wait_timeout_s if patience is None else max(wait_timeout_s, patience + PATIENCE_MARGIN_S)
+        self.on_failure, self.on_call = on_failure, on_call
         self.calls_by_agent: Counter[str | None] = Counter()
         self.blocked_s = 0.0
         self.waits = 0  # times the simulation stopped for an answer that had not arrived (rounds of waiting)
@@ -210,6 +216,7 @@ class GenerationService:
         try:
             return future.result(timeout=self.wait_timeout_s if timeout is None else timeout)
         except concurrent.futures.TimeoutError:
+            future.cancel()  # abandoned: the backend drops it instead of working on for nobody
             return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
         except GenerationFailed as exc:
             return self._failed(request, str(exc), retries=exc.retries)

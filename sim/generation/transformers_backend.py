@@ -150,7 +150,7 @@ class TransformersBackend:
                 self._closed.set()
                 break
             jobs.append(job)
-        return sorted(jobs)
+        return sorted(job for job in jobs if not job.future.cancelled())  # abandoned by the asker: not computed
 
     def _run(self, jobs: list[_Job], step: Any) -> None:
         started = time.monotonic()
@@ -282,8 +282,9 @@ class TransformersBackend:
                 continue
             tokens = [t for t in result.generated_tokens if t not in self.eos_ids]
             text, _ = apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), _text(job).stop)
-            job.future.set_result(Completion(text, len(result.prompt_ids), len(tokens),
-                                             info={"queue_wait_s": round(started - job.submitted, 4)}))
+            if not job.future.done():  # the asker may have given up on it
+                job.future.set_result(Completion(text, len(result.prompt_ids), len(tokens),
+                                                 info={"queue_wait_s": round(started - job.submitted, 4)}))
         with self._cb_lock:
             stranded = list(self._cb_jobs.values())
             self._cb_jobs.clear()
