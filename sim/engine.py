@@ -24,11 +24,12 @@ from .clock import Clock
 from .context import Agent, AgentFactory
 from .eventlog import EventLog
 from .events import FAILED, FINISHED, INTERRUPTED
+from .eventwriter import StoredPrefix
 from .generation import Backend, ChoiceRequest, Completion, Embedder, GenerationService, LLMCache, Request
 from .kernel import Kernel
 from .scenario import CognitionSpec, PersonaSpec, Scenario
 from .scheduler import Scheduler
-from .store import EventStore, StoredPrefix
+from .store import EventStore
 from .town import Town
 from .world import World
 

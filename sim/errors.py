@@ -36,3 +36,11 @@ class UserError(Exception):
 
     The CLI prints it as one line and exits with code 2; no traceback.
     """
+
+
+class GenerationError(RuntimeError):
+    """A request could not be answered and the run must stop; the message says which and why.
+
+    It ends a run on purpose (``on_failure: stop``, a read-only replay that
+    misses): the CLI prints it as one line and exits with code 3.
+    """

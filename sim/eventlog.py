@@ -15,8 +15,8 @@ from collections import Counter
 from typing import Any
 
 from . import events
+from .eventwriter import EventWriter
 from .kernel import Kernel, Key
-from .store import EventWriter
 
 Row = tuple[float, str, str | None, dict[str, Any], dict[str, Any] | None]
 

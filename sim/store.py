@@ -21,7 +21,6 @@ import json
 import os
 import secrets
 import sqlite3
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,6 +30,7 @@ import orjson
 
 from .errors import UserError
 from .events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
+from .eventwriter import Diverged, EventWriter, StoredPrefix, encode
 
 __all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Diverged", "Event", "EventRow",
            "EventStore", "EventWriter", "RunSignature", "StoredPrefix"]
@@ -89,15 +89,6 @@ class Event:
 
 def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
-
-
-def _dumps(value: Any) -> str:
-    """Compact JSON with sorted keys (deterministic bytes for identical data)."""
-    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY).decode()
-
-
-class Diverged(UserError):
-    """A re-lived run logged something other than the stored log it must reproduce (it stops, nothing spliced)."""
 
 
 class NotAStore(sqlite3.DatabaseError):
@@ -174,7 +165,7 @@ class EventStore:
             self.db.execute(
                 "INSERT INTO runs (run_id, scenario, scenario_path, seed, settings, sim_start, sim_until,"
                 " started_at, status, pid, parent_run_id, fork_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, scenario, scenario_path, seed, _dumps(settings or {}), sim_start.isoformat(),
+                (run_id, scenario, scenario_path, seed, encode(settings or {}), sim_start.isoformat(),
                  sim_until.isoformat() if sim_until else None, _now(), RUNNING, os.getpid(),
                  parent_run_id, fork_time))
         return run_id
@@ -301,90 +292,6 @@ class EventStore:
         frame.insert(1, "time", start + pd.to_timedelta(frame["sim_time"], unit="s"))
         frame.insert(0, "run_id", run["run_id"])
         return frame
-
-
-class StoredPrefix:
-    """The stored rows a re-lived run must log again, exactly: a resume's own log, a fork's parent's.
-
-    Rows ``first``..``through`` of ``run_id`` are read in chunks as the run
-    goes and compared with what it logs; the first difference raises
-    ``Diverged`` (the answers that made the stored log are not all in the
-    cache any more, or another model or settings were given), so a run never
-    goes on from a history that disagrees with the rows already stored.
-    """
-
-    CHUNK = 5000
-
-    def __init__(self, store: EventStore, run_id: str, *, through: int, first: int = 1, what: str = "resume"):
-        self.store, self.run_id, self.first, self.through, self.what = store, run_id, first, through, what
-        self._rows: dict[int, tuple[float, str, str | None, str]] = {}
-        self._loaded = first - 1
-
-    def check(self, seq: int, sim_time: float, kind: str, agent: str | None, data: str) -> None:
-        if not self.first <= seq <= self.through:
-            return
-        if seq > self._loaded:
-            self._load(seq)
-        stored = self._rows.pop(seq, None)
-        if stored != (sim_time, kind, agent, data):
-            was = f"'{stored[1]}' of {stored[2] or 'the engine'} at {stored[0]:g} s" if stored else "missing"
-            raise Diverged(f"the {self.what} cannot reproduce run {self.run_id}'s stored log: event {seq} was {was}, "
-                           f"now it is '{kind}' of {agent or 'the engine'} at {sim_time:g} s (the answer cache lacks "
-                           f"answers the log used, or another model or settings were given); nothing was added")
-
-    def _load(self, seq: int) -> None:
-        upto = min(self.through, max(seq, self._loaded) + self.CHUNK)
-        found = self.store.db.execute(
-            "SELECT seq, sim_time, kind, agent, data FROM events WHERE run_id=? AND seq>? AND seq<=?",
-            (self.run_id, self._loaded, upto))
-        self._rows.update((row[0], tuple(row[1:])) for row in found)
-        self._loaded = upto
-
-
-class EventWriter:
-    """Buffers events and commits them in batches (by count or by age)."""
-
-    def __init__(self, store: EventStore, run_id: str, *, batch: int, max_delay_s: float, skip_through: int = 0,
-                 relive: StoredPrefix | None = None):
-        self.store, self.run_id = store, run_id
-        self.skip_through = skip_through  # a resumed run re-lives its first events; they are already stored
-        self.relive = relive  # the stored rows those first events must equal
-        self.diverged = False
-        self.batch, self.max_delay_s = batch, max_delay_s
-        self.pending: list[tuple[Any, ...]] = []
-        self.last_flush = time.monotonic()
-
-    def append(self, seq: int, sim_time: float, kind: str, agent: str | None,
-               data: dict[str, Any], wall: dict[str, Any] | None = None) -> None:
-        if self.diverged:
-            return  # the run is stopping: nothing after a difference is kept
-        encoded = _dumps(data)
-        if self.relive is not None:
-            try:
-                self.relive.check(seq, sim_time, kind, agent, encoded)
-            except Diverged:
-                self.diverged = True
-                self.pending.clear()
-                raise
-        if seq <= self.skip_through:
-            return
-        self.pending.append((self.run_id, seq, sim_time, kind, agent, encoded,
-                             _dumps(wall) if wall else None))
-        if len(self.pending) >= self.batch or time.monotonic() - self.last_flush >= self.max_delay_s:
-            self.flush()
-
-    def check_complete(self, last_seq: int) -> None:
-        """A re-lived run that ended must have logged every stored row it had to reproduce."""
-        if self.relive is not None and not self.diverged and last_seq < self.relive.through:
-            self.diverged = True
-            self.relive.check(last_seq + 1, float("nan"), "(the end of the run)", None, "")
-
-    def flush(self) -> None:
-        if self.pending:
-            with self.store.db:
-                self.store.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", self.pending)
-            self.pending.clear()
-        self.last_flush = time.monotonic()
 
 
 def _process_alive(pid: int | None) -> bool:

@@ -2,7 +2,7 @@
 
 Layers, lowest first (a module may import its own layer and those below):
 
-0 kernel      clock, location, events, scenario, world, town, store, event log
+0 kernel      clock, location, events, scenario, world, town, store (+ its writer), event log
 1 generation  requests, backends, cache, the generation service
 2 context     what agents may see (protocols only)
 3 agents      cognition
@@ -27,7 +27,7 @@ MAX_LINES = 360  # "about 350": small enough to read in one sitting
 
 LAYERS = [
     ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario", "sim.world",
-                "sim.town", "sim.store", "sim.kernel", "sim.eventlog"]),
+                "sim.town", "sim.store", "sim.eventwriter", "sim.kernel", "sim.eventlog"]),
     ("generation", ["sim.generation"]),
     ("context", ["sim.context"]),
     ("agents", ["agents"]),

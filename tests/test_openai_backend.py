@@ -12,6 +12,7 @@ import pytest
 from agentville.sim.generation.choices import choice_max_tokens, parse_choice
 from agentville.sim.generation.decoding import apply_stops
 from agentville.sim.generation.openai_backend import BackendUnavailable, OpenAIBackend, normalise_base_url
+from agentville.sim.generation.replicas import redact
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, derive_seed
 from tests.servers import GUIDED, FakeOpenAIServer, TransformersServe, free_port, serving_available
 
@@ -357,11 +358,9 @@ def test_a_key_straddling_where_a_message_is_cut_is_redacted_whole(monkeypatch, 
     assert "[redacted]" in message or message.rstrip("'").endswith("Bearer [red")
 
 
-def test_bearer_tokens_that_are_not_our_key_are_redacted_too(monkeypatch):
-    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    with FakeOpenAIServer() as server, backend_for(server) as backend:
-        assert backend._redact("proxy saw Authorization: Bearer abc.def-123 and sk-live-XYZ0123456789") == \
-            "proxy saw Authorization: Bearer [redacted] and [redacted]"
+def test_bearer_tokens_that_are_not_our_key_are_redacted_too():
+    assert redact("proxy saw Authorization: Bearer abc.def-123 and sk-live-XYZ0123456789", None) == \
+        "proxy saw Authorization: Bearer [redacted] and [redacted]"
 
 
 # ----- hung requests and abandoned work (issue 13, items 5 and 6) -----

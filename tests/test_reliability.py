@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import subprocess
+import sys
 
 import pytest
 
@@ -12,7 +14,10 @@ from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
 from agentville.sim.runner import open_run
 from agentville.sim.store import EventStore
-from tests.conftest import WORLDS
+from tests.conftest import ROOT, WORLDS
+from tests.servers import FakeOpenAIServer
+
+EXIT_STOPPED = 3  # the documented code of a run that stopped on purpose
 
 SCENARIO = WORLDS / "the_ville_3.yaml"
 
@@ -98,3 +103,40 @@ def test_a_fork_that_cannot_reproduce_its_parent_stops_instead_of_splicing(tmp_p
     with pytest.raises(UserError, match="the fork cannot reproduce"):
         with open_run(SCENARIO, db=db, backend=Otherwise()) as sim:
             sim.run(sim.scenario.start + dt.timedelta(hours=3), parent=parent, fork_time=3600.0)
+
+
+# ----- runs that stop on purpose: one line, the run marked, a documented exit code (item 7) -----
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agentville.sim.cli", *args], capture_output=True, text=True,
+                          cwd=ROOT, timeout=300)
+
+
+def assert_stopped_in_one_line(done: subprocess.CompletedProcess, *words: str) -> None:
+    assert done.returncode == EXIT_STOPPED, done.stderr
+    assert "Traceback" not in done.stderr
+    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and all(word in lines[0] for word in words), done.stderr
+
+
+def test_on_failure_stop_ends_the_run_in_one_line(tmp_path):
+    scenario = tmp_path / "strict.yaml"
+    text = (WORLDS / "the_ville_3.yaml").read_text()
+    scenario.write_text(text.replace("\ngeneration:\n", "\ngeneration:\n  on_failure: stop\n  retries: 0\n"))
+    db = tmp_path / "strict.db"
+    with FakeOpenAIServer(faults=[500] * 1000) as server:
+        done = cli("run", str(scenario), "--llm", "openai", "--model", "tiny", "--base-url", server.url,
+                   "--db", str(db), "--until", "+1h", "--no-progress")
+    assert_stopped_in_one_line(done, "stopped", "HTTP 500", str(db))
+    with EventStore(db, read_only=True) as store:
+        run = store.run()
+        assert run["status"] == "failed" and "HTTP 500" in run["error"]
+
+
+def test_a_read_only_replay_that_misses_ends_in_one_line(tmp_path):
+    db = tmp_path / "r.db"
+    scenario = str(WORLDS / "the_ville_3.yaml")
+    assert cli("run", scenario, "--llm", "fake", "--db", str(db), "--until", "+1h", "--no-progress").returncode == 0
+    done = cli("run", scenario, "--llm", "fake", "--db", str(db), "--until", "+1h", "--no-progress",
+               "--llm-cache", "read-only", "--seed", "99")
+    assert_stopped_in_one_line(done, "read-only replay", "no cached answer")

@@ -16,11 +16,12 @@ import sys
 from collections.abc import Sequence
 
 from .. import __version__
-from ..errors import ScenarioError, UserError
+from ..errors import GenerationError, ScenarioError, UserError
 from .reading import cmd_dashboard, cmd_events, cmd_runs, cmd_stats, cmd_sweep, cmd_validate
 from .running import cmd_fork, cmd_resume, cmd_run
 
-EXIT_USAGE = 2
+EXIT_USAGE = 2  # bad input: a scenario, a flag, a file, a store
+EXIT_STOPPED = 3  # a run stopped on purpose: a model answer could not be had (on_failure: stop, a replay miss)
 EXIT_INTERRUPTED = 130
 
 
@@ -33,6 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return EXIT_USAGE
+    except GenerationError as exc:
+        print(f"agentville: the run stopped: {exc}", file=sys.stderr)
+        return EXIT_STOPPED
     except (UserError, LookupError, FileNotFoundError) as exc:
         print(f"agentville: error: {exc}", file=sys.stderr)
         return EXIT_USAGE

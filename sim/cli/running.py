@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ..clock import parse_until
-from ..errors import UserError
+from ..errors import GenerationError, UserError
 from ..events import FINISHED, RUNNING
 from .reading import open_store
 
@@ -115,6 +115,9 @@ def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, **start: An
     bar = _progress_bar(sim, until, disabled=disabled)
     try:
         return sim.run(until, progress=bar.update_to if bar else None, **start)
+    except GenerationError as exc:  # stopped on purpose: say where what was logged is
+        raise GenerationError(f"{exc}; run {sim.run_id} is marked failed, everything logged so far is kept in "
+                              f"{sim.store.path}") from None
     finally:
         if bar:
             bar.close()

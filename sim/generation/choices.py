@@ -3,7 +3,8 @@
 Servers differ in what they honour (vLLM's ``structured_outputs`` and older
 ``guided_choice``; others reject or silently ignore both), so the backend
 learns which parameter works from the answers it gets, and every answer is
-parsed to an option in any case.
+parsed to an option in any case. An in-process model scores the options
+instead (``continuation_ids`` gives each option's tokens after the prompt).
 """
 
 from __future__ import annotations
@@ -91,3 +92,12 @@ def guided_fields(param: str | None, options: Sequence[str]) -> dict[str, Any]:
     if param == "guided_choice":
         return {"guided_choice": list(options)}
     return {}
+
+
+def continuation_ids(tokenizer: Any, prompt: str, prompt_ids: list[int], continuation: str) -> list[int]:
+    """Token ids of ``continuation`` as the model would see it after ``prompt`` (whose ids are ``prompt_ids``)."""
+    full = tokenizer(prompt + continuation).input_ids
+    if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+        return full[len(prompt_ids):]
+    ids = tokenizer(continuation, add_special_tokens=False).input_ids
+    return ids or [tokenizer.unk_token_id or 0]

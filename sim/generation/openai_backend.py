@@ -14,7 +14,10 @@ parsed to an option in any case, so an unguided server still works.
 
 Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are
 retried with exponential backoff on the next replica; other client errors fail
-at once. The API key is only ever put in the request header.
+at once. At the start, replicas that cannot be reached are dropped with a
+warning (``replicas``). The service waits out every retry (``patience_s``); a
+request it gives up on is cancelled, and no further attempt is made for it.
+The API key is only ever put in the request header.
 """
 
 from __future__ import annotations
@@ -23,7 +26,6 @@ import concurrent.futures
 import itertools
 import logging
 import os
-import re
 import threading
 import time
 from collections.abc import Sequence
@@ -34,20 +36,16 @@ import httpx
 
 from .choices import GUIDED_PARAMS, GuidedChoice, choice_max_tokens, guided_fields, parse_choice
 from .decoding import apply_stops
+from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
+
+__all__ = ["BackendUnavailable", "OpenAIBackend", "normalise_base_url"]
 
 log = logging.getLogger(__name__)
 
 CHOICE_TEMPERATURE = 0.7  # sampled, so a retry with another seed can give a parsable answer
-HEALTH_TIMEOUT_S = 5.0
 MAX_BACKOFF_S = 8.0
 _RETRYABLE_STATUS = {408, 429}
-_BEARER = re.compile(r"(?i)\bbearer\s+[^\s\"',;]+")
-_KEY_LIKE = re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}")  # OpenAI-style keys
-
-
-class BackendUnavailable(RuntimeError):
-    """The server cannot be used at all (unreachable, or not serving the model)."""
 
 
 class _Fault(Exception):
@@ -174,46 +172,9 @@ class OpenAIBackend:
     # ----- health -----
 
     def health_check(self) -> None:
-        """Drop the replicas that cannot be reached (logged); fail fast, in one line, when none is left.
-
-        A replica that answers but does not serve the model, or refuses the
-        key, is a setting to fix, not an outage: that fails at once.
-        """
-        reachable, down = [], []
-        for base in self.base_urls:
-            try:
-                response = self._client.get(f"{base}/models", timeout=min(self.timeout_s, HEALTH_TIMEOUT_S))
-            except httpx.TransportError as exc:
-                down.append(f"cannot reach the OpenAI-compatible server at {base} ({self._describe(exc)})")
-                continue
-            if response.status_code >= 500:
-                down.append(f"the server at {base} answered HTTP {response.status_code} to GET /v1/models")
-                continue
-            if response.status_code != 200:
-                hint = " (check the API key)" if response.status_code in (401, 403) else ""
-                raise BackendUnavailable(f"the server at {base} answered HTTP {response.status_code} "
-                                         f"to GET /v1/models{hint}")
-            served = self._served_models(response)
-            if served is None:
-                raise BackendUnavailable(f"the server at {base} did not answer GET /v1/models with a model list")
-            if self.model not in served:
-                raise BackendUnavailable(f"model '{self.model}' is not served at {base}; "
-                                         f"it serves: {', '.join(served) or 'nothing'}")
-            reachable.append(base)
-        if not reachable:
-            raise BackendUnavailable("; ".join(down) + ("; is it running?" if len(down) == 1 else
-                                                       "; are they running?"))
-        for reason in down:
-            log.warning("agentville: %s; going on with %d of %d replicas", reason, len(reachable),
-                        len(self.base_urls))
-        self.base_urls = reachable
-
-    @staticmethod
-    def _served_models(response: httpx.Response) -> list[str] | None:
-        try:
-            return [str(entry["id"]) for entry in response.json()["data"]]
-        except (ValueError, KeyError, TypeError):
-            return None
+        """Keep the replicas that answer (the others are logged and dropped); one clear line when none does."""
+        self.base_urls = reachable_replicas(self._client, self.base_urls, self.model,
+                                            min(self.timeout_s, HEALTH_TIMEOUT_S), self._api_key)
 
     # ----- one request, with retries -----
 
@@ -262,19 +223,20 @@ class OpenAIBackend:
                 if not caught.backoff:
                     bad_samples += 1  # the answer named no option: sample again with a new seed
                 log.debug("attempt %d of a %s request failed: %s", attempt + 1, request.purpose,
-                          self._redact(caught.reason))
+                          redact(caught.reason, self._api_key))
                 continue
             except _Rejected as rejected:
-                raise GenerationFailed(self._redact(f"the server at {base} refused a {request.purpose} request "
-                                                    f"(HTTP {rejected.status}): {rejected.detail}"), attempt) from None
+                raise GenerationFailed(redact(f"the server at {base} refused a {request.purpose} request "
+                                              f"(HTTP {rejected.status}): {rejected.detail}", self._api_key),
+                                       attempt) from None
             except Exception:
                 self._give_up_if_closed(attempt)  # closing the client breaks requests in flight
                 raise
             info.update(queue_wait_s=started - submitted, latency_s=time.monotonic() - started, replica=base)
             return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info)
         reason = fault.reason if fault else "no attempt"
-        raise GenerationFailed(self._redact(f"gave up on a {request.purpose} request after "
-                                            f"{self.retries + 1} attempts: {reason}"), self.retries)
+        raise GenerationFailed(redact(f"gave up on a {request.purpose} request after {self.retries + 1} attempts: "
+                                      f"{reason}", self._api_key), self.retries)
 
     def _backoff(self, waits_before: int) -> float:
         """Exponential backoff, capped; a bad sample is retried at once with a new seed instead."""
@@ -318,7 +280,8 @@ class OpenAIBackend:
         option = parse_choice(answer.text, request.options)
         self._guided.answered(param, answer.text.strip() in request.options)
         if option is None:
-            raise _Fault(f"the answer {self._redact(answer.text, 80)!r} names none of the options", backoff=False)
+            raise _Fault(f"the answer {redact(answer.text, self._api_key, 80)!r} names none of the options",
+                         backoff=False)
         answer.text = option
         return answer, {"guided": param}
 
@@ -329,42 +292,19 @@ class OpenAIBackend:
         except httpx.TimeoutException:
             raise _Fault(f"no answer from {base} within {self.timeout_s:g}s") from None
         except httpx.TransportError as exc:  # refused, dropped, reset...
-            raise _Fault(f"{self._describe(exc)} at {base}") from None
+            raise _Fault(f"{describe(exc, self._api_key)} at {base}") from None
         status = response.status_code
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise _Fault(f"HTTP {status} from {base}")
         if status >= 400:
-            raise _Rejected(status, self._redact(response.text, 300).strip())
+            raise _Rejected(status, redact(response.text, self._api_key, 300).strip())
         try:
             data = response.json()
             usage = data.get("usage") or {}
             return _Answer(str(data["choices"][0]["text"]), int(usage.get("prompt_tokens") or 0),
                            int(usage.get("completion_tokens") or 0))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise _Fault(f"unreadable answer from {base}: {self._redact(response.text, 80)!r}") from None
-
-    # ----- messages -----
-
-    def _describe(self, exc: httpx.TransportError) -> str:
-        """A short reason for a network failure, for one-line messages."""
-        text = str(exc)
-        if "refused" in text.lower():
-            return "connection refused"
-        if isinstance(exc, httpx.TimeoutException):
-            return "timed out"
-        return self._redact(text.split("] ")[-1] or type(exc).__name__)
-
-    def _redact(self, text: str, limit: int | None = None) -> str:
-        """Belt and braces: a server that echoes headers must not leak the key into our messages.
-
-        The key, any bearer token and anything shaped like an API key are
-        replaced before the text is cut to ``limit``: cut first, a key that
-        straddled the cut would survive in part.
-        """
-        if self._api_key:
-            text = text.replace(self._api_key, "[redacted]")
-        text = _KEY_LIKE.sub("[redacted]", _BEARER.sub("Bearer [redacted]", text))
-        return text if limit is None else text[:limit]
+            raise _Fault(f"unreadable answer from {base}: {redact(response.text, self._api_key, 80)!r}") from None
 
 
 def _settle(outcome: concurrent.futures.Future[Completion], result: Completion | None = None, *,

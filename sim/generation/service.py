@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import simpy
 
+from ..errors import GenerationError
 from .cache import CacheMiss, LLMCache
 from .requests import (
     Backend,
@@ -50,10 +51,6 @@ CallLogger = Callable[[Request, Completion, dict[str, Any], float, float], None]
 ON_FAILURE = ("fallback", "stop")
 PATIENCE_MARGIN_S = 5.0  # past a backend's own patience, so its reason for giving up is the one logged
 VECTORS_KEPT = 50_000  # embeddings remembered in memory (~75 MB at 384 dimensions)
-
-
-class GenerationError(RuntimeError):
-    """A request could not be answered and the run must stop; the message says which and why."""
 
 
 class GenerationService:

@@ -20,6 +20,7 @@ options), and the most likely option is the answer.
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import inspect
 import itertools
 import logging
@@ -29,6 +30,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from .choices import continuation_ids
 from .decoding import TOP_K, apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
 from .models import ModelSpec, load, resolve
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
@@ -93,17 +95,11 @@ class TransformersBackend:
         self._jobs.put(None)
         self._worker.join(timeout=30)
         if self._manager is not None:
-            try:
+            with contextlib.suppress(Exception):  # the manager's thread may already be gone
                 self._manager.stop(block=True, timeout=10)
-            except Exception:  # the manager's thread may already be gone
-                pass
         if self._dispatcher is not None:
             self._dispatcher.join(timeout=5)
-        with self._cb_lock:
-            stranded = list(self._cb_jobs.values())
-            self._cb_jobs.clear()
-        for stranded_job, _ in stranded:
-            _fail(stranded_job, "the generation worker shut down before answering")
+        self._fail_stranded("the generation worker shut down before answering")
         if self._original_head is not None:
             self.model.set_output_embeddings(self._original_head)
         while True:
@@ -165,9 +161,7 @@ class TransformersBackend:
             return
         for job, completion in zip(jobs, results):
             info = {**completion.info, "queue_wait_s": round(started - job.submitted, 4), "batch_size": len(jobs)}
-            if not job.future.done():
-                job.future.set_result(Completion(completion.text, completion.prompt_tokens,
-                                                 completion.output_tokens, info=info))
+            _answer(job, Completion(completion.text, completion.prompt_tokens, completion.output_tokens, info=info))
 
     def _buckets(self, jobs: list[_Job]) -> list[list[_Job]]:
         """Split pending text requests into the micro-batches that should finish soonest.
@@ -282,14 +276,17 @@ class TransformersBackend:
                 continue
             tokens = [t for t in result.generated_tokens if t not in self.eos_ids]
             text, _ = apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), _text(job).stop)
-            if not job.future.done():  # the asker may have given up on it
-                job.future.set_result(Completion(text, len(result.prompt_ids), len(tokens),
-                                                 info={"queue_wait_s": round(started - job.submitted, 4)}))
+            _answer(job, Completion(text, len(result.prompt_ids), len(tokens),
+                                    info={"queue_wait_s": round(started - job.submitted, 4)}))
+        self._fail_stranded("the continuous batching manager stopped")
+
+    def _fail_stranded(self, reason: str) -> None:
+        """Fail what the continuous-batching manager was given and will not answer any more."""
         with self._cb_lock:
             stranded = list(self._cb_jobs.values())
             self._cb_jobs.clear()
         for job, _ in stranded:
-            _fail(job, "the continuous batching manager stopped")
+            _fail(job, reason)
 
     # -- choices ------------------------------------------------------------
     def _answer_choice(self, jobs: list[_Job]) -> list[Completion]:
@@ -315,7 +312,7 @@ class TransformersBackend:
 
         prompt_ids = self.tokenizer(prompt).input_ids
         joiner = "" if prompt.endswith((" ", "\n")) else " "
-        option_ids = [self._continuation_ids(prompt, prompt_ids, joiner + option) for option in options]
+        option_ids = [continuation_ids(self.tokenizer, prompt, prompt_ids, joiner + option) for option in options]
         ids = torch.tensor([prompt_ids], device=self.device)
         output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
         first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
@@ -341,19 +338,16 @@ class TransformersBackend:
                 scores[i] += float(logprobs[row, j, token])
         return scores, len(prompt_ids)
 
-    def _continuation_ids(self, prompt: str, prompt_ids: list[int], continuation: str) -> list[int]:
-        """Token ids of ``continuation`` as the model would see it after ``prompt``."""
-        full = self.tokenizer(prompt + continuation).input_ids
-        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
-            return full[len(prompt_ids):]
-        ids = self.tokenizer(continuation, add_special_tokens=False).input_ids
-        return ids or [self.tokenizer.unk_token_id or 0]
-
 
 def _text(job: _Job) -> TextRequest:
     """The job's request, known to be a text request on the text paths."""
     assert isinstance(job.request, TextRequest)
     return job.request
+
+
+def _answer(job: _Job, completion: Completion) -> None:
+    if not job.future.done():  # the asker may have given up on it (cancelled)
+        job.future.set_result(completion)
 
 
 def _fail(job: _Job, message: str) -> None:
