@@ -15,6 +15,9 @@ from .errors import UserError
 
 _SPAN = re.compile(r"(\d+(?:\.\d+)?)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
+# The end of simulated time: no run goes past it. It stays a year short of the
+# calendar's end (datetime.max), as agents plan days after the one they live.
+LATEST = dt.datetime(9999, 1, 1)
 
 
 @dataclass(frozen=True)
@@ -39,20 +42,31 @@ def parse_span(text: str) -> float:
     return sum(float(n) * _UNIT_SECONDS[u] for n, u in parts)
 
 
-def parse_until(text: str, start: dt.datetime) -> dt.datetime:
-    """``+1d`` (relative to ``start``) or an ISO date-time such as ``2023-02-14T18:00``."""
+def parse_until(text: str, start: dt.datetime, name: str = "--until") -> dt.datetime:
+    """``+1d`` (relative to ``start``) or an ISO date-time such as ``2023-02-14T18:00``.
+
+    Errors read ``NAME TEXT: what is wrong``; ``name`` is how the user wrote the
+    setting (a flag; empty where the caller names the field itself).
+    """
     text = text.strip()
+    lead = f"{name} {text}" if name else text
     if text.startswith("+"):
         try:
-            return start + dt.timedelta(seconds=parse_span(text[1:]))
+            when = start + dt.timedelta(seconds=parse_span(text[1:]))
+        except UserError as exc:
+            raise UserError(f"{lead}: {exc}") from None
         except OverflowError:
-            raise UserError(f"--until {text}: that is past the year 9999") from None
-    try:
-        when = dt.datetime.fromisoformat(text)
-    except ValueError:
-        raise UserError(f"cannot read '{text}' as a time: use +1d, +6h or a date-time like 2023-02-14T18:00") from None
-    if when.tzinfo is not None:
-        when = when.replace(tzinfo=None)
-    if when <= start:
-        raise UserError(f"--until {text} is not after the scenario start ({start:%Y-%m-%dT%H:%M})")
+            raise UserError(f"{lead}: that is past the year 9999") from None
+    else:
+        try:
+            when = dt.datetime.fromisoformat(text)
+        except ValueError:
+            raise UserError(f"{name + ': ' if name else ''}cannot read '{text}' as a time: use +1d, +6h or a "
+                            "date-time like 2023-02-14T18:00") from None
+        if when.tzinfo is not None:
+            when = when.replace(tzinfo=None)
+        if when <= start:
+            raise UserError(f"{lead}: not after the scenario start ({start:%Y-%m-%dT%H:%M})")
+    if when > LATEST:
+        raise UserError(f"{lead}: too late; simulated times end at {LATEST:%Y-%m-%dT%H:%M}")
     return when

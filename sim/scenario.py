@@ -9,29 +9,36 @@ from __future__ import annotations
 
 import datetime as dt
 import difflib
+import logging
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import networkx as nx
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from . import yamlpos
+from .clock import LATEST
 from .errors import Problem, ScenarioError
 from .location import SEPARATOR as LOCATION_SEP
 from .location import location_problem, private_problem, suggest
 
 MAX_SEED = 2**63 - 1  # the store keeps seeds as SQLite integers (64-bit)
+DEFAULT_RUN = dt.timedelta(days=1)  # how long a run goes when neither the scenario's end nor --until says
 
 
 def _local(value: dt.datetime) -> dt.datetime:
     if value.tzinfo is not None:
         raise ValueError(f"{value.isoformat()} has a time zone; simulated times are local: write "
                          f"{value.replace(tzinfo=None).isoformat(timespec='minutes')}")
+    if value > LATEST - DEFAULT_RUN:  # a run goes a day past its start unless told otherwise
+        raise ValueError(f"too late: scenario times must be a day or more before the end of simulated time "
+                         f"({LATEST:%Y-%m-%d %H:%M})")
     return value
 
 
 LocalTime = Annotated[dt.datetime, AfterValidator(_local)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]  # .nan and .inf are floats to YAML, and wrong anywhere here
 
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
@@ -75,7 +82,7 @@ class PlaceSpec(_Spec):
 
     name: str = Name
     kind: str = ""
-    xy: tuple[float, float]
+    xy: tuple[Finite, Finite]
     areas: list[AreaSpec] = Field(min_length=1)
 
 
@@ -164,9 +171,9 @@ class CognitionSpec(_Spec):
     planning: bool = Field(True, description="plan the day; off: choose each next activity moment to moment")
     reflection_threshold: int = Field(150, ge=1, le=100000)
     retrieval_k: int = Field(8, ge=1, le=100)
-    recency_weight: float = Field(1.0, ge=0)
-    importance_weight: float = Field(1.0, ge=0)
-    relevance_weight: float = Field(1.0, ge=0)
+    recency_weight: float = Field(1.0, ge=0, allow_inf_nan=False)
+    importance_weight: float = Field(1.0, ge=0, allow_inf_nan=False)
+    relevance_weight: float = Field(1.0, ge=0, allow_inf_nan=False)
     attention_bandwidth: int = Field(3, ge=1, le=50)
     conversation_turns: int = Field(8, ge=2, le=40, description="most lines in one conversation")
     conversation_cooldown_minutes: float = Field(120.0, ge=0, le=7 * 24 * 60)
@@ -186,13 +193,20 @@ class Scenario(_Spec):
     interventions: list[InterventionSpec] = []
     generation: GenerationSpec = GenerationSpec()
     cognition: CognitionSpec = CognitionSpec()
+    _warnings: list[Problem] = PrivateAttr(default_factory=list)  # allowed, but probably not meant
 
 
-def load_scenario(path: str | Path) -> Scenario:
-    """Read, parse and check a scenario file; raise ScenarioError listing every problem."""
+def load_scenario(path: str | Path, *, quiet: bool = False) -> Scenario:
+    """Read, parse and check a scenario file; raise ScenarioError listing every problem.
+
+    Warnings are logged as one line each (``FILE:LINE: field: warning: ...``) unless ``quiet``.
+    """
     path = Path(path)
     located = yamlpos.load(yamlpos.read_text(path), str(path))
-    return check(located)
+    scenario = check(located)
+    for warning in [] if quiet else scenario._warnings:
+        logging.getLogger(__name__).warning("%s", warning)  # one line on stderr where logging is not set up
+    return scenario
 
 
 def check(located: yamlpos.Located) -> Scenario:
@@ -207,6 +221,11 @@ def check(located: yamlpos.Located) -> Scenario:
     problems = _semantic_problems(scenario, located)
     if problems:
         raise ScenarioError(problems)
+    end, which = scenario.end or scenario.start + DEFAULT_RUN, "" if scenario.end else ", a day after the start"
+    scenario._warnings = [located.problem(("interventions", i, "at"), f"warning: {item.at:%Y-%m-%d %H:%M} is not "
+                                          f"before the scenario's end ({end:%Y-%m-%d %H:%M}{which}); it happens "
+                                          "only in a run that goes on past it (--until)")
+                          for i, item in enumerate(scenario.interventions) if item.at >= end]
     return scenario
 
 
@@ -224,11 +243,11 @@ def _schema_problems(exc: ValidationError, located: yamlpos.Located) -> list[Pro
             else:
                 continue
             loc.append(part)
-        problems.append(located.problem(tuple(loc), _message(error, loc)))
+        problems.append(located.problem(tuple(loc), schema_message(error, loc)))
     return problems
 
 
-def _message(error: Any, loc: list[Any]) -> str:  # a pydantic ErrorDetails
+def schema_message(error: Any, loc: list[Any]) -> str:  # a pydantic ErrorDetails
     kind, field = error["type"], loc[-1] if loc else ""
     if kind == "missing":
         return "missing required field"

@@ -85,6 +85,23 @@ CASES = [
     ("only-comments", "# nothing here\n\n", "scenario", "file is empty", None),
 ]
 
+# Issue 13, items 10 and 11: tracebacks or silently accepted before; each is also checked through the CLI below.
+ISSUE_13 = [
+    ("start-near-year-9999", TINY.split("interventions:")[0].replace("start: 2023-02-13T07:00", "start: 9999-12-31 08:00"),
+     "start", "too late", "start: 9999"),
+    ("intervention-near-year-9999", mutate("at: 2023-02-13T09:30", "at: 9999-12-31T09:30"), "interventions.0.at",
+     "too late", "at: 9999"),
+    ("end-near-year-9999", mutate("seed: 3", "seed: 3\nend: 9999-12-31T23:59"), "end", "too late", "end: 9999"),
+    ("nan-coordinate", mutate("xy: [0, 0]", "xy: [.nan, 1]"), "places.0.xy.0", "finite number", "xy: [.nan"),
+    ("inf-coordinate", mutate("xy: [5, 5]", "xy: [5, -.inf]"), "places.2.xy.1", "finite number", "xy: [5, -.inf"),
+    ("infinite-weight", TINY + "cognition: {recency_weight: .inf}\n", "cognition.recency_weight", "finite number",
+     "cognition:"),
+    ("nul-byte", mutate("seed: 3", "seed: 3\x00"), "scenario", "binary file", None),
+    ("control-character", mutate("traits: quiet", "traits: qu\x1biet"), "yaml", "control character U+001B",
+     "traits: qu"),
+]
+CASES += ISSUE_13
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_malformed_scenario_names_file_line_field(tmp_path: Path, case):
@@ -175,3 +192,97 @@ def test_bundled_worlds_are_valid():
     result = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "validate", *map(str, files)],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def agentville(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "agentville.sim.cli", *args], capture_output=True, text=True,
+                          timeout=timeout)
+
+
+def one_line(result: subprocess.CompletedProcess, path: Path, field: str, code: int = 2) -> re.Match:
+    """The command failed (or warned) with exactly one located line on stderr, and no traceback."""
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    match = LINE.match(lines[0])
+    assert match and match["file"] == str(path) and match["field"] == field, lines[0]
+    return match
+
+
+@pytest.mark.parametrize("case", ISSUE_13, ids=[c[0] for c in ISSUE_13])
+def test_cli_validate_issue_13_cases_are_one_line(tmp_path: Path, case):
+    name, text, field, words, marker = case
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    match = one_line(agentville("validate", str(path)), path, field)
+    assert words in match["msg"]
+    if marker is not None:
+        assert int(match["line"]) == line_of(text, marker)
+
+
+def test_a_start_near_year_9999_is_refused_by_validate_and_run(tmp_path: Path):
+    """start + the default day used to overflow (a traceback at run); now the start itself is refused."""
+    text = ISSUE_13[0][1]
+    path = tmp_path / "late.yaml"
+    path.write_text(text)
+    for args in (["validate", str(path)], ["run", str(path), "--llm", "fake", "--db", str(tmp_path / "a.db")],
+                 ["run", str(path), "--llm", "fake", "--db", str(tmp_path / "b.db"), "--until", "+1h"]):
+        match = one_line(agentville(*args), path, "start")
+        assert "too late" in match["msg"] and int(match["line"]) == line_of(text, "start: 9999")
+
+
+@pytest.mark.parametrize("until", ["9999-06-01T00:00", "+2913300d"])
+def test_until_past_the_end_of_simulated_time_is_one_line(tiny_path: Path, tmp_path: Path, until):
+    """Within the calendar but past the end of simulated time: refused, not simulated for 8000 years."""
+    result = agentville("run", str(tiny_path), "--llm", "fake", "--db", str(tmp_path / "a.db"), "--until", until,
+                        timeout=30)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip() == f"agentville: error: --until {until}: too late; simulated times end at " \
+                                    "9999-01-01T00:00"
+
+
+@pytest.mark.parametrize("end, words", [("end: 2023-02-13T09:00", "(2023-02-13 09:00)"),
+                                        (None, "(2023-02-14 07:00, a day after the start)")])
+def test_an_intervention_after_the_end_is_a_one_line_warning(tmp_path: Path, end, words):
+    """Valid (a longer --until reaches it), but by default it never happens: say so at validate and at run."""
+    text = TINY if end else TINY.replace("at: 2023-02-13T09:30", "at: 2023-02-14T09:30")
+    text = text.replace("seed: 3", f"seed: 3\n{end}") if end else text
+    path = tmp_path / "late.yaml"
+    path.write_text(text)
+    checked = agentville("validate", str(path))
+    match = one_line(checked, path, "interventions.0.at", code=0)
+    assert match["msg"].startswith("warning: ") and words in match["msg"] and "--until" in match["msg"]
+    assert int(match["line"]) == line_of(text, "- at: 2023-02-1") and "ok" in checked.stdout
+    ran = agentville("run", str(path), "--llm", "fake", "--db", str(tmp_path / "a.db"), "--no-progress",
+                     "--until", "2023-02-13T09:00")
+    assert one_line(ran, path, "interventions.0.at", code=0)["msg"] == match["msg"]
+
+
+def _sqlite_bytes(tmp_path: Path) -> bytes:
+    import sqlite3
+
+    db = tmp_path / "store.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE t (x)")
+    return db.read_bytes()
+
+
+BINARIES = {
+    "png": lambda _: b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01" + bytes(40),
+    "sqlite": _sqlite_bytes,
+    "random": lambda _: __import__("random").Random(13).randbytes(4096),
+    "zeros": lambda _: bytes(100),
+    "utf16": lambda _: TINY.encode("utf-16"),
+}
+
+
+@pytest.mark.parametrize("kind", BINARIES)
+def test_a_binary_file_is_one_line_naming_it(tmp_path: Path, kind):
+    """A NUL byte made PyYAML's two-line reader message; binary input is now named as such, on line 1."""
+    path = tmp_path / f"{kind}.yaml"
+    path.write_bytes(BINARIES[kind](tmp_path))
+    for args in (["validate", str(path)], ["run", str(path), "--llm", "fake", "--db", str(tmp_path / "a.db")]):
+        match = one_line(agentville(*args), path, "scenario")
+        assert match["line"] == "1"
+        assert ("UTF-16" if kind == "utf16" else "a binary file, not a YAML scenario") in match["msg"]

@@ -93,11 +93,17 @@ def cmd_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
+    """Check the sweep file and the output paths, then run; exit 1 (EXIT_ALL_FAILED) if not one run finished."""
     from tqdm import tqdm
 
-    from ..sweep import load_sweep, run_sweep
+    from ..sweep import EXIT_ALL_FAILED, load_sweep, run_sweep
 
-    sweep = load_sweep(args.file)
+    if args.workers is not None and args.workers < 1:
+        raise UserError(f"--workers {args.workers}: needs at least 1 worker")
+    for flag, name in (("--csv", args.csv), ("--parquet", args.parquet)):
+        if name and not Path(name).absolute().parent.is_dir():
+            raise UserError(f"{flag} {name}: no folder {Path(name).absolute().parent}")
+    sweep = load_sweep(args.file)  # every problem before the first run starts
     total = len(sweep.runs())
     with tqdm(total=total, unit="run", desc=Path(args.file).stem, disable=args.no_progress or None) as bar:
         table = run_sweep(sweep, workers=args.workers, ray_address=args.ray,
@@ -110,6 +116,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         print(table.drop(columns=["db"]).to_string(index=False))
     failed = int((table["status"] != FINISHED).sum())
     print(f"{total} runs, {failed} failed; results: {csv}" + (f", {args.parquet}" if args.parquet else ""))
+    if failed == total:
+        errors = [str(e).strip() for e in table.get("error", []) if isinstance(e, str) and e.strip()]
+        first = errors[0].splitlines()[0] if errors else "no error recorded"
+        print(f"agentville: error: every run of the sweep failed; the first: {first}", file=sys.stderr)
+        return EXIT_ALL_FAILED
     return 0
 
 
