@@ -1,6 +1,14 @@
-"""LLM usage of a run, per purpose, from its ``llm_call`` events (``events.LLM_CALL``, payload ``events.LLMCall``)."""
+"""LLM usage of a run, per purpose, from its ``llm_call`` events (``events.LLM_CALL``, payload ``events.LLMCall``).
+
+Besides the table, ``fault_counts`` tells what went wrong on the way: every
+failed attempt (retried or not) is in its call's ``wall.faults``, and every
+answer given up on in ``wall.error`` (the call then used its fallback).
+"""
 
 from __future__ import annotations
+
+import re
+from collections import Counter
 
 import pandas as pd
 
@@ -52,6 +60,50 @@ def _summarise(group: pd.DataFrame) -> list[float]:
         *(1000 * latency.quantile(q) if len(latency) else float("nan") for q in (0.5, 0.9, 0.99)),
         1000 * live["queue_wait_s"].dropna().median() if live["queue_wait_s"].notna().any() else float("nan"),
     ]
+
+
+_FAULT_CLASSES = [  # (pattern in the reason, the name shown), first match wins
+    (r"HTTP (\d{3})", "HTTP {0}"), (r"no answer from .* within|timed out", "timed out"),
+    (r"connection refused", "connection refused"), (r"unreadable answer", "unreadable answer"),
+    (r"empty answer", "empty answer"), (r"names none of the options", "no option named"),
+    (r"no answer within", "given up waiting"),
+]
+
+
+def fault_class(reason: str) -> str:
+    """A short name for why an attempt failed ("HTTP 500", "timed out", ...), for counting."""
+    for pattern, name in _FAULT_CLASSES:
+        found = re.search(pattern, reason)
+        if found:
+            return name.format(*found.groups())
+    return "other"
+
+
+def fault_counts(calls: pd.DataFrame) -> tuple[Counter[str], Counter[str]]:
+    """(failed attempts by class, answers given up on by class) of a run's ``llm_call`` events."""
+    if "kind" in calls.columns:
+        calls = calls[calls["kind"] == LLM_CALL]
+    attempts: Counter[str] = Counter()
+    given_up: Counter[str] = Counter()
+    for wall in calls["wall"] if "wall" in calls.columns else []:
+        wall = wall or {}
+        attempts.update(fault_class(reason) for reason in wall.get("faults", []))
+        if wall.get("error"):
+            given_up[fault_class(wall["error"])] += 1
+    return attempts, given_up
+
+
+def format_faults(attempts: Counter[str], given_up: Counter[str]) -> str:
+    """One line per kind of trouble, or a line saying there was none."""
+    def listed(counts: Counter[str]) -> str:
+        return ", ".join(f"{name} {n}" for name, n in counts.most_common())
+
+    if not attempts and not given_up:
+        return "Faults: none (every request was answered at the first attempt)"
+    lines = [f"Faults: {sum(attempts.values())} failed attempts ({listed(attempts) or 'none'})"]
+    if given_up:
+        lines.append(f"Fallbacks: {sum(given_up.values())} requests given up on ({listed(given_up)})")
+    return "\n".join(lines)
 
 
 def format_llm_stats(table: pd.DataFrame) -> str:

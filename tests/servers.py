@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -37,7 +38,8 @@ def free_port() -> int:
 
 # ----- a scripted fake -----
 
-# 500, "garbage", "drop", ("sleep", seconds), ("echo", status, padding): the key echoed after padding characters
+# 500, "garbage", "drop", "empty" (a 200 with no text), ("sleep", seconds), ("echo", status, padding): the key
+# echoed after padding characters
 Fault = int | str | tuple[str, float] | tuple[str, int, int]
 
 
@@ -59,8 +61,13 @@ class FakeOpenAIServer:
 
     def __init__(self, models: Iterable[str] = ("tiny",), *, faults: Iterable[Fault] = (),
                  text: Callable[[dict[str, Any]], str] = lambda body: "hello world",
-                 honour: Iterable[str] = GUIDED, reject: Iterable[str] = ()):
+                 honour: Iterable[str] = GUIDED, reject: Iterable[str] = (),
+                 random_faults: tuple[float, list[Fault], int] | None = None):
         self.models, self.faults, self.text = list(models), list(faults), text
+        # (rate, kinds, seed): after the scripted faults, each POST fails with that chance, as one of the kinds
+        self.random_faults = random_faults
+        self._dice = random.Random(random_faults[2]) if random_faults else None
+        self.faulted: list[Fault] = []
         self.honour, self.reject = set(honour), set(reject)
         self.posts: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -99,7 +106,13 @@ class FakeOpenAIServer:
         with self._lock:
             self.posts.append(body)
             self.headers.append(headers)
-            return self.faults.pop(0) if self.faults else None
+            if self.faults:
+                return self.faults.pop(0)
+            if self.random_faults and self._dice is not None and self._dice.random() < self.random_faults[0]:
+                fault = self._dice.choice(self.random_faults[1])
+                self.faulted.append(fault)
+                return fault
+            return None
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body of a normal answer."""
@@ -150,6 +163,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if fault == "garbage":
             self._send_raw(200, b"<html>this is not json")
+            return
+        if fault == "empty":
+            self._send(200, {"object": "text_completion", "model": body.get("model"),
+                             "choices": [{"index": 0, "text": "", "finish_reason": "stop"}], "usage": {}})
             return
         if isinstance(fault, tuple) and fault[0] == "echo":  # the key where a message would be cut
             sent = self.headers.get("Authorization", "no key")

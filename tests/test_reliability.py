@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
+import os
+import signal
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 
@@ -14,7 +19,7 @@ from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
 from agentville.sim.runner import open_run
 from agentville.sim.store import EventStore
-from tests.conftest import ROOT, WORLDS
+from tests.conftest import ROOT, WORLDS, wait_for_events
 from tests.servers import FakeOpenAIServer
 
 EXIT_STOPPED = 3  # the documented code of a run that stopped on purpose
@@ -140,3 +145,128 @@ def test_a_read_only_replay_that_misses_ends_in_one_line(tmp_path):
     done = cli("run", scenario, "--llm", "fake", "--db", str(db), "--until", "+1h", "--no-progress",
                "--llm-cache", "read-only", "--seed", "99")
     assert_stopped_in_one_line(done, "read-only replay", "no cached answer")
+
+
+# ----- acceptance: a flaky server, a crash, a resume (issue 13) -----
+
+FAULTS = [500, ("sleep", 1.5), "garbage", "empty"]  # 1.5 s: past the per-attempt timeout below
+
+
+@pytest.mark.slow
+def test_a_run_against_a_flaky_server_survives_faults_and_a_crash(tmp_path):
+    scenario = tmp_path / "flaky.yaml"
+    scenario.write_text((WORLDS / "the_ville_3.yaml").read_text().replace(
+        "\ngeneration:\n", "\ngeneration:\n  timeout_s: 0.5\n  retries: 3\n"))
+    db = tmp_path / "flaky.db"
+
+    def slowly(body):  # slow enough that the run can be killed midway
+        time.sleep(0.1)
+        return "hello world"
+
+    with FakeOpenAIServer(text=slowly, random_faults=(0.2, FAULTS, 1)) as server:
+        flags = ["--llm", "openai", "--model", "tiny", "--base-url", server.url, "--db", str(db), "--no-progress"]
+        proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", str(scenario), "--until", "+4h",
+                                 *flags], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            wait_for_events(db, 60)
+            assert proc.poll() is None, "the run ended before it could be killed"
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        resumed = cli("resume", str(db), *flags[:6], "--no-progress")
+        assert resumed.returncode == 0, resumed.stderr
+        assert {fault if isinstance(fault, (int, str)) else fault[0] for fault in server.faulted} >= \
+            {500, "sleep", "garbage", "empty"}
+    with EventStore(db, read_only=True) as store:
+        run = store.run()
+        assert run["status"] == "finished"
+        calls = [e for e in store.iter_events(run["run_id"], kinds=["llm_call"])]
+        faults = [reason for e in calls for reason in (e.wall or {}).get("faults", [])]
+        assert any("within 0.5s" in reason for reason in faults)  # hung requests were retried...
+        assert any("within 0.5s" in reason for e in calls if not e.data["fallback"]
+                   for reason in (e.wall or {}).get("faults", []))  # ...and answered
+        assert any("HTTP 500" in r for r in faults) and any("unreadable" in r for r in faults)
+        assert any("empty answer" in r for r in faults)
+        resumed_log = rows(store, run["run_id"])
+    stats = cli("stats", str(db))
+    assert stats.returncode == 0 and "Faults:" in stats.stdout and "HTTP 500" in stats.stdout
+    assert "timed out" in stats.stdout
+    replay = cli("run", str(scenario), "--until", "+4h", "--llm", "openai", "--model", "tiny", "--db", str(db),
+                 "--llm-cache", "read-only", "--no-progress")  # the same answers, no server, no crash
+    assert replay.returncode == 0, replay.stderr
+    with EventStore(db, read_only=True) as store:
+        replayed = rows(store, store.run()["run_id"])
+    strip = lambda log: [e[1:] for e in log if e[2] != "run_started"]
+    assert strip(resumed_log) == strip(replayed)
+
+
+# ----- several runs on one store (item 2) -----
+
+class SlowBackend(FakeBackend):
+    """The fake's answers, each after ``delay`` seconds of wall time (a slow model)."""
+
+    def __init__(self, delay: float):
+        super().__init__()
+        self.delay = delay
+
+    def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
+        future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+        answer = self.answer(request)
+        timer = threading.Timer(self.delay, future.set_result, args=(answer,))
+        timer.daemon = True
+        timer.start()
+        return future
+
+
+def test_no_write_transaction_stays_open_while_a_run_waits_for_its_model(tmp_path):
+    db = tmp_path / "shared.db"
+    EventStore(db).close()
+    held: list[float] = []
+    done = threading.Event()
+
+    def another_writer() -> None:  # takes the write lock now and then, waiting at most 0.2 s for it
+        while not done.is_set():
+            other = sqlite3.connect(db, timeout=0.2)
+            try:
+                other.execute("BEGIN IMMEDIATE")
+                other.execute("ROLLBACK")
+            except sqlite3.OperationalError:
+                held.append(time.monotonic())
+            finally:
+                other.close()
+            time.sleep(0.02)
+
+    watcher = threading.Thread(target=another_writer, daemon=True)
+    watcher.start()
+    try:
+        with open_run(SCENARIO, db=db, backend=SlowBackend(0.3), scheduling="in-order") as sim:
+            summary = sim.run(sim.scenario.start + dt.timedelta(minutes=40))
+    finally:
+        done.set()
+        watcher.join(5)
+    assert summary.llm_calls > 5 and summary.llm_blocked_s > 1.0  # it did wait for answers...
+    assert held == []  # ...and never with the store locked
+
+
+@pytest.mark.slow
+def test_two_runs_share_a_store_next_to_a_slow_model(tmp_path):
+    db = tmp_path / "two.db"
+
+    def slowly(body):
+        time.sleep(1.0)
+        return "hello world"
+
+    with FakeOpenAIServer(text=slowly) as server:
+        slow = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", str(SCENARIO), "--llm", "openai",
+                                 "--model", "tiny", "--base-url", server.url, "--db", str(db), "--until", "+30m",
+                                 "--no-progress"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_for_events(db, 5)
+        fast = cli("run", str(WORLDS / "smallville.yaml"), "--llm", "fake", "--db", str(db), "--until", "+6h",
+                   "--no-progress")
+        slow_out, slow_err = slow.communicate(timeout=300)
+    assert fast.returncode == 0, fast.stderr
+    assert slow.returncode == 0, slow_err
+    with EventStore(db, read_only=True) as store:
+        assert sorted(run["status"] for run in store.runs()) == ["finished", "finished"]

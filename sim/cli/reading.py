@@ -81,7 +81,7 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ..stats import format_llm_stats, llm_stats
+    from ..stats import fault_counts, format_faults, format_llm_stats, llm_stats
 
     with open_store(args.db) as store:
         run = store.run(args.run)
@@ -89,6 +89,8 @@ def cmd_stats(args: argparse.Namespace) -> int:
     print(f"Run {run['run_id']} ({run['scenario']}, seed {run['seed']}, {run['status']}), "
           f"model {run['settings'].get('llm', '?')}")
     print(format_llm_stats(llm_stats(frame)))
+    if not frame.empty:
+        print(format_faults(*fault_counts(frame)))
     return 0
 
 

@@ -207,36 +207,39 @@ class OpenAIBackend:
         first = self._next_replica()
         waits = bad_samples = 0
         fault: _Fault | None = None
+        faults: list[str] = []  # why each failed attempt failed: logged with the answer (wall), seen in stats
         for attempt in range(self.retries + 1):
             if fault is not None and fault.backoff and attempt % len(self.base_urls) == 0:
                 self._closed.wait(self._backoff(waits))  # every replica failed this round: give them time
                 waits += 1
             self._give_up_if_closed(attempt)
             if outcome is not None and outcome.cancelled():
-                raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt)
+                raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt, faults)
             base = self.base_urls[(first + attempt) % len(self.base_urls)]
             seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
             try:
                 answer, info = self._attempt(request, base, seed)
             except _Fault as caught:
                 fault = caught
+                faults.append(redact(caught.reason, self._api_key))
                 if not caught.backoff:
                     bad_samples += 1  # the answer named no option: sample again with a new seed
-                log.debug("attempt %d of a %s request failed: %s", attempt + 1, request.purpose,
-                          redact(caught.reason, self._api_key))
+                log.debug("attempt %d of a %s request failed: %s", attempt + 1, request.purpose, faults[-1])
                 continue
             except _Rejected as rejected:
                 raise GenerationFailed(redact(f"the server at {base} refused a {request.purpose} request "
                                               f"(HTTP {rejected.status}): {rejected.detail}", self._api_key),
-                                       attempt) from None
+                                       attempt, faults) from None
             except Exception:
                 self._give_up_if_closed(attempt)  # closing the client breaks requests in flight
                 raise
             info.update(queue_wait_s=started - submitted, latency_s=time.monotonic() - started, replica=base)
+            if faults:
+                info["faults"] = faults
             return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info)
         reason = fault.reason if fault else "no attempt"
         raise GenerationFailed(redact(f"gave up on a {request.purpose} request after {self.retries + 1} attempts: "
-                                      f"{reason}", self._api_key), self.retries)
+                                      f"{reason}", self._api_key), self.retries, faults)
 
     def _backoff(self, waits_before: int) -> float:
         """Exponential backoff, capped; a bad sample is retried at once with a new seed instead."""
@@ -260,6 +263,8 @@ class OpenAIBackend:
             body["stop"] = list(request.stop)
         answer = self._post(base, body)
         answer.text = apply_stops(answer.text, tuple(request.stop))[0]  # some servers keep the stop string
+        if not answer.text.strip():
+            raise _Fault(f"an empty answer from {base}", backoff=False)  # sample again, with a new seed
         return answer
 
     def _choice(self, request: ChoiceRequest, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:

@@ -85,9 +85,10 @@ class GenerationFailed(RuntimeError):
     fallback (logged as such) or stop the run cleanly, as the scenario says.
     """
 
-    def __init__(self, message: str, retries: int = 0):
+    def __init__(self, message: str, retries: int = 0, faults: list[str] | None = None):
         super().__init__(message)
         self.retries = retries
+        self.faults = faults or []  # why each attempt failed, for the log
 
 
 def fallback_answer(request: Request) -> str:
