@@ -11,16 +11,18 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from agentville.sim.cli import main
 from agentville.sim.errors import UserError
 from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
 from agentville.sim.runner import open_run
 from agentville.sim.store import EventStore
 from tests.conftest import ROOT, WORLDS, wait_for_events
-from tests.servers import FakeOpenAIServer
+from tests.servers import FakeOpenAIServer, free_port
 
 EXIT_STOPPED = 3  # the documented code of a run that stopped on purpose
 
@@ -270,3 +272,86 @@ def test_two_runs_share_a_store_next_to_a_slow_model(tmp_path):
     assert slow.returncode == 0, slow_err
     with EventStore(db, read_only=True) as store:
         assert sorted(run["status"] for run in store.runs()) == ["finished", "finished"]
+
+
+# ----- the CLI boundary: every expected failure is one line and a documented exit code -----
+
+def bad_inputs(folder: Path) -> list[tuple[str, list[str]]]:
+    """(what, argv) pairs that must each end in one line on stderr and exit code 2."""
+    junk = folder / "junk.bin"
+    junk.write_bytes(bytes(range(256)) * 4)
+    foreign = folder / "foreign.db"
+    with sqlite3.connect(foreign) as other:
+        other.execute("CREATE TABLE IF NOT EXISTS notes (text TEXT)")
+    text = folder / "notes.txt"
+    text.write_text("hello\n")
+    store = folder / "store.db"
+    if not store.exists():
+        assert main(["run", str(SCENARIO), "--llm", "fake", "--db", str(store), "--until", "+1h",
+                     "--no-progress"]) == 0
+    bad_yaml = folder / "bad.yaml"
+    bad_yaml.write_text("interventions: [\n")
+    missing = str(folder / "missing.yaml")
+    dead = f"http://127.0.0.1:{free_port()}"
+    scenario = str(SCENARIO)
+    return [
+        ("run: no such file", ["run", missing]),
+        ("run: a folder", ["run", str(folder)]),
+        ("run: a binary file", ["run", str(junk)]),
+        ("run: bad --until", ["run", scenario, "--llm", "fake", "--until", "soon"]),
+        ("run: bad --seed", ["run", scenario, "--llm", "fake", "--seed", "-1"]),
+        ("run: unknown --llm", ["run", scenario, "--llm", "gpt9"]),
+        ("run: unknown flag", ["run", scenario, "--fast"]),
+        ("run: --db not a store", ["run", scenario, "--llm", "fake", "--db", str(foreign)]),
+        ("run: --db a text file", ["run", scenario, "--llm", "fake", "--db", str(text)]),
+        ("run: --db under a file", ["run", scenario, "--llm", "fake", "--db", str(text / "x.db")]),
+        ("run: openai without a server", ["run", scenario, "--llm", "openai", "--model", "tiny"]),
+        ("run: openai server down", ["run", scenario, "--llm", "openai", "--model", "tiny", "--base-url", dead]),
+        ("run: no such model", ["run", scenario, "--llm", "transformers", "--model", str(folder / "nope")]),
+        ("run: replay without a store", ["run", scenario, "--llm", "fake", "--llm-cache", "read-only",
+                                         "--db", str(folder / "none.db")]),
+        ("resume: no such store", ["resume", str(folder / "none.db")]),
+        ("resume: not a store", ["resume", str(foreign)]),
+        ("resume: a finished run", ["resume", str(store)]),
+        ("resume: unknown run", ["resume", str(store), "--run", "nope"]),
+        ("fork: bad --at", ["fork", str(store), "--at", "later"]),
+        ("fork: --at past the end", ["fork", str(store), "--at", "+5h"]),
+        ("fork: bad changes", ["fork", str(store), "--at", "+30m", "--scenario", str(bad_yaml)]),
+        ("events: no such store", ["events", str(folder / "none.db")]),
+        ("events: not SQLite", ["events", str(text)]),
+        ("events: unknown kind", ["events", str(store), "--kind", "actoin"]),
+        ("events: unknown agent", ["events", str(store), "--agent", "Nobody"]),
+        ("events: export into no folder", ["events", str(store), "--csv", str(folder / "no" / "x.csv")]),
+        ("stats: not a store", ["stats", str(foreign)]),
+        ("stats: unknown run", ["stats", str(store), "--run", "nope"]),
+        ("runs: a binary file", ["runs", str(junk)]),
+        ("validate: no such file", ["validate", missing]),
+        ("validate: bad YAML", ["validate", str(bad_yaml)]),
+        ("sweep: no such file", ["sweep", missing]),
+        ("sweep: a binary file", ["sweep", str(junk)]),
+        ("unknown command", ["rnu", scenario]),
+    ]
+
+
+def test_every_command_turns_bad_input_into_one_line(tmp_path, capsys):
+    failures = []
+    for what, argv in bad_inputs(tmp_path):
+        capsys.readouterr()
+        try:
+            code = main(argv)
+        except SystemExit as exit_:
+            code = exit_.code
+        except Exception as exc:  # a traceback for the user
+            failures.append(f"{what}: {type(exc).__name__}: {exc}")
+            continue
+        err = capsys.readouterr().err
+        lines = [line for line in err.splitlines() if line.strip()]
+        if code != 2 or len(lines) != 1:
+            failures.append(f"{what}: exit {code}, {len(lines)} lines: {err!r}")
+    assert failures == [], "\n".join(failures)
+
+
+def test_a_bad_fork_time_is_named_as_the_flag_it_came_from(tmp_path, capsys):
+    bad_inputs(tmp_path)  # builds the store
+    assert main(["fork", str(tmp_path / "store.db"), "--at", "later"]) == 2
+    assert capsys.readouterr().err.startswith("agentville: error: --at: cannot read 'later'")

@@ -14,6 +14,7 @@ import os
 import sqlite3
 import sys
 from collections.abc import Sequence
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import GenerationError, ScenarioError, UserError
@@ -67,8 +68,24 @@ def seed_value(text: str) -> int:
     return seed
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """argparse, but a usage mistake is one line (with the close match of a mistyped command), exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        import difflib
+        import re
+
+        typo = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if typo:
+            choices = re.findall(r"'([^']*)'", typo.group(2))
+            close = difflib.get_close_matches(typo.group(1), choices, n=1)
+            message = f"no command '{typo.group(1)}'" + (f"; did you mean '{close[0]}'?" if close else
+                                                           f" (commands: {', '.join(choices)})")
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="agentville",
         description="Simulate believable people with language models: run scenario files, "
                     "check them, and inspect the event logs they write.",

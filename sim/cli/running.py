@@ -136,7 +136,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def cmd_fork(args: argparse.Namespace) -> int:
     with open_store(args.db, read_only=False) as store:
         run, scenario, llm, cognition = _stored_run(store, args)
-        at = parse_until(args.at, scenario.start)
+        at = parse_until(args.at, scenario.start, name="--at")
         until = parse_until(args.until, scenario.start) if args.until else dt.datetime.fromisoformat(run["sim_until"])
         if not scenario.start < at < until:
             raise UserError(f"--at {args.at}: must fall between the start ({scenario.start:%Y-%m-%d %H:%M}) and "
