@@ -158,7 +158,8 @@ class GenerationSpec(_Spec):
     call_minutes: float = Field(0.0, ge=0, le=60, description="simulated time one call costs")
     step_seconds: float = Field(0.0, ge=0, le=3600, description="deliver answers on the next step boundary "
                                 "(lock-step like the reference's 10 s steps; 0: off)")
-    timeout_s: float = Field(120.0, gt=0, le=3600, description="longest wait for one answer")
+    timeout_s: float = Field(120.0, gt=0, le=3600, description="longest wait for one attempt at an answer "
+                             "(the run also waits out the backend's retries)")
     retries: int = Field(4, ge=0, le=20)
     on_failure: Literal["fallback", "stop"] = "fallback"
 
