@@ -22,8 +22,9 @@ from typing import Any, cast
 import pandas as pd
 
 from ..agents.generative import GenerativeAgent
-from .clock import parse_until
+from .clock import LATEST, parse_until
 from .engine import RunSummary
+from .errors import UserError
 from .generation import Backend
 from .runner import open_run
 from .scenario import PersonaSpec, Scenario
@@ -60,13 +61,19 @@ class Experiment:
         """Simulate until a time: ``"+2h"`` (from now), ``"2023-02-14T17:00"`` or a datetime."""
         if isinstance(until, str):
             until = parse_until(until, self.now)
+        elif until > LATEST:
+            raise UserError(f"run({until:%Y-%m-%d %H:%M}): simulated times end at {LATEST:%Y-%m-%d %H:%M}")
         if self.sim.run_id is None:
             self.sim.start()
         self.sim.advance(until)
         return self
 
     def step(self, minutes: float = 15) -> Experiment:
-        return self.run(self.now + dt.timedelta(minutes=minutes))
+        try:
+            until = self.now + dt.timedelta(minutes=minutes)
+        except OverflowError:
+            raise UserError(f"step({minutes:g}): simulated times end at {LATEST:%Y-%m-%d %H:%M}") from None
+        return self.run(until)
 
     # -- interventions -------------------------------------------------------------------
     def _started(self) -> None:

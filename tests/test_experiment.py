@@ -93,3 +93,19 @@ def test_the_valentines_study_prints_its_comparison_table(tmp_path):
     for row in ("party known, end", "candidacy known, end", "network density, end", "invited who attended"):
         assert re.search(rf"^{row}\s+\S+\s+\S+", done.stdout, re.M), done.stdout
     assert "model fake" in done.stdout and "52%" in done.stdout
+
+
+def test_time_past_the_end_of_simulated_time_is_a_clear_error(tiny, tmp_path):
+    import datetime as dt
+
+    import pytest
+
+    from agentville.sim.errors import UserError
+
+    with Experiment(tiny, db=tmp_path / "late.db", backend=FakeBackend()) as exp:
+        with pytest.raises(UserError, match="simulated times end at 9999-01-01"):
+            exp.step(10**12)
+        with pytest.raises(UserError, match="simulated times end at 9999-01-01"):
+            exp.run(dt.datetime(9999, 6, 1))
+        with pytest.raises(UserError, match="past the year 9999"):
+            exp.run("+100000000d")
