@@ -191,7 +191,9 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep", help="run a scenario over a grid of seeds x settings and gather one table",
         description="Run every (seed, grid point) of a sweep file, each into its own store, in local worker "
                     "processes or on a Ray cluster; print and save one tidy table of results (a failed run is "
-                    "a row with its error). See README.md, 'Sweeps'.")
+                    "a row with its error). Relative paths in the file are read from its folder. Exit code: 0 "
+                    "if any run finished, 1 if every run failed, 2 if the sweep file is wrong. See README.md, "
+                    "'Sweeps'.")
     sweep.add_argument("file", metavar="SWEEP", help="sweep YAML (scenario, until, seeds, grid, out)")
     sweep.add_argument("--workers", type=int, default=None, help="local worker processes (default: CPUs)")
     sweep.add_argument("--ray", default=None, metavar="ADDRESS",
