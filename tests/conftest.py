@@ -96,3 +96,18 @@ def wait_for_events(db: Path, count: int, timeout_s: float = 60) -> int:
             except sqlite3.OperationalError:
                 seen = 0
     return seen
+
+
+def kill_after_events(proc, db: Path, count: int) -> None:
+    """SIGKILL a run in ``proc`` once its store holds ``count`` events (a crash mid-run, nothing flushed)."""
+    import os
+    import signal
+
+    try:
+        wait_for_events(db, count)
+        assert proc.poll() is None, "the run ended before it could be killed"
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

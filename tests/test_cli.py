@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -13,7 +11,7 @@ import pytest
 
 from agentville.sim.store import EventStore
 
-from .conftest import ROOT, WORLDS, wait_for_events
+from .conftest import ROOT, WORLDS, kill_after_events
 
 
 def agentville(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -98,14 +96,7 @@ def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", str(WORLDS / "smallville.yaml"),
                              "--llm", "fake", "--until", "+400d", "--db", str(db), "--no-progress"],
                             cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        wait_for_events(db, 5000)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_after_events(proc, db, 5000)
     store = EventStore(db, read_only=True)
     (run,) = store.runs()
     assert run["status"] == "crashed"  # recorded 'running', and its process is gone

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import datetime as dt
-import os
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -21,7 +19,7 @@ from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
 from agentville.sim.runner import open_run
 from agentville.sim.store import EventStore
-from tests.conftest import ROOT, WORLDS, wait_for_events
+from tests.conftest import ROOT, WORLDS, kill_after_events, wait_for_events
 from tests.servers import FakeOpenAIServer, free_port
 
 EXIT_STOPPED = 3  # the documented code of a run that stopped on purpose
@@ -169,14 +167,7 @@ def test_a_run_against_a_flaky_server_survives_faults_and_a_crash(tmp_path):
         flags = ["--llm", "openai", "--model", "tiny", "--base-url", server.url, "--db", str(db), "--no-progress"]
         proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", str(scenario), "--until", "+4h",
                                  *flags], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        try:
-            wait_for_events(db, 60)
-            assert proc.poll() is None, "the run ended before it could be killed"
-            os.kill(proc.pid, signal.SIGKILL)
-            proc.wait(10)
-        finally:
-            if proc.poll() is None:
-                proc.kill()
+        kill_after_events(proc, db, 60)
         resumed = cli("resume", str(db), *flags[:6], "--no-progress")
         assert resumed.returncode == 0, resumed.stderr
         assert {fault if isinstance(fault, (int, str)) else fault[0] for fault in server.faulted} >= \

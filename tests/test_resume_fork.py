@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import sys
 
 from agentville.sim.store import EventStore
-from tests.conftest import ROOT, WORLDS, wait_for_events
+from tests.conftest import ROOT, WORLDS, kill_after_events
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
@@ -30,14 +28,7 @@ def test_a_killed_run_resumes_to_the_log_of_an_uninterrupted_one(tmp_path):
     proc = subprocess.Popen([sys.executable, "-m", "agentville.sim.cli", "run", scenario, "--llm", "fake", "--until", "+2d",
                              "--db", str(killed), "--no-progress"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
-    try:
-        wait_for_events(killed, 5000)
-        assert proc.poll() is None, "the run ended before it could be killed"
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(10)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
+    kill_after_events(proc, killed, 5000)
     run, partial = log_of(killed)
     assert run["status"] == "crashed"
     _, reference = log_of(whole)
