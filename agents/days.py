@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from .protocols import SubProcess
 
 REACTIVE_STEP_MINUTES = 15  # with planning off, how far ahead an agent decides
+LAST_HOUR_S = 3600  # a day with less than this left before bedtime is not begun: the agent sleeps to the next
 
 
 @dataclass
@@ -63,6 +64,15 @@ def choose_wake(agent: GenerativeAgent, day: dt.date, due: float | None = None) 
                first=hours[0], last=hours[-1]),
         hours, purpose="wake_up", agent=agent.name, default=str(usual), due=due)
     return _midnight(agent.ctx, day) + int(hour) * 3600
+
+
+def day_over(agent: GenerativeAgent, day: dt.date, moment: float) -> bool:
+    """Whether ``day`` is (all but) over at ``moment``: within an hour of the persona's habitual bedtime, or past it.
+
+    An agent starting, or waking, that late plans the next day instead of the rest of this one.
+    """
+    bedtime = _midnight(agent.ctx, day) + planning.bedtime_minute(agent.persona.routine, agent.persona.lifestyle) * 60
+    return moment >= bedtime - LAST_HOUR_S
 
 
 def _routine_from(persona: PersonaSpec, at: dt.datetime) -> list[RoutineStep]:
@@ -118,13 +128,17 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
     lines = (planning.routine_entries(persona.routine, at.hour * 60 + at.minute).splitlines()
              if persona.routine else ["12:00 going about the day", "23:00 sleeping"])
     first = f"{at:%H:%M} {lines[0].split(' ', 1)[1] if lines[0][:5] == f'{at:%H:%M}' else 'waking up'}"
-    rest = lines[1:] if lines[0][:5] == f"{at:%H:%M}" else lines
-    blocks, bedtime = yield from ask(
-        ctx, agent.name, render("schedule", persona=agent.persona_text, name=agent.name, plan="; ".join(strokes),
-                                usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(none)",
-                                first=first),
-        parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first, joiner="\n",
-        default="\n".join(rest))
+    rest = lines[1:] if lines[0][:5] == f"{at:%H:%M}" else _carry_on(persona, at, lines)
+    try:
+        blocks, bedtime = yield from ask(
+            ctx, agent.name, render("schedule", persona=agent.persona_text, name=agent.name, plan="; ".join(strokes),
+                                    usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(none)",
+                                    first=first),
+            parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first, joiner="\n",
+            default="\n".join(rest))
+    except Unparseable:  # not even the plain schedule fits what is left of the day: the plainest plan
+        bedtime = max(wake + LAST_HOUR_S, midnight + 60 * planning.bedtime_minute(persona.routine, persona.lifestyle))
+        blocks = [Block(wake, bedtime, strokes[0] if strokes else "going about the day")]
     if blocks[0].start > wake:
         blocks.insert(0, Block(wake, blocks[0].start, "waking up and getting ready"))
     agent.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
@@ -133,6 +147,18 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
             strokes=strokes, schedule=_schedule_rows(ctx, blocks),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))
     agent.remember("plan", f"{agent.name}'s plan for {date}: {'; '.join(strokes)}")
+
+
+def _carry_on(persona: PersonaSpec, at: dt.datetime, lines: list[str]) -> list[str]:
+    """The plain schedule after waking up at ``at``: if its next line is hours away (a start late in
+    the day), half an hour of waking up, then what the routine has the persona doing at that time."""
+    now = at.hour * 60 + at.minute
+    gap = (int(lines[0][:2]) * 60 + int(lines[0][3:5]) - now) % 1440 if lines else 1440
+    doing = [s for s in sorted(persona.routine, key=lambda s: s.minute_of_day)
+             if s.minute_of_day <= now and not is_sleep(s.activity)]
+    if gap <= 120 or not doing:  # a morning: the routine's day is still to begin
+        return lines
+    return [f"{at + dt.timedelta(minutes=30):%H:%M} {doing[-1].activity}", *lines]
 
 
 def _schedule_rows(ctx: AgentContext, blocks: list[Block]) -> list[dict[str, str]]:
@@ -234,8 +260,11 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
     if not rest:
         return
 
+    # Times are read on the day the revision starts: past midnight, that is the day after the plan's.
+    midnight = plan.midnight + 86400 * max(0, (now - 60 - plan.midnight) // 86400)
+
     def parse(text: str) -> tuple[list[Block], float]:
-        entries = planning.parse_schedule(text, plan.midnight, after=now - 60, minimum=1)
+        entries = planning.parse_schedule(text, midnight, after=now - 60, minimum=1)
         entries = [(max(at, now), activity) for at, activity in entries]
         blocks, bedtime = planning.schedule_blocks(entries, plan.bedtime)
         return blocks, bedtime if any(is_sleep(a) for _, a in entries) else plan.bedtime
@@ -244,12 +273,15 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
     # small model keeps what still stands and changes only what must.
     current = [Block(max(b.start, now), b.end, b.activity) for b in rest]
     lines = planning.format_schedule(current, ctx.clock.at, plan.bedtime).splitlines()
-    blocks, bedtime = yield from ask(
-        ctx, agent.name, render("revise", persona=agent.persona_text, name=agent.name,
-                                schedule=planning.format_schedule(plan.blocks, ctx.clock.at, plan.bedtime),
-                                time=f"{ctx.now:%H:%M}", event=reason, first=lines[0]),
-        parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=lines[0], joiner="\n",
-        default="\n".join(lines[1:]), due=ctx.env.now + DECIDING_S)
+    try:
+        blocks, bedtime = yield from ask(
+            ctx, agent.name, render("revise", persona=agent.persona_text, name=agent.name,
+                                    schedule=planning.format_schedule(plan.blocks, ctx.clock.at, plan.bedtime),
+                                    time=f"{ctx.now:%H:%M}", event=reason, first=lines[0]),
+            parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=lines[0], joiner="\n",
+            default="\n".join(lines[1:]), due=ctx.env.now + DECIDING_S)
+    except Unparseable:  # not even the plan as it stands parses (the fallback is logged): keep it
+        return
     blocks = [b for b in blocks if b.end > b.start]
     if not blocks:
         return

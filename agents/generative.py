@@ -245,6 +245,8 @@ class GenerativeAgent:
             yield from days.live_moment_to_moment(self)
             return
         day = ctx.now.date()
+        if days.day_over(self, day, ctx.env.now):  # starting late in the evening: sleep, then plan tomorrow
+            day = day + dt.timedelta(days=1)
         wake = yield from days.choose_wake(self, day)
         wake = max(wake, ctx.env.now)
         strokes: simpy.Process | None = None
@@ -258,6 +260,8 @@ class GenerativeAgent:
             yield from acting.fall_asleep(self)
             asleep = ctx.env.now
             self.stays_until = self.alone_until = asleep + MIN_SLEEP_S  # however early it decides to wake
+            while days.day_over(self, day, asleep + MIN_SLEEP_S):  # asleep so late that this day is gone too
+                day = day + dt.timedelta(days=1)
             wake = yield from days.choose_wake(self, day, due=asleep + FALLING_ASLEEP_S)
             wake = max(wake, asleep + MIN_SLEEP_S)
             strokes = ctx.env.process(days.day_strokes(self, day, wake, due=wake), owner=self.name)

@@ -21,6 +21,8 @@ DEFAULT_STEP_MINUTES = 10
 MAX_ACTIVITY_CHARS = 90
 SLEEP_WORDS = re.compile(r"\b(sleep|sleeping|asleep|go(?:es|ing)? to bed|bedtime|in bed)\b", re.I)
 
+DEFAULT_BEDTIME_MINUTE = 23 * 60
+_BEDTIME = re.compile(r"(?:goes? to bed|bedtime)\D{0,12}?(?:(midnight)|(\d{1,2})(?::(\d{2}))?\s*(am|pm)?)", re.I)
 _REAL_WORD = re.compile(r"[A-Za-z]{3,}")
 _ITEM = re.compile(r"^\s*(?:\d+\s*[.)]|[-*•])\s*(.+?)\s*$")
 _NUMBER = re.compile(r"^\s*(?:\d+\s*[.)]\s+|[-*•]\s*)")
@@ -180,6 +182,20 @@ def routine_entries(routine, wake_minute: int) -> str:
     if not any(is_sleep(s.activity) for s in steps):
         lines.append("23:00 sleeping")
     return "\n".join(lines)
+
+
+def bedtime_minute(routine, lifestyle: str = "") -> int:
+    """When the persona habitually goes to bed, in minutes after its day's midnight (past 1440: after midnight).
+
+    The routine's latest step about sleeping, else the lifestyle's "goes to bed around ...", else 23:00;
+    a time before noon is taken to be after midnight.
+    """
+    minutes = [s.minute_of_day for s in routine if is_sleep(s.activity)]
+    habit = _BEDTIME.search(lifestyle)
+    if not minutes and habit:
+        minute = 0 if habit.group(1) else _clock(int(habit.group(2)), int(habit.group(3) or 0), habit.group(4))
+        minutes = [minute] if minute is not None else []
+    return max((m + 1440 if m < 12 * 60 else m for m in minutes), default=DEFAULT_BEDTIME_MINUTE)
 
 
 def block_at(blocks: list[Block], now: float) -> Block | None:

@@ -90,3 +90,56 @@ def test_decomposed_steps_fill_each_chunk_exactly_in_a_run(tiny, tmp_path):
     assert {d["date"] for d in days} == {"2023-02-13"} and len(days) == 2  # Ann and Bob
     for day in days:
         assert 3 <= len(day["strokes"]) <= 8 and day["schedule"]
+
+
+_ONE_LINE = (r'      - \{at: "07:30".*\n|      - \{at: "22:00".*\n', "")  # Bob: only reading at 09:00
+_NIGHT_OWL = (r'      - \{at: "07:30"', '      - {at: "01:00", activity: sleeping, place: "Home: bedroom: bed"}\n'
+              r'\g<0>', r'      - \{at: "22:00".*\n', "")  # Bob goes to bed at 1 am
+
+
+BOTH = ("Ann", "Bob")
+
+
+@pytest.mark.parametrize(("start", "variant", "asleep_first"), [
+    ("00:00", (), BOTH), ("03:00", (), BOTH), ("20:59", (), ("Ann",)), ("21:59", (), BOTH), ("22:59", (), BOTH),
+    ("23:00", (), BOTH), ("23:59", (), BOTH), ("12:00", _ONE_LINE, ()), ("22:59", _ONE_LINE, BOTH),
+    ("23:30", _NIGHT_OWL, ("Ann",)),
+])
+def test_a_day_starting_late_or_in_the_night_is_planned_and_slept_sensibly(start, variant, asleep_first, tmp_path):
+    """Regression: a start late in the day planned the night as the day and crashed revising it after midnight.
+
+    ``asleep_first``: the agents whose day is over (or not begun) at the start: they sleep, then plan a morning.
+    """
+    import re
+
+    from agentville.sim.scenario import load_scenario
+
+    from .conftest import TINY
+
+    text = TINY.replace("start: 2023-02-13T07:00", f"start: 2023-02-13T{start}")
+    text = text.replace("at: 2023-02-13T09:30", "at: 2023-02-14T09:30")
+    for pattern, replacement in zip(variant[::2], variant[1::2], strict=True):
+        text = re.sub(pattern, replacement, text)
+    (tmp_path / "tiny.yaml").write_text(text)
+    scenario = load_scenario(tmp_path / "tiny.yaml")
+    with EventStore(tmp_path / "run.db") as store:
+        sim = assemble(scenario, store=store, backend=FakeBackend())
+        summary = sim.run(scenario.start + dt.timedelta(days=1))
+        events = store.events(summary.run_id)
+    assert summary.status == "finished"
+    plans = [e for e in events[events.kind == "plan"].itertuples() if e.data["level"] == "day"]
+    for name in ("Ann", "Bob"):
+        days = [e.data for e in plans if e.agent == name]
+        assert days, f"{name} never planned a day"
+        for day in days:
+            wake, bedtime = dt.datetime.fromisoformat(day["wake"]), dt.datetime.fromisoformat(day["bedtime"])
+            assert wake.date().isoformat() == day["date"] and day["schedule"]
+            assert wake < bedtime <= wake.replace(hour=0, minute=0) + dt.timedelta(hours=26), day  # one day at most
+            if wake > scenario.start:  # woken from sleep: in the morning, not in the night or the afternoon
+                assert 4 <= wake.hour <= 11, day
+            for row in day["schedule"]:  # not hours on end of waking up
+                length = (dt.datetime.strptime(row["end"], "%H:%M") - dt.datetime.strptime(row["start"], "%H:%M"))
+                assert row["activity"] != "waking up" or length.seconds <= 2 * 3600, day
+        slept = events[(events.kind == "action") & (events.agent == name)].data
+        assert any(a["activity"] == "sleeping" for a in slept), f"{name} never slept"
+        assert (days[0]["wake"] > f"2023-02-13T{start}") == (name in asleep_first), days[0]
