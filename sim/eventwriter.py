@@ -102,7 +102,8 @@ class EventWriter:
         """A re-lived run that ended must have logged every stored row it had to reproduce."""
         if self.relive is not None and not self.diverged and last_seq < self.relive.through:
             self.diverged = True
-            self.relive.check(last_seq + 1, float("nan"), "(the end of the run)", None, "")
+            raise Diverged(f"the {self.relive.what} cannot reproduce run {self.relive.run_id}'s stored log: it "
+                           f"ended after {last_seq} of its {self.relive.through} events; nothing was added")
 
     def flush(self) -> None:
         if self.pending:

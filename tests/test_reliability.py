@@ -346,3 +346,15 @@ def test_a_bad_fork_time_is_named_as_the_flag_it_came_from(tmp_path, capsys):
     bad_inputs(tmp_path)  # builds the store
     assert main(["fork", str(tmp_path / "store.db"), "--at", "later"]) == 2
     assert capsys.readouterr().err.startswith("agentville: error: --at: cannot read 'later'")
+
+
+def test_a_resume_that_ends_before_re_living_every_stored_row_is_refused(tmp_path):
+    from agentville.sim.eventwriter import Diverged, StoredPrefix
+
+    db = tmp_path / "short.db"
+    run_id = crash_midway(db, FakeBackend(), 1, 2)
+    with EventStore(db) as store:
+        stored = store.last_seq(run_id)
+        writer = store.writer(run_id, skip_through=stored, relive=StoredPrefix(store, run_id, through=stored))
+        with pytest.raises(Diverged, match=f"ended after 3 of its {stored} events"):
+            writer.check_complete(3)

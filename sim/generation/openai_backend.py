@@ -134,9 +134,8 @@ class OpenAIBackend:
         The generation service waits at least this long, so a hung request is
         retried rather than given up while the backend still works on it.
         """
-        rounds = [attempt for attempt in range(1, self.retries + 1) if attempt % len(self.base_urls) == 0]
-        backoffs = sum(self._backoff(waits) for waits in range(len(rounds)))
-        return (self.retries + 1) * self.timeout_s + backoffs
+        rounds = self.retries // len(self.base_urls)  # a wait before each full round after the first
+        return (self.retries + 1) * self.timeout_s + sum(self._backoff(waits) for waits in range(rounds))
 
     def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
         """Queue the request; the future raises GenerationFailed when the backend gives up.

@@ -214,11 +214,11 @@ class GenerationService:
             return future.result(timeout=self.wait_timeout_s if timeout is None else timeout)
         except concurrent.futures.TimeoutError:
             future.cancel()  # abandoned: the backend drops it instead of working on for nobody
-            return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0, faults=[])
+            return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
         except GenerationFailed as exc:
             return self._failed(request, str(exc), retries=exc.retries, faults=exc.faults)
         except Exception as exc:  # a backend bug must still name the request it hit
-            return self._failed(request, f"{type(exc).__name__}: {exc}", retries=0, faults=[])
+            return self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
 
     def _submit(self, request: Request, due: float | None = None) -> simpy.Event:
         submitted = time.monotonic()
@@ -263,9 +263,9 @@ class GenerationService:
             self.on_call(request, completion, wall, asked, self.env.now)
         answer.succeed(completion.text)
 
-    def _failed(self, request: Request, reason: str, retries: int, faults: list[str]) -> Completion:
+    def _failed(self, request: Request, reason: str, retries: int, faults: Sequence[str] = ()) -> Completion:
         who = request.agent or "the engine"
         if self.on_failure == "stop":
             raise GenerationError(f"{self.model_id}: the '{request.purpose}' request of {who} failed: {reason}")
-        info = {"error": reason, "faults": faults} if faults else {"error": reason}
+        info = {"error": reason, "faults": list(faults)} if faults else {"error": reason}
         return Completion(fallback_answer(request), fallback=True, retries=retries, info=info)
