@@ -8,9 +8,8 @@ because what is fastest differs (measured by ``bench/generation.py``):
   length and decoded together in padded micro-batches by a small decode loop
   that samples each row with its own seeded generator (so an answer depends on
   its request, not on its batch-mates) and drops rows as they finish.
-* ``continuous`` (GPU default): one long-lived continuous-batching manager
-  (``model.init_continuous_batching()``) and one dispatcher thread that routes
-  every finished result to its future.
+* ``continuous`` (GPU default): transformers' continuous-batching manager
+  (``continuous.ContinuousBatcher``).
 
 Choice requests never fail to parse: each option's likelihood after the prompt
 is scored from one forward pass over the prompt (its KV cache is shared by all
@@ -20,32 +19,24 @@ options), and the most likely option is the answer.
 from __future__ import annotations
 
 import concurrent.futures
-import contextlib
 import inspect
 import itertools
 import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from .choices import continuation_ids
-from .decoding import TOP_K, apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
+from .continuous import ContinuousBatcher
+from .decoding import apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
+from .jobs import Job, answer, fail
 from .models import ModelSpec, load, resolve
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
 
 log = logging.getLogger(__name__)
 
 GATHER_S = 0.004  # after the first request arrives, wait this long for its siblings
-
-
-@dataclass(order=True)
-class _Job:
-    seq: int
-    request: Request = field(compare=False)
-    future: concurrent.futures.Future = field(compare=False)
-    submitted: float = field(compare=False)
 
 
 class TransformersBackend:
@@ -68,15 +59,12 @@ class TransformersBackend:
         self.eos_ids = eos_ids(self.model, self.tokenizer)
         # transformers renamed the KV-cache argument from past_key_values to cache (5.2x).
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
-        self._jobs: queue.Queue[_Job | None] = queue.Queue()
+        self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._seq = itertools.count()
         self._closed = threading.Event()
-        self._manager: Any = None
-        self._cb_jobs: dict[str, tuple[_Job, float]] = {}
-        self._cb_lock = threading.Lock()
+        self._continuous = ContinuousBatcher(self.model, self.tokenizer, self.eos_ids)
         self._worker = threading.Thread(target=self._work, name="agentville-generation", daemon=True)
         self._worker.start()
-        self._dispatcher: threading.Thread | None = None
 
     # -- public -----------------------------------------------------------
     def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
@@ -84,7 +72,7 @@ class TransformersBackend:
         if self._closed.is_set():
             future.set_exception(GenerationFailed("the generation worker is shut down"))
             return future
-        self._jobs.put(_Job(next(self._seq), request, future, time.monotonic()))
+        self._jobs.put(Job(next(self._seq), request, future, time.monotonic()))
         return future
 
     def close(self) -> None:
@@ -94,12 +82,7 @@ class TransformersBackend:
         self._closed.set()
         self._jobs.put(None)
         self._worker.join(timeout=30)
-        if self._manager is not None:
-            with contextlib.suppress(Exception):  # the manager's thread may already be gone
-                self._manager.stop(block=True, timeout=10)
-        if self._dispatcher is not None:
-            self._dispatcher.join(timeout=5)
-        self._fail_stranded("the generation worker shut down before answering")
+        self._continuous.close()
         if self._original_head is not None:
             self.model.set_output_embeddings(self._original_head)
         while True:
@@ -108,7 +91,7 @@ class TransformersBackend:
             except queue.Empty:
                 break
             if job is not None:
-                _fail(job, "the generation worker shut down before answering")
+                fail(job, "the generation worker shut down before answering")
 
     # -- the worker ---------------------------------------------------------
     def _work(self) -> None:
@@ -125,12 +108,12 @@ class TransformersBackend:
                     self._run([job], self._answer_choice)
                 if texts and self.strategy == "continuous":
                     for job in texts:
-                        self._run([job], self._enqueue_continuous)
+                        self._run([job], self._continuous.add)
                 else:
                     for batch in self._buckets(texts):
                         self._run(batch, self._decode_batch)
 
-    def _gather(self) -> list[_Job] | None:
+    def _gather(self) -> list[Job] | None:
         """Block for one job, then take every job that arrives with it."""
         first = self._jobs.get()
         if first is None:
@@ -148,22 +131,22 @@ class TransformersBackend:
             jobs.append(job)
         return sorted(job for job in jobs if not job.future.cancelled())  # abandoned by the asker: not computed
 
-    def _run(self, jobs: list[_Job], step: Any) -> None:
+    def _run(self, jobs: list[Job], step: Any) -> None:
         started = time.monotonic()
         try:
             results = step(jobs)
         except Exception as exc:  # a bad request must not kill the worker
             log.exception("generation failed")
             for job in jobs:
-                _fail(job, f"{type(exc).__name__}: {exc}")
+                fail(job, f"{type(exc).__name__}: {exc}")
             return
         if results is None:  # handed over to the continuous-batching manager
             return
         for job, completion in zip(jobs, results):
             info = {**completion.info, "queue_wait_s": round(started - job.submitted, 4), "batch_size": len(jobs)}
-            _answer(job, Completion(completion.text, completion.prompt_tokens, completion.output_tokens, info=info))
+            answer(job, Completion(completion.text, completion.prompt_tokens, completion.output_tokens, info=info))
 
-    def _buckets(self, jobs: list[_Job]) -> list[list[_Job]]:
+    def _buckets(self, jobs: list[Job]) -> list[list[Job]]:
         """Split pending text requests into the micro-batches that should finish soonest.
 
         On a CPU, prefill is compute-bound (padding a 150-token prompt to 600
@@ -176,13 +159,13 @@ class TransformersBackend:
             return []
         lengths = {j.seq: len(self.tokenizer(j.request.prompt).input_ids) for j in jobs}
         ordered = sorted(jobs, key=lambda j: lengths[j.seq])
-        cuts = best_split([lengths[j.seq] for j in ordered], [_text(j).max_tokens for j in ordered],
+        cuts = best_split([lengths[j.seq] for j in ordered], [j.text.max_tokens for j in ordered],
                           self.max_batch)
         batches = [ordered[a:b] for a, b in zip([0] + cuts, cuts + [len(ordered)])]
         return sorted(batches, key=lambda b: min(j.seq for j in b))
 
     # -- text: the CPU decode loop -----------------------------------------
-    def _decode_batch(self, jobs: list[_Job]) -> list[Completion]:
+    def _decode_batch(self, jobs: list[Job]) -> list[Completion]:
         import torch
 
         requests: list[TextRequest] = [j.request for j in jobs]  # type: ignore[misc]
@@ -231,65 +214,8 @@ class TransformersBackend:
             cache = cache_of(output)
         return [Completion(texts[i], prompt_tokens[i], len(outputs[i])) for i in range(len(requests))]
 
-    # -- text: continuous batching (GPU) --------------------------------------
-    def _enqueue_continuous(self, jobs: list[_Job]) -> None:
-        from transformers import GenerationConfig
-
-        if self._manager is None:
-            request = _text(jobs[0])
-            config = GenerationConfig(max_new_tokens=256, do_sample=request.temperature > 0,
-                                      temperature=request.temperature or None, top_p=request.top_p, top_k=TOP_K,
-                                      eos_token_id=sorted(self.eos_ids), pad_token_id=self.tokenizer.pad_token_id)
-            self._manager = self.model.init_continuous_batching(generation_config=config)
-            self._manager.start()
-            self._dispatcher = threading.Thread(target=self._dispatch, name="agentville-dispatch", daemon=True)
-            self._dispatcher.start()
-        for job in jobs:
-            ids = self.tokenizer(job.request.prompt).input_ids
-            request_id = f"r{job.seq}"
-            with self._cb_lock:
-                self._cb_jobs[request_id] = (job, time.monotonic())
-            self._manager.add_request(ids, request_id=request_id, max_new_tokens=_text(job).max_tokens)
-        return None
-
-    def _dispatch(self) -> None:
-        """Route the manager's finished results to their futures (one reader for all requests)."""
-        while not self._closed.is_set():
-            try:
-                result = self._manager.get_result(timeout=0.5)
-            except Exception:
-                log.exception("continuous batching manager failed")
-                break
-            if result is None:
-                if not self._manager.is_running():
-                    break
-                continue
-            if not result.is_finished():
-                continue
-            with self._cb_lock:
-                entry = self._cb_jobs.pop(result.request_id, None)
-            if entry is None:
-                continue
-            job, started = entry
-            if result.error:
-                _fail(job, result.error)
-                continue
-            tokens = [t for t in result.generated_tokens if t not in self.eos_ids]
-            text, _ = apply_stops(self.tokenizer.decode(tokens, skip_special_tokens=True).lstrip(), _text(job).stop)
-            _answer(job, Completion(text, len(result.prompt_ids), len(tokens),
-                                    info={"queue_wait_s": round(started - job.submitted, 4)}))
-        self._fail_stranded("the continuous batching manager stopped")
-
-    def _fail_stranded(self, reason: str) -> None:
-        """Fail what the continuous-batching manager was given and will not answer any more."""
-        with self._cb_lock:
-            stranded = list(self._cb_jobs.values())
-            self._cb_jobs.clear()
-        for job, _ in stranded:
-            _fail(job, reason)
-
     # -- choices ------------------------------------------------------------
-    def _answer_choice(self, jobs: list[_Job]) -> list[Completion]:
+    def _answer_choice(self, jobs: list[Job]) -> list[Completion]:
         request: ChoiceRequest = jobs[0].request  # type: ignore[assignment]
         scores, prompt_tokens = self.score_options(request.prompt, request.options)
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
@@ -338,18 +264,3 @@ class TransformersBackend:
                 scores[i] += float(logprobs[row, j, token])
         return scores, len(prompt_ids)
 
-
-def _text(job: _Job) -> TextRequest:
-    """The job's request, known to be a text request on the text paths."""
-    assert isinstance(job.request, TextRequest)
-    return job.request
-
-
-def _answer(job: _Job, completion: Completion) -> None:
-    if not job.future.done():  # the asker may have given up on it (cancelled)
-        job.future.set_result(completion)
-
-
-def _fail(job: _Job, message: str) -> None:
-    if not job.future.done():
-        job.future.set_exception(GenerationFailed(message))
