@@ -151,14 +151,15 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
 
 def _carry_on(persona: PersonaSpec, at: dt.datetime, lines: list[str]) -> list[str]:
     """The plain schedule after waking up at ``at``: if its next line is hours away (a start late in
-    the day), half an hour of waking up, then what the routine has the persona doing at that time."""
+    the day, or a routine whose first step is late in the morning), half an hour of waking up, then
+    what the routine has the persona doing at that time (or just going about the day)."""
     now = at.hour * 60 + at.minute
     gap = (int(lines[0][:2]) * 60 + int(lines[0][3:5]) - now) % 1440 if lines else 1440
     doing = [s for s in sorted(persona.routine, key=lambda s: s.minute_of_day)
              if s.minute_of_day <= now and not is_sleep(s.activity)]
-    if gap <= 120 or not doing:  # a morning: the routine's day is still to begin
+    if gap <= 120:  # the routine's day begins soon
         return lines
-    return [f"{at + dt.timedelta(minutes=30):%H:%M} {doing[-1].activity}", *lines]
+    return [f"{at + dt.timedelta(minutes=30):%H:%M} {doing[-1].activity if doing else 'going about the day'}", *lines]
 
 
 def _schedule_rows(ctx: AgentContext, blocks: list[Block]) -> list[dict[str, str]]:

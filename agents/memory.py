@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .templates import template
+from .templates import render
 
 if TYPE_CHECKING:
     import simpy
@@ -178,8 +178,12 @@ def minmax(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
 
 
 def importance_prompt(person: str, memory: str) -> str:
-    """The rating prompt, filled as the file has it (not ``render``ed: no whitespace is stripped)."""
-    return template("importance").format(person=person, memory=memory)
+    """The rating prompt, through the one template loader every backend's prompts go through.
+
+    It ends at "Rating:" with no newline: a trailing newline let a small model
+    over HTTP rate nearly everything 10 while the same model in-process said 1.
+    """
+    return render("importance", person=person, memory=memory)
 
 
 def ask_importance(llm: GenerationService, agent: str, person: str, memory: str,

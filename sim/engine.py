@@ -150,6 +150,8 @@ class Simulation:
                 "fallback": completion.fallback, "asked": round(asked, 3), "due": round(due, 3)}
         if isinstance(request, ChoiceRequest):
             data["options"] = list(request.options)
+            if completion.raw is not None:  # what the model said, so a user can see why this option came out
+                data["raw"] = completion.raw
         self.log(events.LLM_CALL, request.agent, wall=wall, **data)
 
     # -- the experimenter's handles -------------------------------------------------

@@ -174,7 +174,8 @@ class Interview(TypedDict):
 
 class LLMCall(TypedDict):
     """One model call: purpose, prompt, answer, seed, tokens, whether the answer is a fallback, and when it
-    was ``asked`` and ``due`` (simulated seconds; the row is logged when the answer is delivered, at ``due``)."""
+    was ``asked`` and ``due`` (simulated seconds; the row is logged when the answer is delivered, at ``due``).
+    A choice also has its ``options`` and, when the model said something, the ``raw`` text behind the answer."""
     purpose: str
     model: str
     request: Literal["TextRequest", "ChoiceRequest"]
@@ -187,6 +188,7 @@ class LLMCall(TypedDict):
     asked: float
     due: float
     options: NotRequired[list[str]]
+    raw: NotRequired[str]  # choices: the model's own answer behind ``output`` (free text, or option scores)
 
 
 class ParseFailed(TypedDict):

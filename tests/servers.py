@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -27,6 +28,12 @@ import httpx
 
 HOST = "127.0.0.1"
 GUIDED = ("structured_outputs", "guided_choice")
+# every field that restricts an answer to options, as the servers that offer one name it (choices.GUIDED_PARAMS)
+CONSTRAINTS = (*GUIDED, "grammar", "regex", "response_format")
+# what transformers serve takes at /v1/completions (``strict`` servers answer 422 to any other field)
+COMPLETION_FIELDS = {"model", "prompt", "max_tokens", "temperature", "top_p", "seed", "stop", "stream", "n",
+                     "best_of", "echo", "frequency_penalty", "logit_bias", "logprobs", "presence_penalty",
+                     "stream_options", "suffix", "user", "generation_config"}
 
 
 def free_port() -> int:
@@ -44,7 +51,16 @@ Fault = int | str | tuple[str, float] | tuple[str, int, int]
 
 
 def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
+    """The options a request restricts its answer to under ``param``, read the way that server reads it."""
     value = body.get(param)
+    if value is None:
+        return None
+    if param == "grammar":  # root ::= "a" | "b"
+        return [json.loads(literal) for literal in re.findall(r'"(?:[^"\\]|\\.)*"', value)]
+    if param == "regex":  # (a|b), metacharacters escaped
+        return [re.sub(r"\\(.)", r"\1", part) for part in re.split(r"(?<!\\)\|", value[1:-1])]
+    if param == "response_format":
+        return value["json_schema"]["schema"]["enum"]
     return value.get("choice") if isinstance(value, dict) else value
 
 
@@ -53,22 +69,25 @@ class FakeOpenAIServer:
 
     ``faults`` are applied to successive POSTs, one each, then it answers
     normally: ``text(body)`` for free text, or an option picked by seed when the
-    request uses a guided parameter named in ``honour``. Parameters named in
-    ``reject`` get HTTP 400 naming them; any other unknown field is ignored, as
-    vLLM does. Scripted HTTP errors echo the Authorization header, as a careless
-    proxy might, so tests can check the backend never repeats the key.
+    request uses a constraint field (``CONSTRAINTS``) named in ``honour`` (as a
+    JSON string under ``response_format``). Fields named in ``reject`` get HTTP
+    400 naming them; any other unknown field is ignored, as vLLM does, unless
+    ``strict``: then every field outside ``COMPLETION_FIELDS`` gets HTTP 422,
+    as from ``transformers serve``. Scripted HTTP errors echo the Authorization
+    header, as a careless proxy might, so tests can check the backend never
+    repeats the key.
     """
 
     def __init__(self, models: Iterable[str] = ("tiny",), *, faults: Iterable[Fault] = (),
                  text: Callable[[dict[str, Any]], str] = lambda body: "hello world",
-                 honour: Iterable[str] = GUIDED, reject: Iterable[str] = (),
+                 honour: Iterable[str] = GUIDED, reject: Iterable[str] = (), strict: bool = False,
                  random_faults: tuple[float, list[Fault], int] | None = None):
         self.models, self.faults, self.text = list(models), list(faults), text
         # (rate, kinds, seed): after the scripted faults, each POST fails with that chance, as one of the kinds
         self.random_faults = random_faults
         self._dice = random.Random(random_faults[2]) if random_faults else None
         self.faulted: list[Fault] = []
-        self.honour, self.reject = set(honour), set(reject)
+        self.honour, self.reject, self.strict = set(honour), set(reject), strict
         self.posts: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
         self._lock = threading.Lock()
@@ -116,16 +135,20 @@ class FakeOpenAIServer:
 
     def answer(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """The status and JSON body of a normal answer."""
-        for param in GUIDED:
+        unexpected = set(body) - COMPLETION_FIELDS if self.strict else set()
+        if unexpected:
+            return 422, {"detail": f"Unexpected fields in the request: {unexpected}"}
+        for param in CONSTRAINTS:
             if param in body and param in self.reject:
                 return 400, {"error": {"message": f"unknown parameter: {param}", "type": "invalid_request"}}
         if body.get("model") not in self.models:
             return 404, {"error": {"message": f"model {body.get('model')!r} does not exist"}}
         text = self.text(body)
-        for param in GUIDED:
+        for param in CONSTRAINTS:
             options = _guided_options(body, param)
             if param in self.honour and options:
                 text = options[int(body.get("seed") or 0) % len(options)]
+                text = json.dumps(text) if param == "response_format" else text
         usage = {"prompt_tokens": len(str(body.get("prompt", "")).split()), "completion_tokens": len(text.split())}
         return 200, {"object": "text_completion", "model": body["model"],
                      "choices": [{"index": 0, "text": text, "finish_reason": "stop"}], "usage": usage}

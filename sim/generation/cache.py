@@ -106,7 +106,7 @@ class LLMCache:
             return None
         self.hits += 1
         return Completion(answer["text"], answer.get("prompt_tokens", 0), answer.get("output_tokens", 0),
-                          fallback=answer.get("fallback", False))
+                          fallback=answer.get("fallback", False), raw=answer.get("raw"))
 
     def put(self, model_id: str, request: Request, completion: Completion) -> None:
         """Remember an answer, committed at once (its own transaction)."""
@@ -114,6 +114,8 @@ class LLMCache:
             return
         response = {"text": completion.text, "prompt_tokens": completion.prompt_tokens,
                     "output_tokens": completion.output_tokens, "fallback": completion.fallback}
+        if completion.raw is not None:  # a re-lived run must log the raw answer the fresh one did
+            response["raw"] = completion.raw
         payload = {k: v for k, v in asdict(request).items() if k not in ("purpose", "agent", "default")}
         row = (request_key(model_id, request), model_id, json.dumps(payload, ensure_ascii=False),
                json.dumps(response, ensure_ascii=False), dt.datetime.now().isoformat(timespec="seconds"))

@@ -44,7 +44,8 @@ class FakeBackend:
         pick = _digest(request)
         prompt_tokens = len(request.prompt.split())
         if isinstance(request, ChoiceRequest):
-            return Completion(request.options[pick % len(request.options)], prompt_tokens, 1)
+            option = request.options[pick % len(request.options)]
+            return Completion(option, prompt_tokens, 1, raw=option)
         if request.default:
             text, words = _first_words(request.default, request.max_tokens)
             return Completion(text, prompt_tokens, words)

@@ -4,13 +4,15 @@ This is how a simulation outgrows one machine: requests go over HTTP to one or
 more replicas serving the same model. The prompts are completion-style (the
 default models are base models), so text goes to ``POST /v1/completions``.
 
-Choices use the server's guided choice when it has one. vLLM renamed the
-parameter (``guided_choice`` became ``structured_outputs: {"choice": ...}``) and
-silently ignores fields it does not know, while other servers reject them with
-HTTP 400 or 422. So in ``guided="auto"`` mode the backend tries the new name,
-then the old one, and drops a name when the server rejects it or answers with
-text that is not exactly an option (the sign it was ignored). Every answer is
-parsed to an option in any case, so an unguided server still works.
+Choices use whatever the server offers to restrict an answer to the options
+(vLLM's ``structured_outputs`` or ``guided_choice``, llama.cpp's ``grammar``,
+SGLang's ``regex``, a ``response_format`` JSON schema: ``choices.py``). Servers
+ignore fields they do not know or reject them with HTTP 400 or 422, so in
+``guided="auto"`` mode the backend tries each in turn and drops one when the
+server rejects it or answers with text that is not exactly an option (the sign
+it was ignored). Every answer's first line is parsed to an option in any case,
+and the answer is kept as the completion's ``raw`` text, so an unguided server
+still works and the log shows what the model said.
 
 Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are
 retried with exponential backoff on the next replica; other client errors fail
@@ -34,7 +36,15 @@ from typing import Any
 
 import httpx
 
-from .choices import GUIDED_PARAMS, GuidedChoice, choice_max_tokens, guided_fields, parse_choice
+from .choices import (
+    CHOICE_STOP,
+    GUIDED_PARAMS,
+    GuidedChoice,
+    choice_max_tokens,
+    guided_answer,
+    guided_fields,
+    parse_choice,
+)
 from .decoding import apply_stops
 from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
@@ -51,10 +61,11 @@ _RETRYABLE_STATUS = {408, 429}
 class _Fault(Exception):
     """A failed attempt worth another one: the server or network may recover, or a new sample may parse."""
 
-    def __init__(self, reason: str, backoff: bool = True):
+    def __init__(self, reason: str, backoff: bool = True, raw: str | None = None):
         super().__init__(reason)
         self.reason = reason
         self.backoff = backoff  # wait before the next attempt: a server fault, not a bad sample
+        self.raw = raw  # what the model said, when it named no option
 
 
 class _Rejected(Exception):
@@ -70,6 +81,7 @@ class _Answer:
     text: str
     prompt_tokens: int
     output_tokens: int
+    raw: str | None = None  # a choice's answer as the server wrote it
 
 
 def normalise_base_url(url: str) -> str:
@@ -206,6 +218,7 @@ class OpenAIBackend:
         first = self._next_replica()
         waits = bad_samples = 0
         fault: _Fault | None = None
+        said: str | None = None  # the last answer that named no option: the fallback's raw text
         faults: list[str] = []  # why each failed attempt failed: logged with the answer (wall), seen in stats
         for attempt in range(self.retries + 1):
             if fault is not None and fault.backoff and attempt % len(self.base_urls) == 0:
@@ -213,7 +226,7 @@ class OpenAIBackend:
                 waits += 1
             self._give_up_if_closed(attempt)
             if outcome is not None and outcome.cancelled():
-                raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt, faults)
+                raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt, faults, said)
             base = self.base_urls[(first + attempt) % len(self.base_urls)]
             seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
             try:
@@ -223,22 +236,24 @@ class OpenAIBackend:
                 faults.append(redact(caught.reason, self._api_key))
                 if not caught.backoff:
                     bad_samples += 1  # the answer named no option: sample again with a new seed
+                said = caught.raw if caught.raw and caught.raw.strip() else said
                 log.debug("attempt %d of a %s request failed: %s", attempt + 1, request.purpose, faults[-1])
                 continue
             except _Rejected as rejected:
                 raise GenerationFailed(redact(f"the server at {base} refused a {request.purpose} request "
                                               f"(HTTP {rejected.status}): {rejected.detail}", self._api_key),
-                                       attempt, faults) from None
+                                       attempt, faults, said) from None
             except Exception:
                 self._give_up_if_closed(attempt)  # closing the client breaks requests in flight
                 raise
             info.update(queue_wait_s=started - submitted, latency_s=time.monotonic() - started, replica=base)
             if faults:
                 info["faults"] = faults
-            return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info)
+            return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info,
+                              raw=answer.raw)
         reason = fault.reason if fault else "no attempt"
         raise GenerationFailed(redact(f"gave up on a {request.purpose} request after {self.retries + 1} attempts: "
-                                      f"{reason}", self._api_key), self.retries, faults)
+                                      f"{reason}", self._api_key), self.retries, faults, said)
 
     def _backoff(self, waits_before: int) -> float:
         """Exponential backoff, capped; a bad sample is retried at once with a new seed instead."""
@@ -267,7 +282,7 @@ class OpenAIBackend:
         return answer
 
     def _choice(self, request: ChoiceRequest, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:
-        """Ask with guided choice when the server takes it; parse the answer to an option either way."""
+        """Ask with a constraint when the server takes one; parse the answer to an option either way."""
         body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "seed": seed,
                                 "max_tokens": choice_max_tokens(request.options), "temperature": CHOICE_TEMPERATURE}
         for _ in range(len(GUIDED_PARAMS) + 1):  # each rejected parameter name is dropped, so this ends
@@ -281,13 +296,15 @@ class OpenAIBackend:
                 self._guided.drop(param, f"HTTP {rejected.status}")
         else:
             raise _Fault("the server kept refusing guided choice")
-        option = parse_choice(answer.text, request.options)
-        self._guided.answered(param, answer.text.strip() in request.options)
+        line = apply_stops(answer.text.lstrip(), CHOICE_STOP)[0]  # the next lines go on with the prompt
+        exact = guided_answer(param, line, request.options)
+        self._guided.answered(param, exact is not None)
+        option = exact or parse_choice(line, request.options)
         if option is None:
             raise _Fault(f"the answer {redact(answer.text, self._api_key, 80)!r} names none of the options",
-                         backoff=False)
-        answer.text = option
-        return answer, {"guided": param}
+                         backoff=False, raw=answer.text)
+        answer.raw, answer.text = answer.text, option
+        return answer, {"guided": param if exact is not None else None}
 
     def _post(self, base: str, body: dict[str, Any]) -> _Answer:
         """One POST /v1/completions; faults become _Fault, refusals _Rejected."""

@@ -46,7 +46,13 @@ Request = TextRequest | ChoiceRequest
 
 @dataclass(frozen=True)
 class Completion:
-    """A backend's answer. For a choice, ``text`` is exactly one of the options."""
+    """A backend's answer. For a choice, ``text`` is exactly one of the options.
+
+    ``raw`` is what the model said behind a choice, before it became an option
+    (a server's free text; an in-process backend's top option scores), so a
+    user can see why a rating came out as it did. It is cached with the answer
+    and logged; None when there is nothing to show (a plain fallback).
+    """
 
     text: str
     prompt_tokens: int = 0
@@ -54,6 +60,7 @@ class Completion:
     fallback: bool = False
     retries: int = 0
     info: dict = field(default_factory=dict)
+    raw: str | None = None
 
 
 def request_key(model: str, request: Request) -> str:
@@ -85,10 +92,11 @@ class GenerationFailed(RuntimeError):
     fallback (logged as such) or stop the run cleanly, as the scenario says.
     """
 
-    def __init__(self, message: str, retries: int = 0, faults: list[str] | None = None):
+    def __init__(self, message: str, retries: int = 0, faults: list[str] | None = None, raw: str | None = None):
         super().__init__(message)
         self.retries = retries
         self.faults = faults or []  # why each attempt failed, for the log
+        self.raw = raw  # the last unparseable answer, if the model said something: the fallback's ``raw``
 
 
 def fallback_answer(request: Request) -> str:

@@ -216,18 +216,24 @@ class GenerationService:
             future.cancel()  # abandoned: the backend drops it instead of working on for nobody
             return self._failed(request, f"no answer within {self.wait_timeout_s:.0f} s", retries=0)
         except GenerationFailed as exc:
-            return self._failed(request, str(exc), retries=exc.retries, faults=exc.faults)
+            return self._failed(request, str(exc), retries=exc.retries, faults=exc.faults, raw=exc.raw)
+        except GenerationError:  # a read-only replay missed an answer that is needed: the run stops
+            raise
         except Exception as exc:  # a backend bug must still name the request it hit
             return self._failed(request, f"{type(exc).__name__}: {exc}", retries=0)
 
     def _submit(self, request: Request, due: float | None = None) -> simpy.Event:
         submitted = time.monotonic()
         asked, at = self.env.now, self.due_time(due)
-        cached = self._cached(request)
+        future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
+        try:
+            cached = self._cached(request)
+        except GenerationError as miss:  # stops the run when the answer is needed, not before: a run that
+            cached = None  # ended before it was due never needed it (nor cached it)
+            future.set_exception(miss)
         if cached is not None:
-            future: concurrent.futures.Future[Completion] = concurrent.futures.Future()
             future.set_result(cached)
-        else:
+        elif not future.done():
             future = self.backend.submit(request)
         finished: list[float] = []
         future.add_done_callback(lambda _: finished.append(time.monotonic()))
@@ -263,9 +269,10 @@ class GenerationService:
             self.on_call(request, completion, wall, asked, self.env.now)
         answer.succeed(completion.text)
 
-    def _failed(self, request: Request, reason: str, retries: int, faults: Sequence[str] = ()) -> Completion:
+    def _failed(self, request: Request, reason: str, retries: int, faults: Sequence[str] = (),
+                raw: str | None = None) -> Completion:
         who = request.agent or "the engine"
         if self.on_failure == "stop":
             raise GenerationError(f"{self.model_id}: the '{request.purpose}' request of {who} failed: {reason}")
         info = {"error": reason, "faults": list(faults)} if faults else {"error": reason}
-        return Completion(fallback_answer(request), fallback=True, retries=retries, info=info)
+        return Completion(fallback_answer(request), fallback=True, retries=retries, info=info, raw=raw)
