@@ -111,7 +111,10 @@ def build_parser() -> argparse.ArgumentParser:
                      help="language model backend: embedded (Gemma 3 270M on this machine; the default), "
                           "transformers (any HF model id, directory or .gguf via --model), openai (any "
                           "OpenAI-compatible server via --base-url), fake (deterministic test double)")
-    run.add_argument("--model", default=None, help="model for --llm transformers|openai (overrides the scenario)")
+    run.add_argument("--model", default=None,
+                     help="model for --llm transformers|openai (overrides the scenario); for transformers also "
+                          "random:ARCH, random weights of a known shape (random:qwen2-0.5b, random:llama-1b, "
+                          "random:tiny) for speed checks without a download")
     run.add_argument("--base-url", action="append", default=None, metavar="URL",
                      help="OpenAI-compatible server; repeat for replicas (round-robin)")
     run.add_argument("--llm-cache", default="read-write", choices=["read-write", "read-only", "off"],
