@@ -141,3 +141,22 @@ def test_the_cpu_dtype_follows_native_bf16_support(monkeypatch):
     monkeypatch.setenv("AGENTVILLE_DTYPE", "half")
     with pytest.raises(UserError, match="AGENTVILLE_DTYPE=half"):
         models.auto_dtype("cpu")
+
+
+def test_stats_show_the_share_of_prompt_tokens_the_store_supplied():
+    import pandas as pd
+
+    from agentville.sim.stats import llm_stats
+
+    def call(purpose: str, prompt: int, wall: dict) -> dict:
+        return {"kind": "llm_call", "wall": wall,
+                "data": {"purpose": purpose, "fallback": False, "prompt_tokens": prompt, "output_tokens": 1}}
+
+    table = llm_stats(pd.DataFrame([
+        call("importance", 100, {"prefix_tokens": 80}), call("importance", 100, {"prefix_tokens": 60}),
+        call("importance", 100, {"prefix_tokens": 0, "cache_hit": True}),  # a cached answer computed nothing
+        call("utterance", 50, {}),  # a backend without a store: unknown, not zero
+    ]))
+    assert table.loc["importance", "prefix_hit_%"] == pytest.approx(70.0)
+    assert math.isnan(table.loc["utterance", "prefix_hit_%"])
+    assert table.loc["TOTAL", "prefix_hit_%"] == pytest.approx(70.0)
