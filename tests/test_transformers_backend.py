@@ -39,7 +39,7 @@ def test_choices_are_always_one_of_the_options(backend):
 def test_option_scores_are_log_likelihoods(backend):
     scores, prompt_tokens = backend.score_options("The cafe is", ("open", "open all day long"))
     assert prompt_tokens > 0
-    assert scores[1] < scores[0] < 0  # a longer continuation is a product of more probabilities
+    assert scores[1] < scores[0] < 0  # log-probabilities of complete answers; the long one is far less likely
 
 
 def test_text_requests_respect_budget_and_stops(backend):

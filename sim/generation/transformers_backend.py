@@ -4,16 +4,19 @@ Agents submit requests from the simulation thread; one worker thread owns the
 model and answers them in batches. How it batches depends on the device,
 because what is fastest differs (measured by ``bench/generation.py``):
 
-* ``batch`` (CPU default): all pending text requests are bucketed by prompt
-  length and decoded together in padded micro-batches by a small decode loop
-  that samples each row with its own seeded generator (so an answer depends on
-  its request, not on its batch-mates) and drops rows as they finish.
+* ``batch`` (CPU default): each prompt is prefilled after the longest prefix
+  whose keys and values the worker already holds (``prefix_cache``; prefill is
+  most of a request's time on a CPU), then all pending text requests are
+  decoded together by a small loop that samples each row with its own seeded
+  generator (so an answer depends on its request, not on its batch-mates) and
+  drops rows as they finish. Models whose cache cannot be reused get padded
+  micro-batches bucketed by prompt length instead.
 * ``continuous`` (GPU default): transformers' continuous-batching manager
   (``continuous.ContinuousBatcher``).
 
-Choice requests never fail to parse: each option's likelihood after the prompt
-is scored from one forward pass over the prompt (its KV cache is shared by all
-options), and the most likely option is the answer.
+Choice requests never fail to parse: the prompt is prefilled once (from the
+same store), all options are scored side by side in one more pass, each as a
+complete answer (``scoring``), and the most likely option is the answer.
 """
 
 from __future__ import annotations
@@ -154,11 +157,12 @@ class TransformersBackend:
     def _buckets(self, jobs: list[Job]) -> list[list[Job]]:
         """Split pending text requests into the micro-batches that should finish soonest.
 
-        On a CPU, prefill is compute-bound (padding a 150-token prompt to 600
-        costs real time) while a decode step costs nearly the same for 1 or 16
-        rows. So the best split balances padding waste against the number of
-        separate decode loops: requests sorted by prompt length are cut where a
-        small cost model (``split_cost``) says it pays. Oldest batch first.
+        With the prefix store every prompt is prefilled on its own, so there is
+        no padding to save: one decode loop per ``max_batch`` requests. Without
+        it, prefill is padded and compute-bound (padding a 150-token prompt to
+        600 costs real time) while a decode step costs nearly the same for 1 or
+        16 rows, so requests sorted by prompt length are cut where a small cost
+        model (``decoding.best_split``) says it pays. Oldest batch first.
         """
         if not jobs:
             return []
