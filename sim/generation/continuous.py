@@ -48,8 +48,7 @@ DEFAULT_TEMPERATURE, DEFAULT_TOP_P = 0.7, 0.95
 # (seconds to allocate, and shared with everything else); 256 pages of 256
 # tokens hold dozens of agent prompts at once. Its default 8,192 tokens per
 # step (and 1,024 logit rows) cost gigabytes of logits with a 262k vocabulary.
-CPU_CACHE_BLOCKS = 256
-CPU_SIZING: dict[str, Any] = {"num_blocks": CPU_CACHE_BLOCKS, "max_batch_tokens": 1024, "max_requests_per_batch": 32}
+CPU_SIZING: dict[str, Any] = {"num_blocks": 256, "max_batch_tokens": 1024, "max_requests_per_batch": 32}
 
 
 def token_key(seed: int, index: int) -> int:

@@ -56,12 +56,10 @@ def option_scores(first: Any, following: Any, option_ids: Sequence[Sequence[int]
     scores = []
     for i, ids in enumerate(option_ids):
         score = float(first[ids[0]]) + sum(float(following[i, j - 1, ids[j]]) for j in range(1, len(ids)))
-        after = following[i, len(ids) - 1].float().exp()
-        stops = ends.clone()
-        for other in option_ids:  # a longer option that starts with this one
-            if len(other) > len(ids) and list(other[: len(ids)]) == list(ids):
-                stops[other[len(ids)]] = False
-        mass = float(after[stops].sum()) if stops.any() else 0.0
+        after = following[i, len(ids) - 1].exp()
+        longer = {other[len(ids)] for other in option_ids  # the next token of a longer option starting with this one
+                  if len(other) > len(ids) and list(other[: len(ids)]) == list(ids)}
+        mass = float(after[ends].sum()) - sum(float(after[t]) for t in longer if ends[t])
         scores.append(score + math.log(max(mass, END_FLOOR)))
     return scores
 
