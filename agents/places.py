@@ -1,8 +1,12 @@
 """Where an agent does something: a walk down the place tree (place, area, object).
 
-Only places the agent knows are candidates. Habits and plain words come
-first: an activity from the persona's routine happens where it always does,
-and one that names a known place, area or object happens there; the model
+Only places the agent knows are candidates (its home, routine, texts, and
+its ``knows`` or the town's public places: ``World.places_known_to``; more
+as it hears of them), and only areas that are no one else's room: a room
+named for several residents ("Mei and John Lin's bedroom") is each one's.
+Habits and plain words come first: an activity from the persona's routine
+happens where it always does, and one that names a known place (as people
+do: ``World.places_named_in``), area or object happens there; the model
 chooses the rest, one level at a time. Choices are remembered per activity
 (``agent.where_for``), so a repeated activity costs no model call.
 """
@@ -36,7 +40,7 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
         agent.where_for[key] = where
         return where
     here = str(agent.location)
-    named = [p for p in agent.known_places if p.lower() in key]
+    named = [p for p in world.places_named_in(activity) if p in agent.known_places]
     if named:
         place = max(named, key=len)
     else:

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from .placenames import PlaceNames
+
 SEPARATOR = ":"
 HOME = "home"  # in a routine, the persona's home area (exactly this word)
 
@@ -51,20 +53,30 @@ def place_of(text: str) -> str:
 
 
 # -- checking what a scenario names ------------------------------------------------
+_POSSESSIVE = re.compile(r"'s\b|(?<=s)'(?!\w)")  # "Maria's", "Latoya Williams'"
+_PEOPLE = re.compile(r",|\band\b")
+
+
 def area_owners(area: str, residents: Iterable[str]) -> set[str]:
     """Who an area is private to: the residents it is named after; empty if it is public.
 
-    "Maria Lopez's room" is Maria Lopez's; "Mei and John Lin's bedroom" is
-    Mei Lin's and John Lin's (a first name alone takes the family name of the
-    last one: all of it after its first name, so "Jennifer Moore #2" lends "Moore #2").
+    "Maria Lopez's room" is Maria Lopez's; "Mei and John Lin's bedroom" (or
+    "Mei & John Lin’s", "Jennifer Moore and Sam's") belongs to everyone it
+    names: a first name alone takes the family name of the next full name, or
+    else of the one before (all of it after its first name, so "Jennifer Moore
+    #2" lends "Moore #2"). Case and curly apostrophes do not matter.
     """
+    text = area.replace("\u2019", "'").replace("&", " and ").casefold()
     named: set[str] = set()
-    for phrase in area.split("'s")[:-1]:
-        people = [p.strip() for p in re.split(r",|\band\b", phrase) if p.strip()]
-        if people:
-            family = people[-1].partition(" ")[2]
-            named |= {p if " " in p or not family else f"{p} {family}" for p in people}
-    return {name for name in residents if f"{name}'s" in area or name in named}
+    for phrase in _POSSESSIVE.split(text)[:-1]:
+        people = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
+        for i, person in enumerate(people):
+            if " " not in person:  # a first name alone: the family name of the next full name, else the one before
+                others = [people[j] for j in [*range(i + 1, len(people)), *range(i - 1, -1, -1)]]
+                lender = next((p for p in others if " " in p), "")
+                person = f"{person} {lender.partition(' ')[2]}".strip()
+            named.add(person)
+    return {name for name in residents if name.casefold() in named or f"{name.casefold()}'s" in text}
 
 
 def location_problem(text: str, places: Mapping[str, Any], allow_home: bool) -> str | None:
@@ -74,7 +86,7 @@ def location_problem(text: str, places: Mapping[str, Any], allow_home: bool) -> 
     parts = split_location(text)
     place = places.get(parts[0])
     if place is None:
-        return f"unknown place '{parts[0]}'{suggest(parts[0], places)}"
+        return f"unknown place '{parts[0]}'{suggest_place(parts[0], places)}"
     if len(parts) == 1:
         return None
     if len(parts) > 3:
@@ -89,22 +101,42 @@ def location_problem(text: str, places: Mapping[str, Any], allow_home: bool) -> 
     return None
 
 
-def private_problem(text: str, who: str, home: str, places: Mapping[str, Any], residents: list[str]) -> str | None:
-    """Why ``who`` (living at ``home``) may not be at ``text``: an area private to others.
+def private_problem(text: str, who: str, homes: Mapping[str, str], places: Mapping[str, Any]) -> str | None:
+    """Why ``who`` may not be at ``text``: an area private to others (``homes``: every resident's home).
 
-    A place alone means its first area; one's home area is always one's own.
+    As in ``World.private_areas``: an area named after residents is theirs and
+    its dwellers' (a place alone means its first area); one's home is one's own.
     """
-    parts = split_location(text)
-    if text.strip() == HOME or parts[:2] == split_location(home)[:2]:
+    area = _area_key(text, places)
+    if text.strip() == HOME or area is None:
         return None
-    area = parts[1] if len(parts) > 1 else places[parts[0]].areas[0].name
-    owners = area_owners(area, residents)
+    owners = area_owners(area[1], homes)
+    owners |= {name for name, home in homes.items() if owners and _area_key(home, places) == area}
     if owners and who not in owners:
-        return (f"'{parts[0]}: {area}' is private to {', '.join(sorted(owners))} (areas named after residents "
+        return (f"'{area[0]}: {area[1]}' is private to {', '.join(sorted(owners))} (areas named after residents "
                 f"are theirs alone); name another area")
     return None
 
 
+def _area_key(text: str, places: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The (place, area) a location names, a place alone meaning its first area; None if there is no such place."""
+    parts = split_location(text)
+    place = places.get(parts[0])
+    if place is None:
+        return None
+    return place.name, parts[1] if len(parts) > 1 else place.areas[0].name
+
+
 def suggest(word: str, known: Any) -> str:
-    close = difflib.get_close_matches(word, list(known), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else ""
+    """`` (did you mean 'X'?)`` for the closest of ``known`` (case aside), or nothing."""
+    folded: dict[str, str] = {}
+    for name in known:
+        folded.setdefault(str(name).casefold(), str(name))
+    close = difflib.get_close_matches(word.casefold(), list(folded), n=1, cutoff=0.6)
+    return f" (did you mean '{folded[close[0]]}'?)" if close else ""
+
+
+def suggest_place(word: str, places: Mapping[str, Any]) -> str:
+    """Like ``suggest``, but first the one place free text would take ``word`` for ("Willow Market", an alias)."""
+    named = PlaceNames({name: getattr(place, "aliases", ()) for name, place in places.items()}).named_in(word)
+    return f" (did you mean '{named[0]}'?)" if len(named) == 1 else suggest(word, places)

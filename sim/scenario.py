@@ -14,14 +14,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import networkx as nx
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, field_validator
 
 from . import yamlpos
 from .clock import LATEST
 from .errors import Problem, ScenarioError
-from .location import SEPARATOR as LOCATION_SEP
-from .location import location_problem, private_problem, suggest
+from .scenario_checks import semantic_problems
 
 MAX_SEED = 2**63 - 1  # the store keeps seeds as SQLite integers (64-bit)
 DEFAULT_RUN = dt.timedelta(days=1)  # how long a run goes when neither the scenario's end nor --until says
@@ -54,6 +52,15 @@ def _split_list(value: Any) -> Any:
     return value
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("an empty item; write it out or remove it")
+    return value
+
+
+Item = Annotated[str, AfterValidator(_not_blank)]  # one entry of a list of sentences or names
+
+
 class ObjectSpec(_Spec):
     """Something in an area that agents use; its state is a short text."""
 
@@ -81,7 +88,10 @@ class PlaceSpec(_Spec):
     """A building or open space: the top of the place tree."""
 
     name: str = Name
+    aliases: list[Item] = Field([], description="other names free text may use for it (\"the Willows\")")
     kind: str = ""
+    public: bool | None = Field(None, description="known to every resident; by default, where no one lives and "
+                                "some area is no one's room")
     xy: tuple[Finite, Finite]
     areas: list[AreaSpec] = Field(min_length=1)
 
@@ -127,11 +137,20 @@ class PersonaSpec(_Spec):
     lifestyle: str = ""
     currently: str = ""
     home: str = Name
-    memories: list[str] = []
-    daily_requirements: list[str] = []
+    knows: list[Item] | None = Field(None, description="places it knows at the start besides its home, its "
+                                     "routine's and those its texts name; instead of the town's public places")
+    memories: list[Item] = []
+    daily_requirements: list[Item] = []
     routine: list[RoutineStep] = []
 
     _split = field_validator("memories", "daily_requirements", mode="before")(_split_list)
+
+
+class TownSpec(_Spec):
+    """What residents know of their town when the run starts."""
+
+    residents_know: Literal["public", "own"] = Field(
+        "public", description="public: the public places too; own: only their home, routine, texts and knows")
 
 
 class InterventionSpec(_Spec):
@@ -191,6 +210,7 @@ class Scenario(_Spec):
     places: list[PlaceSpec] = Field(min_length=1)
     paths: list[PathSpec] = []
     personas: list[PersonaSpec] = Field(min_length=1)
+    town: TownSpec = TownSpec()
     interventions: list[InterventionSpec] = []
     generation: GenerationSpec = GenerationSpec()
     cognition: CognitionSpec = CognitionSpec()
@@ -219,7 +239,7 @@ def check(located: yamlpos.Located) -> Scenario:
         scenario = Scenario.model_validate(located.data)
     except ValidationError as exc:
         raise ScenarioError(_schema_problems(exc, located)) from None
-    problems = _semantic_problems(scenario, located)
+    problems = semantic_problems(scenario, located)
     if problems:
         raise ScenarioError(problems)
     end, which = scenario.end or scenario.start + DEFAULT_RUN, "" if scenario.end else ", a day after the start"
@@ -282,79 +302,3 @@ def _model_at(loc: list[Any]) -> type[BaseModel] | None:
         if model is None:
             return None
     return model
-
-
-def _semantic_problems(s: Scenario, at: yamlpos.Located) -> list[Problem]:
-    problems: list[Problem] = []
-
-    def bad(path: tuple[Any, ...], message: str) -> None:
-        problems.append(at.problem(path, message))
-
-    def unique(items: list[Any], path: tuple[Any, ...], what: str) -> None:
-        seen: dict[str, int] = {}
-        for i, item in enumerate(items):
-            key = item.name.casefold()
-            if key in seen:
-                bad(path + (i, "name"), f"duplicate {what} name '{item.name}' (also at index {seen[key]})")
-            seen.setdefault(key, i)
-            if LOCATION_SEP in item.name:
-                bad(path + (i, "name"), f"{what} names cannot contain '{LOCATION_SEP}'")
-
-    unique(s.places, ("places",), "place")
-    places: dict[str, PlaceSpec] = {}
-    for place in s.places:
-        places.setdefault(place.name, place)
-    for i, place in enumerate(s.places):
-        unique(place.areas, ("places", i, "areas"), "area")
-        for j, area in enumerate(place.areas):
-            unique(area.objects, ("places", i, "areas", j, "objects"), "object")
-
-    graph = nx.Graph()
-    graph.add_nodes_from(places)
-    for i, path in enumerate(s.paths):
-        a, b = path.between
-        for k, end in enumerate((a, b)):
-            if end not in places:
-                bad(("paths", i, "between", k), f"unknown place '{end}'{suggest(end, places)}")
-        if a == b:
-            bad(("paths", i, "between"), f"a path must join two different places (both are '{a}')")
-        elif graph.has_edge(a, b):
-            bad(("paths", i, "between"), f"duplicate path between '{a}' and '{b}'")
-        elif a in places and b in places:
-            graph.add_edge(a, b)
-    if graph.number_of_nodes() > 1 and not problems:
-        components = sorted(nx.connected_components(graph), key=lambda c: (-len(c), min(c)))
-        for component in components[1:]:
-            for name in sorted(component):
-                index = next(i for i, p in enumerate(s.places) if p.name == name)
-                bad(("places", index, "name"),
-                    f"place '{name}' cannot be reached from '{s.places[0].name}'; add a path to it")
-
-    unique(s.personas, ("personas",), "persona")
-    residents = [p.name for p in s.personas]
-    for i, persona in enumerate(s.personas):
-        where = ("personas", i)
-        message = location_problem(persona.home, places, allow_home=False)
-        if message:
-            bad(where + ("home",), message)
-        previous = None
-        for j, step in enumerate(persona.routine):
-            message = location_problem(step.place, places, allow_home=True) or private_problem(
-                step.place, persona.name, persona.home, places, residents)
-            if message:
-                bad(where + ("routine", j, "place"), message)
-            if previous is not None and step.minute_of_day <= previous.minute_of_day:
-                bad(where + ("routine", j, "at"),
-                    f"routine times must increase through the day ({step.at} comes after {previous.at})")
-            previous = step
-
-    names = {p.name for p in s.personas}
-    if s.end is not None and s.end <= s.start:
-        bad(("end",), f"end ({s.end:%Y-%m-%d %H:%M}) must be after start ({s.start:%Y-%m-%d %H:%M})")
-    for i, event in enumerate(s.interventions):
-        if event.agent not in names:
-            bad(("interventions", i, "agent"), f"unknown persona '{event.agent}'{suggest(event.agent, names)}")
-        if event.at < s.start:
-            bad(("interventions", i, "at"),
-                f"{event.at:%Y-%m-%d %H:%M} is before the scenario starts ({s.start:%Y-%m-%d %H:%M})")
-    return problems

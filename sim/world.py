@@ -2,22 +2,23 @@
 
 Built once from a validated ``Scenario`` and never changed: places form a
 tree (place -> area -> object), walking paths form a weighted networkx graph,
-and travel time is the shortest path in minutes. What changes during a run
-(who is where, object states) belongs to ``sim.town.Town``.
+and travel time is the shortest path in minutes. It also says which places
+are public and which a resident knows when the run starts. What changes
+during a run (who is where, object states, places learned) belongs to
+``sim.town.Town`` and the agents.
 """
 
 from __future__ import annotations
 
 import functools
-import re
 
 import networkx as nx
 
 from .location import HOME, Location, area_owners, split_location
-from .scenario import PlaceSpec, Scenario
+from .placenames import PlaceNames
+from .scenario import PersonaSpec, PlaceSpec, Scenario
 
 AREA_CHANGE_MINUTES = 1.0  # walking between two areas of one place
-_WORD = re.compile(r"[\w']+")
 
 __all__ = ["AREA_CHANGE_MINUTES", "Location", "World"]
 
@@ -29,16 +30,13 @@ class World:
         self.places: dict[str, PlaceSpec] = {p.name: p for p in scenario.places}
         self.residents = [p.name for p in scenario.personas]  # as the scenario lists them
         self._homes = {p.name: self.resolve(p.home) for p in scenario.personas}
+        self.residents_know = scenario.town.residents_know
+        self.place_names = PlaceNames({p.name: p.aliases for p in scenario.places}, self.residents)
         self.graph = nx.Graph()
         for place in scenario.places:
             self.graph.add_node(place.name, xy=place.xy, kind=place.kind)
         for path in scenario.paths:
             self.graph.add_edge(*path.between, minutes=path.minutes)
-        self._by_first_word: dict[str, list[str]] = {}
-        for name in self.places:
-            first = _WORD.findall(name.lower())
-            if first:
-                self._by_first_word.setdefault(first[0], []).append(name)
         self._routes: dict[tuple[str, str], tuple[list[str], float]] = {}
         self.default_states: dict[Location, str] = {}
         self._objects_by_area: dict[tuple[str, str], list[Location]] = {}
@@ -75,14 +73,36 @@ class World:
         return list(path), minutes
 
     def places_named_in(self, text: str) -> list[str]:
-        """Places whose names occur in ``text`` (case-insensitive), found via their first word."""
-        lowered = text.lower()
-        found = []
-        for word in set(_WORD.findall(lowered)):
-            for name in self._by_first_word.get(word, ()):
-                if name.lower() in lowered:
-                    found.append(name)
-        return sorted(found)
+        """Places ``text`` names, by name or alias, tolerantly (``sim.placenames``); sorted."""
+        return self.place_names.named_in(text)
+
+    @functools.cached_property
+    def public_places(self) -> list[str]:
+        """Places every resident may know: as the scenario says, else where no one lives and not all are rooms.
+
+        A house is its residents' (its kitchen is no one's room, but no stranger walks in); a shop is everyone's.
+        """
+        lived_in = {home.place for home in self._homes.values()}
+        return [name for name, place in self.places.items()
+                if place.public or (place.public is None and name not in lived_in
+                                    and any((name, a.name) not in self.private_areas for a in place.areas))]
+
+    def places_known_to(self, persona: PersonaSpec) -> set[str]:
+        """What a resident knows of the town at the start (the reference gives each one such a tree).
+
+        Its home, its routine's places and the places its texts name; then the
+        places of its ``knows`` if it has one, else (unless the town says
+        ``residents_know: own``) the public places.
+        """
+        home = self.resolve(persona.home)
+        known = {home.place} | {self.resolve(step.place, home).place for step in persona.routine}
+        if persona.knows is not None:
+            known |= {name for name in persona.knows if name in self.places}
+        elif self.residents_know == "public":
+            known |= set(self.public_places)
+        for text in (persona.learned, persona.currently, *persona.memories, *persona.daily_requirements):
+            known |= set(self.places_named_in(text))
+        return known
 
     def travel_minutes(self, origin: Location, target: Location) -> float:
         return self.route(origin, target)[1]

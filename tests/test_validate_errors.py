@@ -102,6 +102,35 @@ ISSUE_13 = [
 ]
 CASES += ISSUE_13
 
+# Issue 15: what residents know of their town, names free text uses, empty list items.
+BOB = "    traits: quiet\n"
+ISSUE_15 = [
+    ("empty-daily-requirement", mutate(BOB, BOB + '    daily_requirements: [read the paper, "  "]\n'),
+     "personas.1.daily_requirements.1", "an empty item", "daily_requirements: [read"),
+    ("empty-daily-requirement-in-a-block", mutate(BOB, BOB + '    daily_requirements:\n      - read\n      - ""\n'),
+     "personas.1.daily_requirements.1", "an empty item", '- ""'),
+    ("empty-memory", mutate(BOB, BOB + "    memories: ['', Bob reads]\n"), "personas.1.memories.0", "an empty item",
+     "memories: [''"),
+    ("knows-unknown-place", mutate(BOB, BOB + "    knows: [Cafe, Prak]\n"), "personas.1.knows.1",
+     "unknown place 'Prak' (did you mean 'Park'?)", "knows: [Cafe, Prak]"),
+    ("knows-an-area", mutate(BOB, BOB + '    knows: ["Cafe: hall"]\n'), "personas.1.knows.0", "names an area",
+     "knows: ["),
+    ("routine-place-suggested-as-said", mutate('"Cafe: hall: table"', '"the cafe: hall: table"'),
+     "personas.1.routine.1.place", "unknown place 'the cafe' (did you mean 'Cafe'?)", "the cafe: hall: table"),
+    ("alias-is-another-place", mutate("  - name: Park\n", "  - name: Park\n    aliases: [the Cafe]\n"),
+     "places.2.aliases.0", "reads the same as place 'Cafe' (name)", "aliases: [the Cafe]"),
+    ("alias-is-another-alias", mutate("  - name: Cafe\n", "  - name: Cafe\n    aliases: [coffee house]\n").replace(
+        "  - name: Park\n", "  - name: Park\n    aliases: [Coffee Houses]\n"),
+     "places.2.aliases.0", "alias 'coffee house'", "aliases: [Coffee Houses]"),
+    ("empty-alias", mutate("  - name: Park\n", "  - name: Park\n    aliases: ['']\n"), "places.2.aliases.0",
+     "an empty item", "aliases: ['']"),
+    ("alias-of-no-word", mutate("  - name: Park\n", "  - name: Park\n    aliases: [the]\n"), "places.2.aliases.0",
+     "no word", "aliases: [the]"),
+    ("unknown-residents-know", TINY + "town: {residents_know: everything}\n", "town.residents_know", "'public' or 'own'",
+     "town:"),
+]
+CASES += ISSUE_15
+
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])
 def test_malformed_scenario_names_file_line_field(tmp_path: Path, case):
@@ -219,6 +248,15 @@ def test_cli_validate_issue_13_cases_are_one_line(tmp_path: Path, case):
     assert words in match["msg"]
     if marker is not None:
         assert int(match["line"]) == line_of(text, marker)
+
+
+@pytest.mark.parametrize("case", ISSUE_15, ids=[c[0] for c in ISSUE_15])
+def test_cli_validate_issue_15_cases_are_one_line(tmp_path: Path, case):
+    name, text, field, words, marker = case
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    match = one_line(agentville("validate", str(path)), path, field)
+    assert words in match["msg"] and int(match["line"]) == line_of(text, marker)
 
 
 def test_a_start_near_year_9999_is_refused_by_validate_and_run(tmp_path: Path):
