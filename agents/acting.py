@@ -1,7 +1,8 @@
 """Acting: going somewhere, doing one step there, reacting to whom it meets, waiting, sleeping.
 
 A step is the unit of an agent's time. It walks to where the step happens,
-starts it where others can see it, notices what is around and remembers it,
+starts it where others can see it, notices what is around and remembers it
+(and its own action, when it is a new activity: ``Perception.notice_self``),
 and may decide to talk to someone it sees (or wait for them to finish);
 otherwise it carries on until the step ends. Only while it carries on can
 another agent pull it into a conversation (``GenerativeAgent.available``),
@@ -38,16 +39,25 @@ def act(agent: GenerativeAgent, activity: str, minutes: float, where: Location) 
     ctx = agent.ctx
     end = ctx.env.now + minutes * 60
     yield from go(agent, where)
-    agent.activity = activity
-    ctx.town.start_action(agent.name, activity, f"{agent.name} is {activity}")
-    if where.object:
-        ctx.town.set_object(where, f"in use by {agent.name}: {activity}", agent.name)
+    myself = start(agent, activity, f"{agent.name} is {activity}")
     observations = agent.perception.notice(ctx, where)
-    if observations:  # remembered in the background: noticing does not stop the agent
-        agent.remember_all([Impression("event", o.text, subject=o.subject) for o in observations])
+    seen = ([myself] if myself else []) + observations
+    if seen:  # remembered in the background: noticing does not stop the agent
+        agent.remember_all([Impression("event", o.text, subject=o.subject) for o in seen])
     if (yield from react(agent, observations)):
         return True
     return (yield from pause(agent, max(end - ctx.env.now, 60.0)))
+
+
+def start(agent: GenerativeAgent, activity: str, description: str) -> Observation | None:
+    """Start ``activity`` where the agent is, for all to see (and its object in use); its own new action is
+    returned as an observation to remember (None when it has just been doing it: ``Perception.notice_self``)."""
+    ctx, where = agent.ctx, agent.location
+    agent.activity = activity
+    ctx.town.start_action(agent.name, activity, description)
+    if where.object:
+        ctx.town.set_object(where, f"in use by {agent.name}: {activity}", agent.name)
+    return agent.perception.notice_self(activity, where)
 
 
 def go(agent: GenerativeAgent, where: Location) -> SubProcess[None]:
@@ -105,13 +115,14 @@ def react(agent: GenerativeAgent, observations: list[Observation]) -> SubProcess
         if decision == "wait":
             low, high = WAIT_MINUTES
             minutes = min(high, max(low, (other.action_ends - ctx.env.now) / 60))
-            agent.activity = f"waiting for {other.name} to finish"
-            ctx.town.start_action(agent.name, agent.activity, f"{agent.name} is {agent.activity}")
+            waiting = f"waiting for {other.name} to finish"  # for others to see; it still means to do its step
+            ctx.town.start_action(agent.name, waiting, f"{agent.name} is {waiting}")
             if (yield from pause(agent, minutes * 60)):
                 return True
             if may_approach(agent, other):
                 yield from converse(agent, other)
                 return True
+            ctx.town.start_action(agent.name, agent.activity, f"{agent.name} is {agent.activity}")  # back to it
     return False
 
 
@@ -138,8 +149,7 @@ def fall_asleep(agent: GenerativeAgent) -> SubProcess[None]:
     beds = [o for o in ctx.world.objects_in(*agent.home.area_key)
             if o.object and "bed" in o.object.lower().split()]  # objects_in's locations all name an object
     yield from go(agent, beds[0] if beds else agent.home)
-    agent.activity = "sleeping"
     agent.state = SLEEPING
-    ctx.town.start_action(agent.name, "sleeping", f"{agent.name} is asleep")
-    if agent.location.object:
-        ctx.town.set_object(agent.location, f"in use by {agent.name}: sleeping", agent.name)
+    myself = start(agent, "sleeping", f"{agent.name} is asleep")
+    if myself:  # once a night, however the night began (a "sleeping" step before bedtime is the same night)
+        agent.remember_all([Impression("event", myself.text, subject=myself.subject)])

@@ -5,6 +5,12 @@ asks itself three questions about its recent memories, retrieves memories
 for each, and writes up to five insights per question, each citing the
 memories it rests on. Insights are thoughts one level deeper than their
 deepest evidence, so reflections can build on reflections.
+
+An insight must be the model's own: when its answer does not parse, the
+agent concludes nothing (a plain answer that restated a memory would be
+rated, stored and then restated again by the next reflection). A conclusion
+it already holds, or one it draws twice in one reflection, is not stored
+again.
 """
 
 from __future__ import annotations
@@ -30,6 +36,8 @@ QUESTIONS = 3
 INSIGHTS = 5
 EVIDENCE_K = 8
 _NUMBERED = re.compile(r"^\s*\d+\s*[.)]\s*(.+?)\s*$")
+NOTHING = "(nothing new)"
+_WORDS = re.compile(r"[^\W_]+")
 _CITED = re.compile(r"^(.*?)\s*[(\[]\s*(?:because of|based on|from|see)?\s*(?:statements?|memories|#)?\s*"
                     r"([\d,;&\sand]+)[)\]]\s*\.?$", re.I)
 
@@ -48,7 +56,12 @@ def parse_questions(text: str) -> list[str]:
 
 
 def parse_insights(text: str, statements: int) -> list[tuple[str, list[int]]]:
-    """(insight, cited statement numbers) pairs; an insight that cites nothing valid is dropped."""
+    """(insight, cited statement numbers) pairs; an insight that cites nothing valid is dropped.
+
+    The plain answer, ``NOTHING``, is no insight at all.
+    """
+    if text.strip().removeprefix("1.").strip() == NOTHING:
+        return []
     insights: list[tuple[str, list[int]]] = []
     for line in text.splitlines():
         match = _NUMBERED.match(line)
@@ -70,7 +83,8 @@ def parse_insights(text: str, statements: int) -> list[tuple[str, list[int]]]:
 
 def default_questions(agent: Reflector, recent: list[MemoryNode]) -> str:
     """Plain questions about the subjects that come up most in the recent memories."""
-    subjects = [s for s, _ in Counter(m.subject for m in recent if m.subject).most_common(QUESTIONS)]
+    subjects = [s for s, _ in Counter(m.subject for m in recent if m.subject and m.subject != agent.name)
+                .most_common(QUESTIONS)]
     questions = [f"What does {agent.name} think of {s}?" for s in subjects]
     questions += [f"What is {agent.name} most focused on these days?",
                   f"How is {agent.name} getting on with the people around?",
@@ -78,10 +92,26 @@ def default_questions(agent: Reflector, recent: list[MemoryNode]) -> str:
     return " " + "\n".join(f"{i}. {q}" if i > 1 else q for i, q in enumerate(questions, 1))
 
 
-def default_insights(agent: Reflector, evidence: list[MemoryNode]) -> str:
-    lines = [f"{agent.name} keeps in mind that {m.text.rstrip('.')} (because of {i})"
-             for i, m in enumerate(evidence[:2], 1)]
-    return " " + "\n".join(f"{i}. {line}" if i > 1 else line for i, line in enumerate(lines, 1))
+def default_insights() -> str:
+    """The plain answer: no conclusion (it parses to none)."""
+    return f" {NOTHING}"
+
+
+def normalized(text: str) -> str:
+    """An insight's words, for telling the same conclusion apart from a new one (case and punctuation aside)."""
+    return " ".join(_WORDS.findall(text.lower()))
+
+
+def new_insights(agent: Reflector, impressions: list[Impression]) -> list[Impression]:
+    """The insights that are neither a thought the agent already has nor one already drawn in this reflection."""
+    known = {normalized(m.text) for m in agent.memory if m.kind == "thought"}
+    fresh = []
+    for impression in impressions:
+        key = normalized(impression.text)
+        if key and key not in known:
+            known.add(key)
+            fresh.append(impression)
+    return fresh
 
 
 def reflect(agent: Reflector) -> SubProcess[None]:
@@ -105,7 +135,7 @@ def reflect(agent: Reflector) -> SubProcess[None]:
         ctx, agent.name, render("insights", name=agent.name, question=question,
                                 statements=numbered([m.text for m in evidence])),
         functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",
-        max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(agent, evidence), due=due))
+        max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(), due=due))
         for question, evidence in found]
     impressions = []
     for (_, evidence), process in zip(found, asked, strict=True):
@@ -113,5 +143,6 @@ def reflect(agent: Reflector) -> SubProcess[None]:
             sources = [evidence[i - 1] for i in cited]
             impressions.append(Impression("thought", text, evidence=tuple(m.id for m in sources),
                                           depth=1 + max(m.depth for m in sources)))
+    impressions = new_insights(agent, impressions)
     nodes = (yield agent.remember_all(impressions)) if impressions else []
     ctx.log(events.REFLECTION, agent.name, questions=questions, insights=[node.id for node in nodes])

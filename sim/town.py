@@ -4,7 +4,9 @@
 the event log can rebuild the town at any moment. Agents change it only
 through its methods (``place``, ``walk``, ``start_action``, ``set_object``).
 Occupancy is kept as an index by area, updated on every move, so perception
-costs the size of one area, never the size of the town.
+costs the size of one area, never the size of the town. Each object knows who
+is using it, so one agent leaving does not free an object someone else has
+taken since.
 """
 
 from __future__ import annotations
@@ -46,7 +48,9 @@ class Town:
         self.arriving: dict[tuple[str, str], set[str]] = {}  # who is on the way to each area
         self.locations: dict[str, Location] = {}
         self.activities: dict[str, str] = {}  # what each agent is seen doing (its last logged action)
+        self.since: dict[str, float] = {}  # when each agent started what it is seen doing (the newest is news)
         self.object_states: dict[Location, str] = dict(world.default_states)
+        self.users: dict[Location, dict[str, str]] = {}  # who uses each object (the latest last), in which state
         self._occupants: dict[tuple[str, str], set[str]] = {}
 
     # -- people ---------------------------------------------------------------
@@ -100,6 +104,7 @@ class Town:
 
     def start_action(self, name: str, activity: str, description: str) -> None:
         self.activities[name] = activity
+        self.since[name] = self.env.now
         self.log(events.ACTION, name, activity=activity, location=str(self.locations[name]),
                  description=description)
 
@@ -108,10 +113,31 @@ class Town:
         """The objects of one area and their states."""
         return {obj: self.object_states[obj] for obj in self.world.objects_in(place, area)}
 
+    def user(self, where: Location) -> str | None:
+        """Who is using an object now (its latest user), if anyone."""
+        return next(reversed(self.users.get(where, {})), None)
+
     def set_object(self, where: Location, state: str | None, agent: str | None = None) -> None:
-        """Change (or, with None, reset) an object's state and log it if it changed."""
+        """Change (or, with None, reset) an object's state and log it if it changed.
+
+        An agent's state marks it as the object's latest user; its reset only
+        takes its own use away: the object shows the use of whoever took it
+        before and is still there, and returns to its default when no one is
+        left. Without an agent (the experimenter), the state simply holds.
+        """
         if not where.object:
             return
+        users = self.users.setdefault(where, {})
+        if agent is None:
+            users.clear()
+        elif state is not None:
+            users.pop(agent, None)
+            users[agent] = state
+        elif agent in users:
+            del users[agent]
+            state = next(reversed(users.values()), None)
+        else:
+            return  # it was not using it (any more): someone else's use stands
         new = self.world.default_states[where] if state is None else state
         if self.object_states.get(where) == new:
             return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import subprocess
 import sys
 
@@ -41,7 +42,10 @@ def test_reflection_starts_only_once_new_memories_reach_the_threshold(tiny, tmp_
 
 
 def test_reflections_write_insights_that_cite_evidence(tiny, tmp_path):
-    events, _ = simulate(tiny, tmp_path, backend=ScriptedBackend({"importance": "9", "location_place": "Cafe"}),
+    numbers = itertools.count(1)  # the model's own conclusions, a new one each time (the plain answer draws none)
+    insights = {"reflection_insights": lambda _: f" Conclusion number {next(numbers)} about the day (because of 1, 2)"}
+    events, _ = simulate(tiny, tmp_path, backend=ScriptedBackend({"importance": "9", "location_place": "Cafe",
+                                                                  **insights}),
                          reflection_threshold=40)
     reflections = events[events.kind == "reflection"]
     assert len(reflections) >= 2
