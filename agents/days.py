@@ -1,10 +1,12 @@
-"""An agent's days: when it wakes up, what it plans, how it lives the plan out, how it revises it.
+"""An agent's days: when it wakes up, what it plans, how it lives the plan out.
 
 Planning goes top-down, as in the reference: on waking, a day plan in broad
 strokes and an hourly schedule, both drawing on what the agent remembers;
 each hour's block is broken into 5-15 minute steps only when it is reached
 (plans made far ahead are mostly thrown away by reactions); after a
-conversation or a thought, the rest of the day is revised. With planning
+conversation or a thought, the hours it touches are revised (``revision``).
+A day runs from waking up to bedtime near the persona's habits (``habits``),
+whatever the clock says: a night guard's crosses midnight. With planning
 switched off (the ablation), the agent instead decides every quarter of an
 hour what to do next. ``planning`` holds the parsers; this module holds the
 agent's side: the prompts, the plain answers and the loop over the day.
@@ -13,18 +15,18 @@ agent's side: the prompts, the plain answers and the loop over the day.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentville.sim import events
 
-from . import ahead, planning
+from . import ahead, habits, planning
 from .acting import act, sleep_until
 from .asking import LIST_END, Unparseable, ask
 from .places import choose_location
 from .planning import Block, is_sleep
+from .revision import needs_line, revise
 from .templates import copied_from_example, render
 from .timing import DECIDING_S
 
@@ -54,11 +56,13 @@ class DayPlan:
 
 # -- waking up and planning the day ----------------------------------------------
 def choose_wake(agent: GenerativeAgent, day: dt.date, due: float | None = None) -> SubProcess[float]:
-    """A simpy sub-process: the simulated second the agent wakes up on ``day`` (decided by ``due``)."""
-    habit = re.search(r"wakes? up (?:at |around |about )?(\d{1,2})", agent.persona.lifestyle)
-    usual = int(habit.group(1)) if habit and 4 <= int(habit.group(1)) <= 11 else 7
-    # Within an hour of the habit: small models pick hours almost at random otherwise.
-    hours = tuple(str(h) for h in range(max(4, usual - 1), min(11, usual + 1) + 1))
+    """A simpy sub-process: the simulated second the agent wakes up on ``day`` (decided by ``due``).
+
+    Within an hour of its habit (``habits.wake_minute``: a night worker's is in the afternoon), as
+    small models pick hours almost at random otherwise.
+    """
+    usual = habits.wake_minute(agent.persona.routine, agent.persona.lifestyle) // 60
+    hours = tuple(str(h) for h in range(max(0, usual - 1), min(23, usual + 1) + 1))
     hour = yield agent.ctx.llm.choice(
         render("wake_up", persona=agent.persona_text, name=agent.name, day=f"{day:%A, %B %d}",
                first=hours[0], last=hours[-1]),
@@ -66,13 +70,32 @@ def choose_wake(agent: GenerativeAgent, day: dt.date, due: float | None = None) 
     return _midnight(agent.ctx, day) + int(hour) * 3600
 
 
+def habitual_bedtime(agent: GenerativeAgent, day: dt.date) -> float:
+    """When the agent usually goes to bed at the end of ``day`` (the day it wakes up to), in simulated seconds."""
+    return _midnight(agent.ctx, day) + 60 * habits.bedtime_minute(agent.persona.routine, agent.persona.lifestyle)
+
+
 def day_over(agent: GenerativeAgent, day: dt.date, moment: float) -> bool:
     """Whether ``day`` is (all but) over at ``moment``: within an hour of the persona's habitual bedtime, or past it.
 
     An agent starting, or waking, that late plans the next day instead of the rest of this one.
     """
-    bedtime = _midnight(agent.ctx, day) + planning.bedtime_minute(agent.persona.routine, agent.persona.lifestyle) * 60
-    return moment >= bedtime - LAST_HOUR_S
+    return moment >= habitual_bedtime(agent, day) - LAST_HOUR_S
+
+
+def first_day(agent: GenerativeAgent, moment: float) -> tuple[dt.date, bool]:
+    """The day an agent starting at ``moment`` lives first, and whether it is up already.
+
+    It is up when ``moment`` lies in that day's waking hours, from an hour after its habitual wake-up
+    on (a night guard started at 02:00 is at work, in the day he woke up to the afternoon before);
+    otherwise it sleeps, or is about to wake up, and decides when.
+    """
+    today = agent.ctx.clock.at(moment).date()
+    wake = 60 * habits.wake_minute(agent.persona.routine, agent.persona.lifestyle)
+    for day in (today - dt.timedelta(days=1), today):
+        if not day_over(agent, day, moment):
+            return day, moment >= _midnight(agent.ctx, day) + wake + 3600
+    return today + dt.timedelta(days=1), False
 
 
 def _routine_from(persona: PersonaSpec, at: dt.datetime) -> list[RoutineStep]:
@@ -91,81 +114,102 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
     date = f"{day:%A, %B %d}"
     remembered = agent.recall(f"{agent.name}'s plans and commitments for {date}")
     routine = _routine_from(persona, at)
-    usual = "\n".join(f"{i}. {s.activity} at {s.at}" for i, s in enumerate(routine, 1)) or (
-        persona.lifestyle or "an ordinary day")
+    # Without a routine, nothing: the persona's lifestyle is in ``persona_text`` already.
+    usual = "\n".join(f"{i}. {s.activity} at {s.at}" for i, s in enumerate(routine, 1)) or "(no fixed routine)"
     plain = [f"{s.activity} at {s.at}" for s in routine] + persona.daily_requirements
     for filler in ("wake up and get ready", "go about the day", "relax in the evening"):
         if len(plain) < 3:
             plain.append(filler)
     strokes = yield from ask(
         ctx, agent.name, render("day_plan", persona=agent.persona_text, name=agent.name, date=date,
-                                wake=f"{at:%H:%M}", usual=usual,
+                                wake=f"{at:%H:%M}", usual=usual, needs=needs_line(agent),
                                 remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
-        planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=120, stop=LIST_END,
+        planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=160, stop=LIST_END,
         prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
-        due=due)
+        due=due, listing=True)
     return strokes
 
 
 def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
              strokes_asked: simpy.Process | None = None) -> SubProcess[None]:
-    """A simpy sub-process: day plan (unless asked the night before), then the hourly schedule."""
+    """A simpy sub-process: day plan (unless asked the night before), then the hourly schedule.
+
+    The schedule's bedtime is believed only near the persona's habit (``planning.schedule_blocks``).
+    """
     ctx, persona = agent.ctx, agent.persona
     midnight, at = _midnight(ctx, day), ctx.clock.at(wake)
-    date = f"{day:%A, %B %d}"
+    habit = habitual_bedtime(agent, day)
     routine = _routine_from(persona, at)
     if strokes_asked is None:
         strokes = yield from day_strokes(agent, day, wake)
     else:
         strokes = yield strokes_asked
-    bedtime_default = midnight + 23 * 3600
-
-    def parse(text: str) -> tuple[list[Block], float]:
-        return planning.schedule_blocks(planning.parse_schedule(text, midnight, after=wake), bedtime_default)
 
     # The first line is written for the model (the habitual start of the
     # day), which keeps a small model on the format and the persona's habits.
-    lines = (planning.routine_entries(persona.routine, at.hour * 60 + at.minute).splitlines()
-             if persona.routine else ["12:00 going about the day", "23:00 sleeping"])
-    first = f"{at:%H:%M} {lines[0].split(' ', 1)[1] if lines[0][:5] == f'{at:%H:%M}' else 'waking up'}"
-    rest = lines[1:] if lines[0][:5] == f"{at:%H:%M}" else _carry_on(persona, at, lines)
+    # Times are read on the date it wakes up (a night guard's day resumed after midnight is the day before's).
+    from_date = _midnight(ctx, at.date())
+    first, rest = _first_lines(persona, at, _plain_schedule(persona, at, round((habit - from_date) / 60)))
+    try:
+        plain = planning.parse_schedule("\n".join([first, *rest]), from_date, after=wake, minimum=1)
+    except Unparseable:
+        plain = []
+
+    def parse(text: str) -> tuple[list[Block], float]:
+        entries = planning.parse_schedule(text, from_date, after=wake)
+        return planning.schedule_blocks(entries, habit, habit=habit, plain=plain)
+
     try:
         blocks, bedtime = yield from ask(
             ctx, agent.name, render("schedule", persona=agent.persona_text, name=agent.name, plan="; ".join(strokes),
-                                    usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(none)",
-                                    first=first),
-            parse, purpose="schedule", max_tokens=160, stop=LIST_END, prefix=first, joiner="\n",
-            default="\n".join(rest))
+                                    usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(no fixed routine)",
+                                    needs=needs_line(agent), first=first),
+            parse, purpose="schedule", max_tokens=240, stop=LIST_END, prefix=first, joiner="\n",
+            default="\n".join(rest), listing=True)
     except Unparseable:  # not even the plain schedule fits what is left of the day: the plainest plan
-        bedtime = max(wake + LAST_HOUR_S, midnight + 60 * planning.bedtime_minute(persona.routine, persona.lifestyle))
+        bedtime = max(wake + LAST_HOUR_S, habit)
         blocks = [Block(wake, bedtime, strokes[0] if strokes else "going about the day")]
     if blocks[0].start > wake:
         blocks.insert(0, Block(wake, blocks[0].start, "waking up and getting ready"))
     agent.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
     agent.replan_reason = None  # the new plan already takes everything remembered into account
     ctx.log(events.PLAN, agent.name, level="day", date=day.isoformat(), wake=at.isoformat(timespec="minutes"),
-            strokes=strokes, schedule=_schedule_rows(ctx, blocks),
+            strokes=strokes, schedule=planning.schedule_rows(blocks, ctx.clock.at),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))
-    agent.remember("plan", f"{agent.name}'s plan for {date}: {'; '.join(strokes)}")
+    agent.remember("plan", f"{agent.name}'s plan for {day:%A, %B %d}: {'; '.join(strokes)}")
 
 
-def _carry_on(persona: PersonaSpec, at: dt.datetime, lines: list[str]) -> list[str]:
-    """The plain schedule after waking up at ``at``: if its next line is hours away (a start late in
-    the day, or a routine whose first step is late in the morning), half an hour of waking up, then
-    what the routine has the persona doing at that time (or just going about the day)."""
+def _plain_schedule(persona: PersonaSpec, at: dt.datetime, bed: int) -> list[str]:
+    """The persona's habitual day as schedule lines from ``at`` to bedtime (``bed``: minutes after ``at``'s midnight).
+
+    Without a routine: going about the day, an evening, and bed at the habitual time.
+    """
+    woke = at.hour * 60 + at.minute
+    if persona.routine:
+        return planning.routine_entries(persona.routine, woke, bed).splitlines()
+    times = [(woke + 30, "going about the day")] + [(bed - 180, "relaxing in the evening")] * (bed - 180 > woke + 90)
+    return [f"{m // 60 % 24:02d}:{m % 60:02d} {a}" for m, a in [*times, (bed, "sleeping")]]
+
+
+def _first_lines(persona: PersonaSpec, at: dt.datetime, lines: list[str]) -> tuple[str, list[str]]:
+    """The schedule's first line (written for the model) and the plain rest, for a day begun at ``at``.
+
+    Up at the habitual hour, the day starts with waking up; if the routine's next line is then hours
+    away (a routine whose first step is late in the morning), half an hour of it, then what the routine
+    has the persona doing. Started in the middle of its day, the agent goes on with what it is doing.
+    """
     now = at.hour * 60 + at.minute
-    gap = (int(lines[0][:2]) * 60 + int(lines[0][3:5]) - now) % 1440 if lines else 1440
-    doing = [s for s in sorted(persona.routine, key=lambda s: s.minute_of_day)
-             if s.minute_of_day <= now and not is_sleep(s.activity)]
+    if lines[0][:5] == f"{at:%H:%M}":
+        return lines[0], lines[1:]
+    doing = _routine_activity(persona, now)
+    doing = "going about the day" if is_sleep(doing) else doing
+    woke = habits.wake_minute(persona.routine, persona.lifestyle)
+    if min((now - woke) % 1440, (woke - now) % 1440) > 90:  # not just up: started in the middle of its day
+        return f"{at:%H:%M} {doing}", lines
+    gap = (int(lines[0][:2]) * 60 + int(lines[0][3:5]) - now) % 1440
     if gap <= 120:  # the routine's day begins soon
-        return lines
-    return [f"{at + dt.timedelta(minutes=30):%H:%M} {doing[-1].activity if doing else 'going about the day'}", *lines]
-
-
-def _schedule_rows(ctx: AgentContext, blocks: list[Block]) -> list[dict[str, str]]:
-    at = ctx.clock.at
-    return [{"start": f"{at(b.start):%H:%M}", "end": f"{at(b.end):%H:%M}", "activity": b.activity}
-            for b in blocks]
+        return f"{at:%H:%M} waking up", lines
+    return f"{at:%H:%M} waking up", [f"{at + dt.timedelta(minutes=30):%H:%M} {doing}", *lines]
 
 
 # -- living it out ---------------------------------------------------------------
@@ -221,10 +265,11 @@ def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
         agent.maybe_reflect()
         now = ctx.now
         recent = agent.recall(f"what {agent.name} should do at {now:%H:%M}", k=5)
-        plain = _routine_activity(agent, now)
+        plain = _routine_activity(agent.persona, now.hour * 60 + now.minute)
         activity = yield from ask(
             ctx, agent.name, render("next_action", persona=agent.persona_text, name=agent.name,
                                     time=now.strftime("%A %H:%M"), place=agent.location.place,
+                                    needs=needs_line(agent),
                                     memories="\n".join(f"- {m.text}" for m in recent) or "- nothing yet"),
             _activity, purpose="next_action", max_tokens=24, stop=("\n",), default=f" {plain}")
         if is_sleep(activity):
@@ -234,9 +279,9 @@ def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
         yield from act(agent, activity, REACTIVE_STEP_MINUTES, where)
 
 
-def _routine_activity(agent: GenerativeAgent, now: dt.datetime) -> str:
-    minute = now.hour * 60 + now.minute
-    steps = sorted(agent.persona.routine, key=lambda s: s.minute_of_day)
+def _routine_activity(persona: PersonaSpec, minute: int) -> str:
+    """What the routine has the persona doing at ``minute`` of the day (its latest step, maybe yesterday's)."""
+    steps = sorted(persona.routine, key=lambda s: s.minute_of_day)
     current = [s for s in steps if s.minute_of_day <= minute] or steps[-1:]
     return current[-1].activity if current else "going about the day"
 
@@ -248,50 +293,7 @@ def _activity(text: str) -> str:
     return activity
 
 
-# -- changing the plan -----------------------------------------------------------
-def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
-    """Re-plan the rest of today after something happened (keeps what is past)."""
-    ctx, plan = agent.ctx, agent.plan
-    agent.replan_reason = None
-    if plan is None:
-        return
-    now = ctx.env.now
-    past = [b for b in plan.blocks if b.end <= now]
-    rest = [b for b in plan.blocks if b.end > now]
-    if not rest:
-        return
-
-    # Times are read on the day the revision starts: past midnight, that is the day after the plan's.
-    midnight = plan.midnight + 86400 * max(0, (now - 60 - plan.midnight) // 86400)
-
-    def parse(text: str) -> tuple[list[Block], float]:
-        entries = planning.parse_schedule(text, midnight, after=now - 60, minimum=1)
-        entries = [(max(at, now), activity) for at, activity in entries]
-        blocks, bedtime = planning.schedule_blocks(entries, plan.bedtime)
-        return blocks, bedtime if any(is_sleep(a) for _, a in entries) else plan.bedtime
-
-    # The model continues after the current activity, written for it, so a
-    # small model keeps what still stands and changes only what must.
-    current = [Block(max(b.start, now), b.end, b.activity) for b in rest]
-    lines = planning.format_schedule(current, ctx.clock.at, plan.bedtime).splitlines()
-    try:
-        blocks, bedtime = yield from ask(
-            ctx, agent.name, render("revise", persona=agent.persona_text, name=agent.name,
-                                    schedule=planning.format_schedule(plan.blocks, ctx.clock.at, plan.bedtime),
-                                    time=f"{ctx.now:%H:%M}", event=reason, first=lines[0]),
-            parse, purpose="revise_schedule", max_tokens=120, stop=LIST_END, prefix=lines[0], joiner="\n",
-            default="\n".join(lines[1:]), due=ctx.env.now + DECIDING_S)
-    except Unparseable:  # not even the plan as it stands parses (the fallback is logged): keep it
-        return
-    blocks = [b for b in blocks if b.end > b.start]
-    if not blocks:
-        return
-    revised = DayPlan(plan.date, plan.midnight, plan.wake, plan.strokes, past + blocks, max(bedtime, now))
-    agent.plan = revised
-    ctx.log(events.PLAN, agent.name, level="revision", reason=reason, schedule=_schedule_rows(ctx, blocks),
-            bedtime=ctx.clock.at(revised.bedtime).isoformat(timespec="minutes"))
-
-
+# -- the steps of an hour -------------------------------------------------------
 def decompose(agent: GenerativeAgent, activity: str, minutes: int, where: Location, *, start: float | None = None,
               due: float | None = None) -> SubProcess[list[tuple[str, int]]]:
     """A simpy sub-process: ``minutes`` of ``activity`` from ``start`` (default now) as 5-15 minute steps.
@@ -306,12 +308,18 @@ def decompose(agent: GenerativeAgent, activity: str, minutes: int, where: Locati
     def parse(text: str) -> list[tuple[str, int]]:
         return planning.fit_durations(planning.parse_steps(text), minutes, activity)
 
+    # Who does it and where (the object too): a barista serving coffee serves it, she does not drink it.
     steps = yield from ask(
-        ctx, agent.name, render("decompose", name=agent.name, activity=activity, time=begins.strftime("%H:%M"),
-                                minutes=minutes, place=f"{where.place}, {where.area}"),
-        parse, check=not_copied("decompose"), purpose="decompose", max_tokens=96, stop=LIST_END, prefix="-",
-        default=planning.default_steps(activity, minutes), due=due)
+        ctx, agent.name, render("decompose", persona=agent.persona_text, name=agent.name, activity=activity,
+                                time=begins.strftime("%H:%M"), minutes=minutes, place=place_text(where)),
+        parse, check=not_copied("decompose"), purpose="decompose", max_tokens=128, stop=LIST_END, prefix="-",
+        default=planning.default_steps(activity, minutes), due=due, listing=True)
     return steps
+
+
+def place_text(where: Location) -> str:
+    """``at Hobbs Cafe, in the cafe, at the cafe counter``: the place tree as a prompt says it."""
+    return ", ".join([f"at {where.place}", f"in the {where.area}"] + [f"at the {where.object}"] * bool(where.object))
 
 
 def not_copied(template_name: str) -> Callable[[Sequence[str | tuple[str, int]]], None]:

@@ -11,6 +11,7 @@ model writes, what comes out is a well-formed plan, or ``Unparseable``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .asking import Unparseable
@@ -22,11 +23,14 @@ MAX_ACTIVITY_CHARS = 90
 SLEEP_WORDS = re.compile(r"\b(sleep|sleeping|asleep|go(?:es|ing)? to bed|bedtime|in bed)\b", re.I)
 
 DEFAULT_BEDTIME_MINUTE = 23 * 60
-_BEDTIME = re.compile(r"(?:goes? to bed|bedtime)\D{0,12}?(?:(midnight)|(\d{1,2})(?::(\d{2}))?\s*(am|pm)?)", re.I)
+BEDTIME_SLACK_S = 2.5 * 3600  # a bedtime this far from the habit is not one (a nap, or a model's slip)
+NAP_S = 2 * 3600  # a premature "sleeping" followed this soon by waking activity is a nap
 _REAL_WORD = re.compile(r"[A-Za-z]{3,}")
 _ITEM = re.compile(r"^\s*(?:\d+\s*[.)]|[-*•])\s*(.+?)\s*$")
 _NUMBER = re.compile(r"^\s*(?:\d+\s*[.)]\s+|[-*•]\s*)")
-_TIMED = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(am|pm|a\.m\.|p\.m\.)?\s*[-–:,]?\s*(.+?)\s*$", re.I)
+_TIMED = re.compile(r"^\s*(\d{1,2})[:.](\d{2})\s*(am|pm|a\.m\.|p\.m\.)?\s*"
+                    r"(?:(?:-|–|to|until)\s*\d{1,2}[:.]\d{2}\s*(?:am|pm|a\.m\.|p\.m\.)?\s*)?"  # "14:00 to 15:00"
+                    r"[-–:,]?\s*(.+?)\s*$", re.I)
 _TRAILING_TIME = re.compile(r"^(.+?),?\s+(?:at|from|by|around)\s+(\d{1,2})(?::(\d{2}))?\s*(am|pm|a\.m\.|p\.m\.)?"
                             r"(?:\s*(?:until|to|-)\s*.*)?\s*[.,]?\s*$", re.I)
 _STEP = re.compile(r"^\s*(?:\d+\s*[.)]|[-*•])?\s*(.+?)\s*(?:[(\[]\s*(\d{1,3})\s*(?:min|minutes?|mins?)\b[^)\]]*[)\]])?"
@@ -41,12 +45,17 @@ def clean_activity(text: str) -> str:
     """One activity phrase: no surrounding quotes or trailing full stop, bounded length.
 
     Empty when there is no real word in it ("12:30", "(10 minutes)"), so
-    callers drop it.
+    callers drop it. A long one is cut after its last whole clause (or word)
+    that fits, never mid-word ("invite customers to the V").
     """
     text = text.strip().strip("\"'").rstrip(".").strip()
     if text.startswith(("(", "[")) or not _REAL_WORD.search(text):
         return ""
-    return text[:MAX_ACTIVITY_CHARS].rstrip()
+    if len(text) > MAX_ACTIVITY_CHARS:
+        head = text[:MAX_ACTIVITY_CHARS + 1]
+        clause = max(head.rfind("; "), head.rfind(", "))
+        text = head[:clause] if clause >= MAX_ACTIVITY_CHARS // 2 else head[:head.rfind(" ")] if " " in head else head
+    return text[:MAX_ACTIVITY_CHARS].rstrip(" ,;")
 
 
 # -- day plan ------------------------------------------------------------------
@@ -81,7 +90,7 @@ class Block:
         return (self.end - self.start) / 60
 
 
-def _clock(hour: int, minute: int, half: str | None) -> int | None:
+def clock_minute(hour: int, minute: int, half: str | None) -> int | None:
     """Minute of the day for an hour, minute and optional am/pm; None if impossible."""
     if half and half.lower().startswith("p") and hour < 12:
         hour += 12
@@ -103,13 +112,13 @@ def timed_items(text: str) -> list[tuple[int, str]]:
         segment = _NUMBER.sub("", segment)
         lead, tail = _TIMED.match(segment), _TRAILING_TIME.match(segment)
         if lead:
-            minute = _clock(int(lead.group(1)), int(lead.group(2)), lead.group(3))
+            minute = clock_minute(int(lead.group(1)), int(lead.group(2)), lead.group(3))
             activity = lead.group(4)
             trailing = _TRAILING_TIME.match(activity)
             if trailing:
                 activity = trailing.group(1)
         elif tail:
-            minute = _clock(int(tail.group(2)), int(tail.group(3) or 0), tail.group(4))
+            minute = clock_minute(int(tail.group(2)), int(tail.group(3) or 0), tail.group(4))
             activity = tail.group(1)
         else:
             continue
@@ -131,12 +140,14 @@ def parse_schedule(text: str, midnight: float, after: float, horizon_h: float = 
     entries: list[tuple[float, str]] = []
     offset = 0.0
     last_minute = -1
+    begins = int((after - midnight) // 60)  # a day begun in the afternoon (a night worker's) turns over sooner
+    evening = begins if 12 * 60 <= begins < 18 * 60 else 18 * 60
     for minute, activity in timed_items(text):
         if entries and minute == last_minute and not offset:
             entries[-1] = (entries[-1][0], activity)  # two lines for one time: the later one stands
             continue
         if entries and minute < last_minute:
-            if not (last_minute >= 18 * 60 and minute < 12 * 60) or offset:
+            if not (last_minute >= evening and minute < 12 * 60) or offset:
                 continue  # out of order: not a plausible step past midnight
             offset = 86400.0
         at = midnight + offset + minute * 60
@@ -148,8 +159,16 @@ def parse_schedule(text: str, midnight: float, after: float, horizon_h: float = 
     return entries
 
 
-def schedule_blocks(entries: list[tuple[float, str]], bedtime_default: float) -> tuple[list[Block], float]:
-    """Blocks from timed entries, up to the first one about sleeping (which is bedtime)."""
+def schedule_blocks(entries: list[tuple[float, str]], bedtime_default: float, habit: float | None = None,
+                    plain: Sequence[tuple[float, str]] = ()) -> tuple[list[Block], float]:
+    """Blocks from timed entries, up to the first one about sleeping (which is bedtime).
+
+    Given the persona's ``habit`` (its usual bedtime), a bedtime is believed only near it: "sleeping"
+    hours before it is a nap when waking activity follows soon, else a slip whose hours the ``plain``
+    schedule fills; nothing is planned long after it.
+    """
+    if habit is not None:
+        entries = _believable_night(entries, habit, plain)
     blocks: list[Block] = []
     bedtime = None
     for (start, activity), following in zip(entries, entries[1:] + [(None, "")], strict=False):
@@ -164,7 +183,35 @@ def schedule_blocks(entries: list[tuple[float, str]], bedtime_default: float) ->
         raise Unparseable("the schedule has no waking activity")
     if bedtime is None:
         bedtime = blocks[-1].end
+    if habit is not None and bedtime > habit + BEDTIME_SLACK_S:  # up far too late: to bed at the usual time
+        bedtime = max(habit, blocks[0].start + 3600)
+        blocks = [Block(b.start, min(b.end, bedtime), b.activity) for b in blocks if b.start < bedtime]
     return blocks, bedtime
+
+
+def _believable_night(entries: list[tuple[float, str]], habit: float,
+                      plain: Sequence[tuple[float, str]]) -> list[tuple[float, str]]:
+    """``entries`` without a premature bedtime (see ``schedule_blocks``) and nothing long after the habit."""
+    early, late = habit - BEDTIME_SLACK_S, habit + BEDTIME_SLACK_S
+    kept: list[tuple[float, str]] = []
+    for index, (at, activity) in enumerate(entries):
+        if at > late:  # planned on far past the habit: to bed at the usual time
+            kept = [(t, a) for t, a in kept if t < habit] + [(habit, "sleeping")]
+            break
+        if not (kept and is_sleep(activity) and at < early):
+            kept.append((at, activity))
+            continue
+        awake = next((t for t, a in entries[index + 1:] if not is_sleep(a) and t <= late), None)
+        if awake is not None and awake - at <= NAP_S:
+            kept.append((at, "taking a nap"))
+            continue
+        until = late if awake is None else awake
+        doing = [a for t, a in plain if t <= at and not is_sleep(a)]
+        kept.append((at, doing[-1] if doing else "going about the day"))
+        kept += [(t, a) for t, a in plain if at < t < until and (awake is None or not is_sleep(a))]
+        if awake is None:
+            break
+    return kept
 
 
 def format_schedule(blocks: list[Block], clock_at, bedtime: float | None = None) -> str:
@@ -175,27 +222,22 @@ def format_schedule(blocks: list[Block], clock_at, bedtime: float | None = None)
     return "\n".join(lines)
 
 
-def routine_entries(routine, wake_minute: int) -> str:
-    """The persona's habitual day as schedule lines from the wake-up time on (the plain answer)."""
-    steps = sorted(routine, key=lambda s: (s.minute_of_day - wake_minute) % (24 * 60))
-    lines = [f"{s.at} {s.activity}" for s in steps]
-    if not any(is_sleep(s.activity) for s in steps):
-        lines.append("23:00 sleeping")
-    return "\n".join(lines)
+def schedule_rows(blocks: list[Block], clock_at) -> list[dict[str, str]]:
+    """Blocks as the rows a plan event logs."""
+    return [{"start": f"{clock_at(b.start):%H:%M}", "end": f"{clock_at(b.end):%H:%M}", "activity": b.activity}
+            for b in blocks]
 
 
-def bedtime_minute(routine, lifestyle: str = "") -> int:
-    """When the persona habitually goes to bed, in minutes after its day's midnight (past 1440: after midnight).
+def routine_entries(routine, wake_minute: int, bed_minute: int = DEFAULT_BEDTIME_MINUTE) -> str:
+    """The persona's habitual day as schedule lines from the wake-up time on (the plain answer).
 
-    The routine's latest step about sleeping, else the lifestyle's "goes to bed around ...", else 23:00;
-    a time before noon is taken to be after midnight.
+    A routine that never mentions sleep goes to bed at ``bed_minute`` (``bedtime_minute``: the lifestyle's).
     """
-    minutes = [s.minute_of_day for s in routine if is_sleep(s.activity)]
-    habit = _BEDTIME.search(lifestyle)
-    if not minutes and habit:
-        minute = 0 if habit.group(1) else _clock(int(habit.group(2)), int(habit.group(3) or 0), habit.group(4))
-        minutes = [minute] if minute is not None else []
-    return max((m + 1440 if m < 12 * 60 else m for m in minutes), default=DEFAULT_BEDTIME_MINUTE)
+    lines = [(s.minute_of_day, s.activity) for s in routine]
+    if not any(is_sleep(a) for _, a in lines):
+        lines.append((bed_minute % 1440, "sleeping"))
+    lines.sort(key=lambda line: (line[0] - wake_minute) % 1440)
+    return "\n".join(f"{m // 60:02d}:{m % 60:02d} {a}" for m, a in lines)
 
 
 def block_at(blocks: list[Block], now: float) -> Block | None:
