@@ -20,9 +20,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from agentville.dashboard import data
+from agentville.dashboard import data, diffusion
 from agentville.dashboard.plain import LABEL_CHARS, md
-from agentville.sim import events
+from agentville.sim import events, provenance
 
 REFRESH_S = 1.0  # how often a live page re-reads the log
 
@@ -98,7 +98,7 @@ def page(path: str, run_id: str) -> None:
     cols[1].metric("Agents", len(log.agents))
     cols[2].metric("Events so far", int((log.events["sim_time"] <= t).sum()))
     cols[3].metric("Progress", f"{100 * log.reached / log.end:.0f}%" if log.end else "-")
-    tabs = st.tabs(["Town map", "Agents", "Conversations", "Timeline", "Relationships", "Generation"])
+    tabs = st.tabs(["Town map", "Agents", "Conversations", "Timeline", "Relationships", "Diffusion", "Generation"])
     with tabs[0]:
         town_map(log, t)
     with tabs[1]:
@@ -110,6 +110,8 @@ def page(path: str, run_id: str) -> None:
     with tabs[4]:
         relationships(log, t)
     with tabs[5]:
+        spread_of_a_fact(log, t)
+    with tabs[6]:
         generation(log, t)
 
 
@@ -241,6 +243,38 @@ def relationships(log: data.RunLog, t: float) -> None:
         return
     st.graphviz_chart(data.relationship_dot(pairs, log.agents))
     st.dataframe(pairs, hide_index=True, width="stretch")
+
+
+def spread_of_a_fact(log: data.RunLog, t: float) -> None:
+    """Who knew a fact by t and from whom they heard it (the paper's diffusion study, told as a tree)."""
+    typed = st.text_input("Keywords of a fact (comma separated)", key="keywords",
+                          placeholder="e.g. Valentine, party",
+                          help="an agent knows the fact from its first memory that names one of them (whole words; "
+                               "plurals and possessives count), or from the start when its persona names one")
+    keywords = provenance.split_keywords(typed)
+    if not keywords:
+        st.info("Type the keywords of a fact to see who knew it by this time, and from whom they heard it")
+        return
+    spread = diffusion.spread(log, t, keywords)
+    cols = st.columns([1, 3])
+    cols[0].metric("Residents who know it", f"{spread.knowing} of {len(spread.residents)} ({spread.share:.0%})")
+    if spread.table.empty:
+        cols[1].info("Nobody knows it yet: no memory or persona names these keywords")
+        return
+    cols[1].caption("When each resident first knew it: a line runs from whoever told it, along the teller's row, "
+                    "to the listener; the colour says how each came to know it (at the start, in a conversation, "
+                    "or by itself).")
+    points, links = diffusion.chart_points(spread.table), diffusion.chart_links(spread.table)
+    x = alt.X("time:T", title="first knew (simulated time)")
+    y = alt.Y("agent:N", title=None, sort=list(points["agent"]), axis=alt.Axis(labelOverlap=False))
+    tellings = alt.Chart(links).mark_line(color="#9a9a9a").encode(x=x, y=y, detail="link:N", order="step:Q")
+    colours = alt.Scale(domain=list(diffusion.COLOURS), range=list(diffusion.COLOURS.values()))
+    knowers = alt.Chart(points).mark_circle(size=140, opacity=1).encode(
+        x=x, y=y, color=alt.Color("how:N", scale=colours, legend=alt.Legend(orient="bottom")),
+        tooltip=["agent", "how", "source", "place", alt.Tooltip("time:T", format="%a %H:%M"), "text"])
+    st.altair_chart((tellings + knowers).properties(height=alt.Step(24)), width="stretch")
+    st.code(provenance.tree_text(spread.table), language=None)  # monospaced: the branches line up
+    st.dataframe(diffusion.shown_table(spread.table), hide_index=True, width="stretch")
 
 
 def generation(log: data.RunLog, t: float) -> None:

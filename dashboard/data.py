@@ -267,7 +267,7 @@ def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
     talks = []
     for row in starts.itertuples():
         cid = row.data["conversation"]
-        mine = lines[[d.get("conversation") == cid for d in lines["data"]]]
+        mine = lines[np.array([d.get("conversation") == cid for d in lines["data"]], dtype=bool)]  # [] picks columns
         talk = {"id": cid, "time": log.at(row.sim_time), "people": [row.agent, row.data["partner"]],
                 "location": row.data.get("location", ""), "summary": ends[cid]["summary"] if cid in ends else "",
                 "ongoing": cid not in ends,

@@ -126,6 +126,23 @@ def hostile(tag: str, url: str) -> str:
             f":red[{tag}] :smile: :streamlit: :material/home: $x^2$ -> <= --")
 
 
+def fit_in_a_moment(request) -> str:
+    """A revision that fits ten minutes of thinking in before the window's plan (which it keeps)."""
+    window = request.prompt.split("What just happened")[-2].split("'s schedule from")[-1].strip().splitlines()[1:]
+    first = dt.datetime.strptime(window[0][:5], "%H:%M") + dt.timedelta(minutes=10)
+    return "\n".join([" thinking it over", f"{first:%H:%M}{window[0][5:]}", *window[1:]])
+
+
+def insights(url: str):
+    """Insights that parse, hostile and new each time (an insight already held is not stored again)."""
+    count = iter(range(1, 1000))
+
+    def write(request) -> str:
+        n = next(count)
+        return f" {ANN if ANN in request.prompt else BOB} keeps in mind that {hostile(f'insight{n}', url)} (because of 1)"
+    return write
+
+
 def hostile_store(folder: Path, url: str) -> Path:
     """A run whose names, memories, utterances, summaries, reflections and whispers are all hostile text.
 
@@ -150,7 +167,8 @@ def hostile_store(folder: Path, url: str) -> Path:
                            "text": f"![w]({url}/hostile/w.png) **w bold** :red[w] $w$"}],
     }))
     backend = ScriptedBackend({"location_place": CAFE, "reaction": "talk", "conversation_end": "no",
-                               "utterance": hostile("said", url),
+                               "utterance": hostile("said", url), "revise_schedule": fit_in_a_moment,
+                               "reflection_insights": insights(url),
                                "conversation_summary": hostile("summary", url), "importance": "9"})
     db = folder / "hostile.db"
     with Experiment(scenario, db=db, backend=backend, reflection_threshold=30) as exp:
@@ -430,3 +448,82 @@ def test_a_run_logged_before_these_measurements_still_renders(monkeypatch, villa
     test = app(monkeypatch, old)
     assert sum("predates these measurements" in c.value for c in test.caption) == 2
     assert any("cache_hit_%" in d.value.columns for d in test.dataframe)  # the rest of the tab is there
+
+
+# -- the diffusion view: who knew a fact by t, and from whom ------------------------------------------------------
+def party_store(folder: Path) -> Path:
+    """The hand-made log of tests/test_provenance.py (Isabella -> Maria -> Klaus, Isabella -> Ayesha) in a store."""
+    from tests.test_provenance import START, party_log
+
+    db = folder / "party.db"
+    with EventStore(db) as store:
+        run_id = store.start_run(scenario="Party town", seed=1, sim_start=START,
+                                 sim_until=START + dt.timedelta(hours=12))
+        writer = store.writer(run_id)
+        for seq, (t, kind, agent, payload) in enumerate(party_log().rows, 1):
+            writer.append(seq, t, kind, agent, payload)
+        writer.flush()
+        store.end_run(run_id, events.FINISHED, sim_reached=12 * 3600.0)
+    return db
+
+
+def diffusion_shown(test: AppTest, keywords: str) -> tuple[str, pd.DataFrame | None]:
+    """Type ``keywords`` in the Diffusion tab: the count of knowers shown, and its table (None without one)."""
+    test.text_input(key="keywords").input(keywords).run()
+    assert not test.exception, [e.value for e in test.exception]
+    known = next(m.value for m in test.metric if m.label == "Residents who know it")
+    table = next((d.value for d in test.dataframe if "how" in d.value.columns), None)
+    return known, table
+
+
+def tree(test: AppTest) -> str:
+    """The Diffusion tab's text tree."""
+    return "\n".join(c.value for c in test.code)
+
+
+def test_the_diffusion_view_shows_who_told_whom(monkeypatch, tmp_path):
+    test = app(monkeypatch, party_store(tmp_path))
+    assert any(i.value.startswith("Type the keywords of a fact") for i in test.info)  # nothing typed yet
+    known, table = diffusion_shown(test, "Valentine, party")
+    assert known == "4 of 4 (100%)"
+    assert list(table["agent"]) == ["Isabella Rodriguez", "Maria Lopez", "Ayesha Khan", "Klaus Mueller"]
+    assert list(table["how"]) == ["at start", "conversation", "conversation", "conversation"]
+    assert list(table["source"].fillna("")) == ["", "Isabella Rodriguez", "Isabella Rodriguez", "Maria Lopez"]
+    assert list(table["time"]) == ["Mon 08:00", "Mon 10:42", "Mon 12:10", "Mon 14:05"]
+    assert "│   └── Klaus Mueller  Feb 13 14:05 at Oak Hill College" in tree(test)
+    test.slider(key="minute").set_value(4 * 60.0).run()  # 12:00: Ayesha and Klaus have not heard it yet
+    known, table = diffusion_shown(test, "Valentine, party")
+    assert known == "2 of 4 (50%)" and list(table["agent"]) == ["Isabella Rodriguez", "Maria Lopez"]
+    known, table = diffusion_shown(test, "gentrification")
+    assert known == "0 of 4 (0%)" and table is None
+
+
+def test_the_diffusion_view_reads_the_scenarios_personas(monkeypatch, village_db):
+    """Isabella's persona plans the party; whoever else knows it by the end is in the tree too."""
+    test = app(monkeypatch, village_db)
+    known, table = diffusion_shown(test, "party")
+    assert known == f"{len(table)} of 3 ({len(table) / 3:.0%})"
+    assert (table["agent"].iloc[0], table["how"].iloc[0]) == ("Isabella Rodriguez", "at start")
+    assert tree(test).startswith("Isabella Rodriguez (at start)")
+    known, table = diffusion_shown(test, "neighbours")  # in Isabella's "currently", in none of her first memories
+    assert known == f"{len(table)} of 3 ({len(table) / 3:.0%})"
+    isabella = table.iloc[0]
+    assert (isabella["agent"], isabella["how"]) == ("Isabella Rodriguez", "at start") and pd.isna(isabella["memory"])
+    assert "invite as many customers and neighbours" in isabella["text"]
+
+
+def test_a_conversation_without_lines_yet_is_in_the_feed(tmp_path):
+    """A talk that has begun but logged no line (the party store's) once broke the feed: an empty mask picked columns."""
+    log = data.load_run(party_store(tmp_path))
+    talks = data.conversations(log, log.reached)
+    assert len(talks) == 4 and all(talk["lines"] == [] for talk in talks)
+    assert talks[-1]["people"] == ["Isabella Rodriguez", "Maria Lopez"] and talks[-1]["summary"] == "they talked"
+
+
+def test_the_diffusion_view_shows_the_runs_text_as_text(monkeypatch, tmp_path):
+    url = "http://127.0.0.1:9"
+    test = app(monkeypatch, hostile_store(tmp_path, url))
+    known, table = diffusion_shown(test, "bold")  # in Ann's first memory, and in every hostile line
+    assert known.startswith(f"{len(table)} of 2") and table["agent"].iloc[0] == ANN
+    assert tree(test).startswith(f"{ANN} (at start)")
+    check_shown_as_text(markdown_sources(test), [])
