@@ -4,9 +4,11 @@ The one who starts the conversation drives it from its own simpy process;
 the other is pulled out of what it was doing and waits for the end. Each line
 is conditioned on what the speaker retrieves about the listener and on the
 conversation so far. A conversation ends when a speaker says goodbye or
-decides it is over (a yes/no choice, from the third line on), or at the turn
-limit. Lines take simulated time; both keep a one-sentence summary as a chat
-memory, and the pair will not start another one before the cooldown is over.
+decides it is over (a yes/no choice, from the fifth line on: news needs a
+few lines to come out), or at the turn limit. Lines take simulated time.
+At the end each participant keeps the summary and what it took away from
+its own point of view (``takeaway``), and the pair will not start another
+one before the cooldown is over.
 
 Generation overlaps with speech: the reply to a line (and the next speaker's
 "is it over?") is asked as soon as the line is known and is due when it has
@@ -26,6 +28,8 @@ import simpy
 from agentville.sim import events
 
 from .asking import Unparseable, ask
+from .memory import Impression
+from .takeaway import Takeaway, core, news_in, take_away
 from .templates import render
 from .timing import DECIDING_S
 
@@ -39,7 +43,10 @@ FAREWELL = re.compile(r"\b(bye|goodbye|see you|take care|talk (to you )?later|ca
 SECONDS_PER_WORD = 0.4  # speaking pace
 MIN_LINE_SECONDS = 5.0
 MAX_LINE_CHARS = 300
-END_CHECK_FROM = 2  # the first line index at which a speaker may decide the talk is over
+SUMMARY_TOKENS = 64
+RECENT_NEWS = 12  # the latest things heard that a speaker may pass on, retrieved or not
+END_CHECK_FROM = 4  # the first line index at which a speaker may decide the talk is over
+_NAME_TAG = re.compile(r"^[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}\s*:$")  # "Sam Moore:" says nothing
 
 
 @dataclass
@@ -60,8 +67,12 @@ def line_seconds(text: str) -> float:
     return max(MIN_LINE_SECONDS, SECONDS_PER_WORD * len(text.split()))
 
 
-def clean_line(text: str, speaker: str, listener: str) -> str:
-    """The speaker's own line: first line only, no name tag, no quotes, not the listener's reply."""
+def clean_line(text: str, speaker: str, listener: str, said: tuple[str, ...] = ()) -> str:
+    """The speaker's own line: first line only, no name tag, no quotes, not the listener's reply.
+
+    A line must say something: a bare name tag ("Sam Moore:"), an empty line
+    or (given ``said``) a repeat of a line already said is refused.
+    """
     line = text.strip().splitlines()[0] if text.strip() else ""
     line = line.lstrip("-*• ").strip()
     for name in (speaker, speaker.split()[0]):
@@ -69,12 +80,28 @@ def clean_line(text: str, speaker: str, listener: str) -> str:
             line = line[len(name) + 1:]
     for name in (listener, listener.split()[0]):
         cut = line.find(name + ":")
+        if cut == 0:
+            raise Unparseable("the listener's line, not the speaker's")
         if cut > 0:
             line = line[:cut]
     line = line.strip().strip('"').strip()
     if len(line) < 2 or not any(c.isalpha() for c in line):
         raise Unparseable("empty line")
+    if _NAME_TAG.match(line) and line.endswith(":"):
+        raise Unparseable("only a name tag")
+    if said:
+        not_said_before(line, said)
     return line[:MAX_LINE_CHARS]
+
+
+def not_said_before(line: str, said: tuple[str, ...]) -> None:
+    """Refuse a model's line that repeats one already said (the plain line may: it is small talk)."""
+    if _same(line) in {_same(s) for s in said}:
+        raise Unparseable("repeats a line already said")
+
+
+def _same(line: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9']+", line.lower()))
 
 
 def clean_summary(text: str) -> str:
@@ -118,8 +145,8 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
                     ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no", due=said)
             next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said),
                                         owner=speaker.name)
-        else:  # the last line: its summary is written while it is being said
-            summary = ctx.env.process(summarize(starter, partner, conversation, at=said))
+        else:  # the last line: its summary and take-aways are written while it is being said
+            summary = ctx.env.process(sum_up(starter, partner, conversation, at=said))
         yield ctx.env.timeout(said - ctx.env.now)
         if not goes_on:
             if turn + 1 < turns:
@@ -128,30 +155,62 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
         if over is not None and (yield over) == "yes":
             reason = f"{speaker.name} ended it"
             break
-    if summary is None:  # ended by a decision: summarised now
-        summary = ctx.env.process(summarize(starter, partner, conversation, at=ctx.env.now + DECIDING_S))
-    text: str = yield summary
+    if summary is None:  # ended by a decision: summed up now
+        summary = ctx.env.process(sum_up(starter, partner, conversation, at=ctx.env.now + DECIDING_S))
+    text, takeaways = yield summary
     minutes = round((ctx.env.now - conversation.started) / 60, 2)
     ctx.log(events.CONVERSATION_END, starter.name, conversation=conversation.id, partner=partner.name,
             lines=len(conversation.lines), minutes=minutes, reason=reason, summary=text)
-    for me, other in ((starter, partner), (partner, starter)):
+    for (me, other), takeaway in zip(((starter, partner), (partner, starter)), takeaways, strict=True):
         me.last_talked[other.name] = ctx.env.now
-        me.remember("chat", text, subject=other.name)  # consolidated in the background
-        me.ask_to_replan(f"{me.name} had a conversation with {other.name}. {text}")
+        remember_talk(me, other, conversation, text, takeaway)
     starter.leave(conversation)
     partner.leave(conversation)
     conversation.done.succeed()
 
 
+def sum_up(starter: Speaker, partner: Speaker, conversation: Conversation,
+           at: float) -> SubProcess[tuple[str, list[Takeaway]]]:
+    """The summary and both take-aways, asked together and due at ``at``."""
+    ctx = starter.ctx
+    asked = [ctx.env.process(summarize(starter, partner, conversation, at))]
+    asked += [ctx.env.process(take_away(me, other, conversation, at))
+              for me, other in ((starter, partner), (partner, starter))]
+    answers = []
+    for process in asked:
+        answers.append((yield process))
+    return answers[0], answers[1:]
+
+
+def remember_talk(me: Speaker, other: Speaker, conversation: Conversation, summary: str,
+                  takeaway: Takeaway) -> None:
+    """``me`` keeps the summary, what it learned from ``other`` and what it means to do (consolidated later).
+
+    Only a conversation that left it something to do makes it rethink its day.
+    """
+    source = conversation.id
+    impressions = [Impression("chat", summary, other.name, source=source)]
+    impressions += [Impression("chat", fact, other.name, source=source) for fact in takeaway.learned]
+    if takeaway.next_step:
+        impressions.append(Impression("thought", f"After talking with {other.name}, {me.name} means to "
+                                      f"{takeaway.next_step}", other.name, source=source))
+    for impression in impressions[1:]:
+        me.learn_places(impression.text)
+    me.remember_all(impressions)
+    if takeaway.next_step:
+        me.ask_to_replan(f"{me.name} talked with {other.name}: {summary} {me.name} now plans to "
+                         f"{takeaway.next_step}.")
+
+
 def summarize(starter: Speaker, partner: Speaker, conversation: Conversation, at: float) -> SubProcess[str]:
     """The conversation in one sentence (both keep it as a memory), due at ``at``."""
+    news = [n for _, line in conversation.lines if (n := news_in(line))]
+    plain = f"talked at {conversation.where.place}" + (f": {'; '.join(news)}" if news else " for a while")
     return (yield from ask(
         starter.ctx, starter.name,
         render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
-        clean_summary, purpose="conversation_summary", max_tokens=48, stop=("\n",),
-        prefix=f"{starter.name} and {partner.name}", joiner=" ",
-        default=f" talked at {conversation.where.place}: {' / '.join(t for _, t in conversation.lines[:2])}",
-        due=at))
+        clean_summary, purpose="conversation_summary", max_tokens=SUMMARY_TOKENS, stop=("\n",),
+        prefix=f"{starter.name} and {partner.name}", joiner=" ", default=plain, due=at))
 
 
 def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_turn: bool,
@@ -168,23 +227,45 @@ def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_tu
                     other=listener.name, other_activity=listener.activity,
                     memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet",
                     lines=conversation.transcript())
+    said = tuple(text for _, text in conversation.lines)
     return (yield from ask(ctx, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
+                           check=lambda line: not_said_before(line, said),
                            purpose="utterance", max_tokens=48, stop=("\n",),
                            default=default_line(speaker, listener, conversation, memories, last_turn), due=at))
 
 
 def default_line(speaker: Speaker, listener: Speaker, conversation: Conversation, memories: list[MemoryNode],
                  last_turn: bool) -> str:
-    """The plain line: a greeting, what the speaker is doing, then what it remembers about the listener."""
-    turn = len(conversation.lines)
+    """The plain line: a greeting, then the speaker's news, one piece per line; small talk when it has none."""
     first = listener.name.split()[0]
     if last_turn:
         return f" Anyway, I should get back to it. See you later, {first}!"
-    if turn == 0:
-        return f" Hi {first}! How is your day going?"
-    if turn == 1:
+    mine = sum(1 for who, _ in conversation.lines if who == speaker.name)
+    told = news_for(speaker, listener, conversation, memories)
+    news = f"You know, {told[mine]}." if mine < len(told) else ""
+    if not conversation.lines:
+        return f" Hi {first}! {news or 'How is your day going?'}"
+    if news:
+        return f" {news}"
+    if len(conversation.lines) == 1:
         return f" Good, thanks! I'm {speaker.activity}. And you?"
-    told = [m.text for m in memories if m.kind != "plan"]
-    if told:
-        return f" You know, {told[(turn - 2) % len(told)].rstrip('.')}."
     return f" Not much new here, {first}."
+
+
+def news_for(speaker: Speaker, listener: Speaker, conversation: Conversation, memories: list[MemoryNode]) -> list[str]:
+    """What the speaker has to tell the listener, most pressing first: what it is up to, then what it
+    heard from others, then what else it recalls that bears on the listener or the topic (its persona's
+    memories, its thoughts); nothing the listener told it, nothing already said in this conversation."""
+    said = {_same(core(line)) for _, line in conversation.lines}
+    # what it heard lately counts even when retrieval does not bring it up: news is what one passes on
+    lately = [m for m in speaker.memory.recent(RECENT_NEWS, kinds=("chat",))[::-1] if m not in memories]
+    heard = [m for m in memories + lately if m.source and m.kind == "chat" and m.subject != listener.name
+             and not m.text.startswith((f"{speaker.name} and ", f"{m.subject} and "))]  # not a summary
+    # what it was told at the start or thought (what it saw others do, or did itself, is not news)
+    other = [m for m in memories if m.kind in ("event", "thought") and m.subject is None]
+    news: list[str] = []
+    for text in [speaker.currently, *(m.text for m in heard), *(m.text for m in other)]:
+        item = news_in(text)
+        if item and _same(item) not in said and item not in news:
+            news.append(item)
+    return news

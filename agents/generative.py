@@ -5,7 +5,8 @@ wakes up (the plan draws on what it remembers), works through the schedule
 an hour at a time in 5-15 minute steps, notices what is around it whenever it
 starts a step, may talk to someone it sees, revises the rest of its day
 after a conversation or an inner-voice thought, reflects when enough has
-happened, and sleeps until the next wake-up. Nothing polls: every wake-up of
+happened, and, falling asleep, looks back over its day (revising what it is
+busy with these days) and sleeps until the next wake-up. Nothing polls: every wake-up of
 the process is a step ending, an answer arriving or a conversation starting.
 
 This module is the agent itself: who it is, what it knows and remembers,
@@ -13,22 +14,22 @@ what others may do to it (whisper, talk, interview) and the outline of its
 life. The parts of that life are functions taking the agent, one module per
 concern, so each reads in one sitting: ``days`` (wake up, plan, revise, live
 the day), ``places`` (where to do something), ``acting`` (go, act, react,
-wait, sleep), ``dialogue`` (talk) and ``reflection`` (reflect).
+wait, sleep), ``dialogue`` (talk), ``reflection`` (reflect) and ``identity``
+(who it is these days, revised every night).
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import simpy
 
 from agentville.sim import events
 from agentville.sim.scenario import CognitionSpec, PersonaSpec
 
-from . import acting, days
+from . import acting, days, identity
 from .acting import ACTING, AWAKE, TALKING
 from .asking import Unparseable
 from .dialogue import Conversation, clean_line
@@ -59,7 +60,10 @@ class GenerativeAgent:
         self.perception = Perception(self.name, bandwidth=c.attention_bandwidth)
         self.home = ctx.world.resolve(persona.home)
         self.state = AWAKE
-        self.activity = "waking up"
+        self.activity = "waking up"  # what it is doing (a conversation or a wait for someone only interrupts it)
+        self.currently = persona.currently.strip()  # what it is busy with these days, revised nightly (identity)
+        self.identity_upto = len(persona.memories) - 1  # identity: the last memory the revision has looked at
+        self._persona_text = ("", "")  # (currently, the persona block rendered with it)
         self.action_ends = 0.0
         # The engine's lookahead (sim.scheduler): it will not walk away before ``stays_until`` unless someone
         # here engages it, nor before ``alone_until`` (the end of its chunk of the day) unless it talks to
@@ -78,8 +82,8 @@ class GenerativeAgent:
         self.reflecting: simpy.Process | None = None
         self.next_chunk: NextChunk | None = None  # ahead: the next chunk of the day, being prepared
         self._reflected_upto = -1
-        self.known_places = {self.home.place} | {ctx.world.resolve(s.place, self.home).place for s in persona.routine}
-        self.learn_places(" ".join([persona.learned, persona.currently, *persona.memories]), log=False)
+        # Its home, routine and the places its texts name; its `knows` or the town's public places (sim.world).
+        self.known_places: set[str] = ctx.world.places_known_to(persona)
 
     # -- who it is -------------------------------------------------------------
     @property
@@ -92,18 +96,24 @@ class GenerativeAgent:
         """Who the agent is, in one line (the person rating its memories)."""
         return f"{self.name}, {self.persona.age}, {self.persona.traits}"
 
-    @functools.cached_property
+    @property
     def persona_text(self) -> str:
-        """The persona block every prompt starts with (first, so prompts of one agent share a prefix)."""
-        p = self.persona
-        return render("persona", name=p.name, age=p.age, traits=p.traits, learned=p.learned.strip(),
-                      currently=p.currently.strip(), lifestyle=p.lifestyle.strip() or "ordinary").strip()
+        """The persona block every prompt starts with (first, so prompts of one agent share a prefix).
+
+        It says who the agent is now: rendered again only when ``currently`` was revised, identical otherwise.
+        """
+        if not self._persona_text[1] or self._persona_text[0] != self.currently:
+            p = self.persona
+            self._persona_text = (self.currently, render(
+                "persona", name=p.name, age=p.age, traits=p.traits, learned=p.learned.strip(),
+                currently=self.currently, lifestyle=p.lifestyle.strip() or "ordinary").strip())
+        return self._persona_text[1]
 
     # -- memory ------------------------------------------------------------------
     def remember(self, kind: str, text: str, *, subject: str | None = None, evidence: tuple[int, ...] = (),
-                 depth: int = 0) -> simpy.Process:
+                 depth: int = 0, source: str | None = None) -> simpy.Process:
         """Consolidate one memory in the background (see ``remember_all``); the process's value is its node."""
-        return self.remember_all([Impression(kind, text, subject, evidence, depth)])
+        return self.remember_all([Impression(kind, text, subject, evidence, depth, source)])
 
     def remember_all(self, impressions: Sequence[Impression], *, delay: float = CONSOLIDATION_S) -> simpy.Process:
         """Consolidate memories in the background: the agent goes on while they are rated.
@@ -137,9 +147,11 @@ class GenerativeAgent:
         for impression, vector in zip(impressions, vectors, strict=True):
             node = self.memory.add(impression.kind, impression.text, now=ctx.env.now,
                                    importance=self._ratings[impression.text], embedding=vector,
-                                   subject=impression.subject, evidence=impression.evidence, depth=impression.depth)
+                                   subject=impression.subject, evidence=impression.evidence, depth=impression.depth,
+                                   source=impression.source)
+            learned_in: dict[str, Any] = {"source": node.source} if node.source else {}
             ctx.log(events.MEMORY, self.name, id=node.id, kind=node.kind, text=node.text, importance=node.importance,
-                    subject=node.subject, evidence=list(node.evidence), depth=node.depth)
+                    subject=node.subject, evidence=list(node.evidence), depth=node.depth, **learned_in)
             nodes.append(node)
         return nodes
 
@@ -154,7 +166,10 @@ class GenerativeAgent:
         return self.memory.retrieve(self.ctx.llm.embed([query])[0], now=self.ctx.env.now, k=k, touch=touch)
 
     def learn_places(self, text: str, *, log: bool = True) -> None:
-        """Places named in ``text`` become known (heard of in a conversation, a thought, a memory)."""
+        """Places named in ``text`` become known (heard of in a conversation, a thought, a memory).
+
+        Names are matched as people say them ("the Willow Market"; ``sim.placenames``), aliases included.
+        """
         for place in self.ctx.world.places_named_in(text):
             if place not in self.known_places:
                 self.known_places.add(place)
@@ -202,8 +217,10 @@ class GenerativeAgent:
             self.interrupt.succeed()
 
     def leave(self, conversation: Conversation) -> None:
+        """The conversation is over: it is seen going back to what it was doing (until its next step)."""
         self.conversation = None
         self.state = AWAKE
+        self.ctx.town.start_action(self.name, self.activity, f"{self.name} is {self.activity}")
 
     def interview(self, question: str) -> str:
         """Answer ``question`` from memory, without changing the agent (no memory touched, no seed used)."""
@@ -244,11 +261,10 @@ class GenerativeAgent:
         if not self.cognition.planning:
             yield from days.live_moment_to_moment(self)
             return
-        day = ctx.now.date()
-        if days.day_over(self, day, ctx.env.now):  # starting late in the evening: sleep, then plan tomorrow
-            day = day + dt.timedelta(days=1)
-        wake = yield from days.choose_wake(self, day)
-        wake = max(wake, ctx.env.now)
+        # Starting in its waking hours it is up (a night worker's may have begun yesterday); late in its day
+        # it sleeps, then plans the next; otherwise it decides when to get up.
+        day, up = days.first_day(self, ctx.env.now)
+        wake = ctx.env.now if up else max((yield from days.choose_wake(self, day)), ctx.env.now)
         strokes: simpy.Process | None = None
         while True:
             if wake > ctx.env.now:
@@ -258,6 +274,7 @@ class GenerativeAgent:
             # Falling asleep it decides when to get up; the next day's plan is then asked, due on waking.
             day = day + dt.timedelta(days=1)
             yield from acting.fall_asleep(self)
+            ctx.env.process(identity.revise_identity(self, day), owner=self.name)  # beside the night (identity)
             asleep = ctx.env.now
             self.stays_until = self.alone_until = asleep + MIN_SLEEP_S  # however early it decides to wake
             while days.day_over(self, day, asleep + MIN_SLEEP_S):  # asleep so late that this day is gone too

@@ -44,6 +44,7 @@ class MemoryNode:
     depth: int = 0
     evidence: tuple[int, ...] = ()
     subject: str | None = None  # who or what it is about, when known (perception, chat)
+    source: str | None = None  # the conversation it was learned in (who said it: ``subject``)
 
 
 @dataclass(frozen=True)
@@ -55,6 +56,7 @@ class Impression:
     subject: str | None = None
     evidence: tuple[int, ...] = ()
     depth: int = 0
+    source: str | None = None
 
 
 @dataclass
@@ -86,7 +88,8 @@ class MemoryStream:
         return iter(self.nodes)
 
     def add(self, kind: str, text: str, *, now: float, importance: int, embedding: np.ndarray,
-            evidence: tuple[int, ...] = (), depth: int = 0, subject: str | None = None) -> MemoryNode:
+            evidence: tuple[int, ...] = (), depth: int = 0, subject: str | None = None,
+            source: str | None = None) -> MemoryNode:
         if kind not in KINDS:
             raise ValueError(f"unknown memory kind {kind!r} (one of {KINDS})")
         vector = np.asarray(embedding, dtype=np.float32).ravel()
@@ -96,7 +99,7 @@ class MemoryStream:
         if index == len(self._importance):
             self._reserve(max(16, 2 * index), vector.shape[0])
         node = MemoryNode(index, kind, text, now, now, int(min(10, max(1, importance))), depth, tuple(evidence),
-                          subject)
+                          subject, source)
         self.nodes.append(node)
         norm = float(np.linalg.norm(vector))
         self._vectors[index] = vector / norm if norm > 0 else vector  # unit rows: relevance is one product

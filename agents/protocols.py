@@ -36,6 +36,8 @@ class Speaker(Protocol):
     ctx: AgentContext
     cognition: CognitionSpec
     activity: str
+    currently: str  # what it is up to these days (revised daily)
+    memory: MemoryStream
     last_talked: dict[str, float]
 
     @property
@@ -50,7 +52,7 @@ class Speaker(Protocol):
 
     def recall(self, query: str, *, touch: bool = True) -> list[MemoryNode]: ...
 
-    def remember(self, kind: str, text: str, *, subject: str | None = None) -> simpy.Process: ...
+    def remember_all(self, impressions: Sequence[Impression]) -> simpy.Process: ...
 
     def learn_places(self, text: str) -> None: ...
 

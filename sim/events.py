@@ -39,6 +39,7 @@ INTERVIEW = "interview"
 LLM_CALL = "llm_call"
 PARSE_FAILED = "parse_failed"
 FALLBACK = "fallback"
+IDENTITY = "identity"
 
 
 # -- payloads -------------------------------------------------------------------
@@ -107,6 +108,7 @@ class Memory(TypedDict):
     subject: str | None
     evidence: list[int]
     depth: int
+    source: NotRequired[str]  # the conversation it was learned in (from ``subject``)
 
 
 class LearnedPlace(TypedDict):
@@ -205,12 +207,20 @@ class Fallback(TypedDict):
     value: str
 
 
+class Identity(TypedDict):
+    """Falling asleep, an agent revised what it is busy with these days (its persona's "currently" line),
+    from the day's memories; ``day`` is the day it wakes up to."""
+    currently: str
+    previous: str
+    day: str
+
+
 PAYLOADS: dict[str, type] = {
     RUN_STARTED: RunStarted, RUN_FINISHED: RunFinished, AGENT_ADDED: AgentAdded, INTERVENTION: Intervention,
     PLACED: Placed, MOVE: Move, ARRIVED: Arrived, ACTION: Action, OBJECT_STATE: ObjectState, MEMORY: Memory,
     LEARNED_PLACE: LearnedPlace, PLAN: Plan, REACTION: Reaction, CONVERSATION_START: ConversationStart,
     UTTERANCE: Utterance, CONVERSATION_END: ConversationEnd, REFLECTION: Reflection, INTERVIEW: Interview,
-    LLM_CALL: LLMCall, PARSE_FAILED: ParseFailed, FALLBACK: Fallback,
+    LLM_CALL: LLMCall, PARSE_FAILED: ParseFailed, FALLBACK: Fallback, IDENTITY: Identity,
 }
 KINDS = frozenset(PAYLOADS)
 WHERE_LOCATED = (PLACED, ARRIVED)  # kinds whose ``location`` is where the agent now is

@@ -1,47 +1,67 @@
 """Measures of what happened in a run, after the reference paper's studies.
 
 Offline measures read a run's events (a DataFrame from ``EventStore.events``);
-``knows`` questions live agents through an Experiment. Everything returns
-plain numbers or pandas tables.
+``knows`` questions live agents through an Experiment; ``diffusion`` (from
+``provenance``) traces who heard a fact from whom. Everything returns plain
+numbers, pandas tables or text.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
 from .events import CONVERSATION_END, LLM_CALL, MOVE, WHERE_LOCATED, Arrived, Placed
 from .location import place_of
+from .provenance import diffusion as diffusion  # re-exported: the provenance of facts
+from .provenance import mentions
+from .provenance import tree_text as tree_text
 
 if TYPE_CHECKING:
     from .experiment import Experiment
 
 KNOWS_PROMPT = ("{name} remembers:\n{memories}\n\nQuestion: going only by these memories, does {name} know that "
                 "{fact}? Answer yes or no.\nAnswer:")
+JUDGES = ("keywords", "model")
 
 
-def knows(exp: Experiment, fact: str, keywords: Iterable[str]) -> pd.DataFrame:
+def knows(exp: Experiment, fact: str, keywords: Iterable[str], judge: str | None = None) -> pd.DataFrame:
     """Does each agent know ``fact``? One row per agent (agent, knows, time).
 
-    An agent none of whose memories mention any of ``keywords`` does not know
-    it (no model call); otherwise the model judges from the memories that do,
-    with a yes/no choice whose seed does not disturb the run.
+    What an agent knows is what it remembers plus what its persona says (the
+    scenario's ``learned`` and ``currently`` texts and first memories: the
+    paper's start values come from exactly those). The ``keywords`` judge
+    (deterministic; the default with the fake backend) says an agent knows
+    the fact when any of that text mentions a keyword. The ``model`` judge
+    (the default otherwise) asks the model, from the texts that mention a
+    keyword, with a yes/no choice whose seed does not disturb the run; an
+    agent none of whose texts mention a keyword does not know (no call).
     """
-    words = [k.lower() for k in keywords]
+    judge = judge or ("keywords" if exp.sim.llm.model_id == "fake" else "model")
+    if judge not in JUDGES:
+        raise ValueError(f"unknown judge {judge!r}: one of {', '.join(JUDGES)}")
+    words = list(keywords)
     rows = []
     for name, agent in exp.agents.items():
-        relevant = [m.text for m in agent.memory if any(w in m.text.lower() for w in words)]
-        verdict = False
-        if relevant:
+        relevant = [t for t in known_texts(agent) if mentions(t, words)]
+        verdict = bool(relevant)
+        if relevant and judge == "model":
             prompt = KNOWS_PROMPT.format(name=name, fact=fact, memories="\n".join(f"- {t}" for t in relevant[-8:]))
             answer = exp.sim.llm.choice_now(prompt, ("yes", "no"), purpose="knows", agent=name,
                                             seed_key=f"{fact}\x1f{exp.sim.env.now}", default="yes")
             verdict = answer == "yes"
         rows.append({"agent": name, "knows": verdict, "time": exp.now})
     return pd.DataFrame(rows, columns=["agent", "knows", "time"])
+
+
+def known_texts(agent: Any) -> list[str]:
+    """What an agent knows as text: its persona's background and status, then its memories, oldest first."""
+    persona = agent.persona
+    background = [persona.learned.strip(), getattr(agent, "currently", persona.currently).strip()]
+    return [t for t in background if t] + [m.text for m in agent.memory]
 
 
 def share(table: pd.DataFrame) -> float:
@@ -54,12 +74,12 @@ def conversation_pairs(events: pd.DataFrame) -> set[frozenset[str]]:
 
 
 def acquaintances(exp: Experiment) -> set[frozenset[str]]:
-    """Who knows whom: an agent whose memories name another (by full name), plus everyone who has talked."""
+    """Who knows whom: an agent whose persona or memories name another (by full name), plus everyone who has talked."""
     residents = exp.agents
     names = list(residents)
     edges: set[frozenset[str]] = set()
     for name, agent in residents.items():
-        text = " ".join(m.text for m in agent.memory)
+        text = " ".join(known_texts(agent))
         edges |= {frozenset((name, other)) for other in names if other != name and other in text}
     if exp.run_id is not None:
         edges |= conversation_pairs(exp.events(kinds=[CONVERSATION_END]))

@@ -26,13 +26,15 @@ FOLDERS = {"sim": "agentville.sim", "agents": "agentville.agents", "dashboard": 
 MAX_LINES = 360  # "about 350": small enough to read in one sitting
 
 LAYERS = [
-    ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario", "sim.world",
-                "sim.town", "sim.store", "sim.eventwriter", "sim.kernel", "sim.eventlog"]),
+    ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario",
+                "sim.scenario_checks", "sim.placenames", "sim.world", "sim.town", "sim.store", "sim.eventwriter",
+                "sim.kernel", "sim.eventlog"]),
     ("generation", ["sim.generation"]),
     ("context", ["sim.context"]),
     ("agents", ["agents"]),
     ("runtime", ["sim.engine", "sim.scheduler", "sim.runner"]),
-    ("interfaces", ["sim.experiment", "sim.metrics", "sim.stats", "sim.sweep", "sim.cli", "dashboard"]),
+    ("interfaces", ["sim.experiment", "sim.metrics", "sim.provenance", "sim.stats", "sim.sweep", "sim.cli",
+                    "dashboard"]),
 ]
 
 

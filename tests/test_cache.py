@@ -41,8 +41,12 @@ def test_second_identical_run_is_served_from_cache(tiny, tmp_path):
     first_backend, second_backend = FakeBackend(), FakeBackend()
     first = run(tiny, store, backend=first_backend)
     second = run(tiny, store, backend=second_backend)
-    assert first_backend.calls == first.llm_calls > 0
-    assert second_backend.calls == 0 and second.extra["cache_hits"] == second.llm_calls
+    assert first.llm_calls > 0
+    # An answer is logged and cached when it is delivered: the few asked ahead and not yet due at the end
+    # (the next hour's steps) are neither, so the rerun asks exactly those again, and nothing else.
+    ahead = first_backend.calls - first.llm_calls
+    assert 0 <= ahead <= 4
+    assert second_backend.calls == ahead and second.extra["cache_hits"] == second.llm_calls
     assert comparable(store, first.run_id) == comparable(store, second.run_id)
     walls = [e.wall for e in store.iter_events(second.run_id, kinds=["llm_call"])]
     assert all(w["cache_hit"] for w in walls)
@@ -65,7 +69,7 @@ def test_cache_off_asks_the_model_every_time(tiny, tmp_path):
     run(tiny, store)
     backend = FakeBackend()
     summary = run(tiny, store, backend=backend, cache_mode="off")
-    assert backend.calls == summary.llm_calls
+    assert summary.llm_calls <= backend.calls <= summary.llm_calls + 4  # + those asked ahead, due after the end
     assert store.db.execute("SELECT COUNT(*) FROM llm_cache").fetchone()[0] == summary.llm_calls
 
 

@@ -93,6 +93,39 @@ def test_the_valentines_study_prints_its_comparison_table(tmp_path):
     for row in ("party known, end", "candidacy known, end", "network density, end", "invited who attended"):
         assert re.search(rf"^{row}\s+\S+\s+\S+", done.stdout, re.M), done.stdout
     assert "model fake" in done.stdout and "52%" in done.stdout
+    # both pieces of news travel by word of mouth, and the tree says who told whom
+    for fact in ("party", "candidacy"):
+        spread = re.search(rf"How the {fact} spread: (\d+) of 25 knew it, (\d+) by conversation", done.stdout)
+        assert spread and int(spread.group(2)) >= 3, done.stdout
+    assert re.search(r"^Sam Moore \(at start\)\n[├└]── ", done.stdout, re.M), done.stdout
+    start = re.search(r"^candidacy known, start\s+\S+\s+(\d+)%", done.stdout, re.M)
+    assert start and int(start.group(1)) == 4  # Sam alone: 1 of 25, as in the paper
+
+
+def test_the_valentines_study_runs_on_another_scenario(tmp_path):
+    done = subprocess.run([sys.executable, "experiments/valentines.py", "--llm", "fake", "--scenario",
+                           str(WORLDS / "the_ville_3.yaml"), "--db", str(tmp_path / "v.db")],
+                          capture_output=True, text=True, cwd=ROOT, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert "the_ville_3, 3 agents" in done.stdout and "How the party spread" in done.stdout
+
+
+def test_what_a_persona_says_counts_as_known_and_the_judge_can_be_chosen(tiny, tmp_path):
+    scenario = tiny.model_copy(update={"personas": [
+        tiny.personas[0].model_copy(update={"currently": "Ann is organising a circus in the park."}),
+        *tiny.personas[1:]]})
+    backend = FakeBackend()
+    with Experiment(scenario, db=tmp_path / "j.db", backend=backend) as exp:
+        exp.run("+1m")
+        calls = backend.calls
+        by_keywords = metrics.knows(exp, "there is a circus in town", ["circus"])
+        assert backend.calls == calls  # the keyword judge (the fake backend's default) asks nobody
+        by_model = metrics.knows(exp, "there is a circus in town", ["circus"], judge="model")
+        assert backend.calls == calls + 1  # the model is asked about Ann only: nothing Bob knows mentions it
+        with pytest.raises(ValueError, match="unknown judge"):
+            metrics.knows(exp, "x", ["x"], judge="oracle")
+    assert by_keywords.set_index("agent")["knows"].to_dict() == {"Ann": True, "Bob": False}
+    assert not by_model.set_index("agent")["knows"]["Bob"]
 
 
 def test_time_past_the_end_of_simulated_time_is_a_clear_error(tiny, tmp_path):

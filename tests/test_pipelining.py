@@ -14,7 +14,7 @@ import pytest
 from agentville.agents.dialogue import line_seconds
 from agentville.agents.timing import CONSOLIDATION_S, THINKING_S
 from agentville.sim import events
-from agentville.sim.generation import FakeBackend
+from agentville.sim.generation import Completion, FakeBackend
 from agentville.sim.runner import assemble
 from agentville.sim.scenario import load_scenario
 from agentville.sim.store import EventStore
@@ -23,13 +23,25 @@ from .conftest import WORLDS
 from .test_engine import ThreadedBackend
 
 
+class Insightful(FakeBackend):
+    """The fake backend, with insights that parse (the fake's plain answer for them is "nothing new")."""
+
+    def answer(self, request):
+        if request.purpose != "reflection_insights":
+            return super().answer(request)
+        self.calls += 1
+        text = (f" what stands out in insight {self.calls} is the cafe (because of 1, 2)\n"
+                f"2. people keep talking in insight {self.calls} (because of 2)")
+        return Completion(text, len(request.prompt.split()), len(text.split()))
+
+
 @pytest.fixture(scope="module")
 def village(tmp_path_factory):
     """The three-person village for 30 hours (plans, conversations, reflections), as a list of events."""
     scenario = load_scenario(WORLDS / "the_ville_3.yaml")
     folder = tmp_path_factory.mktemp("pipelining")
     with EventStore(folder / "v.db") as store:
-        sim = assemble(scenario, store=store, backend=FakeBackend(), seed=3)
+        sim = assemble(scenario, store=store, backend=Insightful(), seed=3)
         summary = sim.run(scenario.start + dt.timedelta(hours=30))
         return list(store.iter_events(summary.run_id))
 

@@ -1,0 +1,193 @@
+"""News travels by word of mouth: what one agent says becomes what its listener knows and retells.
+
+The paper's headline result (Isabella's party, Sam's candidacy) needs a fact
+to go from a persona, through a line of dialogue, into the listener's memory
+(tagged with who said it and in which conversation), and on to a third
+agent, without growing a wrapper at every hop. These runs use the agents'
+plain answers (the fake backend's), so they hold for any failing model too.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import textwrap
+
+import pytest
+
+from agentville.agents.asking import Unparseable
+from agentville.agents.takeaway import core, news_in, parse, plain
+from agentville.sim import metrics
+from agentville.sim.runner import assemble
+from agentville.sim.scenario import load_scenario
+from agentville.sim.store import EventStore
+from tests.scripted import ScriptedBackend
+
+PARTY = "Ann is throwing a birthday party at the Cafe on Friday at 6 pm"
+TOWN = textwrap.dedent(f"""\
+    name: Gossip town
+    start: 2023-02-13T07:00
+    seed: 5
+    places:
+      - name: Cafe
+        xy: [0, 0]
+        areas:
+          - name: hall
+            objects: [counter, table]
+      - name: Park
+        xy: [5, 0]
+        areas:
+          - name: lawn
+            objects: [bench, pond]
+      - name: Ann's house
+        kind: home
+        xy: [0, 5]
+        areas: [{{name: Ann's room, objects: [bed]}}]
+      - name: Bob's house
+        kind: home
+        xy: [5, 5]
+        areas: [{{name: Bob's room, objects: [bed]}}]
+      - name: Cid's house
+        kind: home
+        xy: [10, 5]
+        areas: [{{name: Cid's room, objects: [bed]}}]
+    paths:
+      - {{between: [Cafe, Park], minutes: 5}}
+      - {{between: [Cafe, Ann's house], minutes: 5}}
+      - {{between: [Park, Bob's house], minutes: 5}}
+      - {{between: [Park, Cid's house], minutes: 5}}
+    personas:
+      - name: Ann
+        age: 30
+        traits: cheerful, sociable
+        currently: {PARTY}.
+        home: "Ann's house: Ann's room"
+        routine:
+          - {{at: "07:00", activity: waking up, place: home}}
+          - {{at: "08:00", activity: serving coffee, place: "Cafe: hall: counter"}}
+          - {{at: "21:00", activity: sleeping, place: "Ann's house: Ann's room: bed"}}
+      - name: Bob
+        age: 41
+        traits: quiet
+        home: "Bob's house: Bob's room"
+        routine:
+          - {{at: "07:00", activity: waking up, place: home}}
+          - {{at: "08:00", activity: reading the paper, place: "Cafe: hall: table"}}
+          - {{at: "09:30", activity: walking by the pond, place: "Park: lawn: pond"}}
+          - {{at: "21:00", activity: sleeping, place: "Bob's house: Bob's room: bed"}}
+      - name: Cid
+        age: 25
+        traits: curious
+        home: "Cid's house: Cid's room"
+        routine:
+          - {{at: "07:00", activity: waking up, place: home}}
+          - {{at: "08:00", activity: feeding the ducks, place: "Park: lawn: bench"}}
+          - {{at: "21:00", activity: sleeping, place: "Cid's house: Cid's room: bed"}}
+    """)
+
+
+@pytest.fixture
+def gossip(tmp_path):
+    path = tmp_path / "gossip.yaml"
+    path.write_text(TOWN)
+    scenario = load_scenario(path)
+    backend = ScriptedBackend({"reaction": "talk", "conversation_end": "no", "revise_needed": "yes"})
+    with EventStore(tmp_path / "run.db") as store:
+        sim = assemble(scenario, store=store, backend=backend)
+        summary = sim.run(scenario.start + dt.timedelta(hours=5))
+        return store.events(summary.run_id), sim
+
+
+def memories_of(events, agent):
+    rows = events[(events.kind == "memory") & (events.agent == agent)]
+    return list(rows.data)
+
+
+def test_a_fact_said_in_a_conversation_reaches_the_listeners_memory_with_its_provenance(gossip):
+    events, _ = gossip
+    heard = [m for m in memories_of(events, "Bob") if "birthday party" in m["text"] and m.get("source")
+             and m["text"].startswith("Ann told")]
+    assert heard, "Bob never learned of the party from Ann"
+    first = heard[0]
+    assert first["kind"] == "chat" and first["subject"] == "Ann"
+    assert first["text"] == f"Ann told Bob: {PARTY}"
+    starts = events[events.kind == "conversation_start"]
+    talk = starts[starts.data.map(lambda d: d["conversation"] == first["source"])].iloc[0]
+    assert {talk.agent, talk.data["partner"]} == {"Ann", "Bob"}
+
+
+def test_a_listener_retells_it_to_a_third_agent_without_nesting(gossip):
+    events, sim = gossip
+    heard = [m for m in memories_of(events, "Cid") if "birthday party" in m["text"] and m.get("source")
+             and m["text"].startswith("Bob told")]
+    assert heard, "Cid never heard of the party"
+    assert heard[0]["subject"] == "Bob" and heard[0]["text"] == f"Bob told Cid: {PARTY}"
+    tree = metrics.diffusion(events, ["birthday party"], {"Ann": sim.agents["Ann"].persona.currently})
+    rows = {r.agent: r for r in tree.itertuples()}
+    assert rows["Ann"].how == "at start"
+    assert (rows["Bob"].how, rows["Bob"].source, rows["Bob"].place) == ("conversation", "Ann", "Cafe")
+    assert (rows["Cid"].how, rows["Cid"].source, rows["Cid"].place) == ("conversation", "Bob", "Park")
+    assert rows["Bob"].sim_time < rows["Cid"].sim_time
+    assert "Cid" in metrics.tree_text(tree)
+
+
+def test_an_invitation_leaves_the_listener_something_to_do(gossip):
+    events, _ = gossip
+    thoughts = [m for m in memories_of(events, "Bob") if m["kind"] == "thought" and m.get("source")]
+    assert thoughts and "birthday party" in thoughts[0]["text"]
+    asked = [d["prompt"] for a, k, d in zip(events.agent, events.kind, events.data)
+             if a == "Bob" and k == "llm_call" and d["purpose"] == "revise_schedule"]
+    assert any("birthday party" in prompt for prompt in asked)  # it rethinks its day with the news in mind
+
+
+@pytest.mark.parametrize("line, said", [
+    ("Hi Bob! You know, Ann is throwing a party on Friday.", "Ann is throwing a party on Friday"),
+    ("You know, Bob told Cid: Ann is throwing a party on Friday.", "Ann is throwing a party on Friday"),
+    ("Did you hear? Ann told me that the cafe closes early", "the cafe closes early"),
+    ("Good morning, Ann. The pond froze over last night!", "The pond froze over last night"),
+])
+def test_the_core_of_a_line_drops_greetings_openers_and_relays(line, said):
+    assert core(line) == said
+
+
+@pytest.mark.parametrize("line", ["Hi Bob! How is your day going?", "Good, thanks! I'm reading. And you?",
+                                  "Anyway, I should get back to it. See you later, Bob!", "Not much new here, Bob."])
+def test_small_talk_is_not_news(line):
+    assert news_in(line) is None
+
+
+@pytest.mark.parametrize("text, learned, next_step", [
+    ("- Ann is throwing a party on Friday\n- Ann thinks the cafe is too quiet\nNext: bring a cake",
+     ["Ann is throwing a party on Friday", "Ann thinks the cafe is too quiet"], "bring a cake"),
+    ("- nothing new\nNext: nothing", [], None),
+    ("- Ann is throwing a party on Friday\n\nLater that day", ["Ann is throwing a party on Friday"], None),
+    ("- Ann is throwing a party\n- ann is throwing a party\nNext: none", ["Ann is throwing a party"], None),
+    ("* The pond froze over last night.\nNext: go skating.", ["The pond froze over last night"], "go skating"),
+])
+def test_takeaways_parse(text, learned, next_step):
+    result = parse(text, "Bob")
+    assert (result.learned, result.next_step) == (learned, next_step)
+
+
+def test_a_takeaway_without_any_item_is_unparseable():
+    with pytest.raises(Unparseable):
+        parse("-\nWell, it was a nice chat.", "Bob")
+
+
+class _Stub:
+    def __init__(self, name):
+        self.name = name
+
+
+class _Talk:
+    def __init__(self, lines):
+        self.lines = lines
+
+
+def test_the_plain_takeaway_keeps_the_other_ones_news_and_parses():
+    talk = _Talk([("Ann", f"Hi Bob! You know, {PARTY}."), ("Bob", "Good, thanks! I'm reading. And you?"),
+                  ("Ann", "You know, the new espresso machine finally arrived this morning.")])
+    answer = plain(_Stub("Bob"), _Stub("Ann"), talk)
+    result = parse("-" + answer, "Bob")
+    assert result.learned == [f"Ann told Bob: {PARTY}",
+                              "Ann told Bob: the new espresso machine finally arrived this morning"]
+    assert result.next_step == f"keep in mind what Ann said: {PARTY}"
