@@ -271,7 +271,7 @@ def spread_of_a_fact(log: data.RunLog, t: float) -> None:
     colours = alt.Scale(domain=list(diffusion.COLOURS), range=list(diffusion.COLOURS.values()))
     knowers = alt.Chart(points).mark_circle(size=140, opacity=1).encode(
         x=x, y=y, color=alt.Color("how:N", scale=colours, legend=alt.Legend(orient="bottom")),
-        tooltip=["agent", "how", "source", "place", alt.Tooltip("time:T", format="%a %H:%M"), "text"])
+        tooltip=["agent:N", "how:N", "source:N", "place:N", alt.Tooltip("time:T", format="%a %H:%M"), "text:N"])
     st.altair_chart((tellings + knowers).properties(height=alt.Step(24)), width="stretch")
     st.code(provenance.tree_text(spread.table), language=None)  # monospaced: the branches line up
     st.dataframe(diffusion.shown_table(spread.table), hide_index=True, width="stretch")

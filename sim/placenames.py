@@ -21,6 +21,7 @@ free text could not tell apart.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Iterable, Mapping
 
@@ -28,6 +29,7 @@ ARTICLES = frozenset({"the", "a", "an"})
 LINKS = frozenset({"and", "of", "for", "at", "in", "on", "to", "by", "with"})  # words that name nothing
 CLOSE = 0.88  # conservative: a letter or two off in a name of two words or more ...
 CLOSE_WORD = 0.75  # ... and each word close to the name's word in its place ("Pakr" for "Park", not "but" for "house")
+SEEN_TEXTS = 4096  # texts whose places are remembered
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*'?")
 
 Key = tuple[str, ...]
@@ -53,13 +55,22 @@ def name_key(name: str) -> str:
     return " ".join(found)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _telling(run: Key, people: frozenset[str]) -> bool:
     """Two words or more that are not links, and one that is not a resident's name."""
     content = [w for w in run if w not in LINKS and w not in ARTICLES]
     return len(content) >= 2 and any(w not in people for w in content)
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def _close(a: str, b: str) -> float:
+    """difflib's ratio of two spellings (0 when it is plainly below ``CLOSE_WORD``).
+
+    Conversations repeat the same words against the same names all day, so answers are remembered, and
+    the lengths alone rule most pairs out (the ratio is at most 2 min(len) / (len a + len b)).
+    """
+    if 2 * min(len(a), len(b)) < CLOSE_WORD * (len(a) + len(b)):
+        return 0.0
     matcher = difflib.SequenceMatcher(None, a, b)
     return matcher.ratio() if matcher.real_quick_ratio() >= CLOSE_WORD and matcher.quick_ratio() >= CLOSE_WORD else 0.0
 
@@ -76,11 +87,28 @@ class PlaceNames:
                 if key:
                     keys[key, place] = None
         self._keys = sorted(keys, key=lambda kp: -len(kp[0]))  # longest first: "Dorm for Oak Hill College" first
+        spellable: dict[int, list[tuple[Key, str, str]]] = {}  # names long enough to be misspelt, by words
+        for key, place in self._keys:
+            if len(" ".join(key)) >= 8 and _telling(key, frozenset()):
+                spellable.setdefault(len(key), []).append((key, " ".join(key), place))
+        self._spellable = sorted(spellable.items(), reverse=True)  # longest first, as ``_keys``
+        self._seen: dict[str, list[str]] = {}
+        self._at_word: dict[str, list[tuple[Key, str, int]]] = {}  # word -> (name, place, where the word is in it)
+        for key, place in self._keys:
+            for j, word in enumerate(key):
+                self._at_word.setdefault(word, []).append((key, place, j))
         self._names = sorted({tuple(words(name)) for name in residents if words(name)}, key=len, reverse=True)
         self._people = frozenset(w for name in self._names for w in name)
 
     def named_in(self, text: str) -> list[str]:
-        """The places ``text`` names, sorted."""
+        """The places ``text`` names, sorted (remembered: agents hear the same lines again and again)."""
+        if text not in self._seen:
+            if len(self._seen) >= SEEN_TEXTS:
+                self._seen.clear()
+            self._seen[text] = self._find(text)
+        return list(self._seen[text])
+
+    def _find(self, text: str) -> list[str]:
         said = words(text)
         used = [False] * len(said)  # words already taken for a place: each names one place at most
         whole = self._whole(said, used)  # in this order: what a longer reading took, a shorter one cannot
@@ -117,14 +145,13 @@ class PlaceNames:
             if used[i]:
                 continue
             runs: dict[str, tuple[int, bool]] = {}  # place -> (its longest run from here, whether it starts the name)
-            for key, place in self._keys:
-                for j in range(len(key)):
-                    length = 0
-                    while (i + length < len(said) and j + length < len(key) and not used[i + length]
-                           and said[i + length] == key[j + length]):
-                        length += 1
-                    if 0 < length < len(key) and _telling(key[j:j + length], self._people):
-                        runs[place] = max(runs.get(place, (0, False)), (length, j == 0))
+            for key, place, j in self._at_word.get(said[i], ()):  # the names with this word, where it is in them
+                length = 0
+                while (i + length < len(said) and j + length < len(key) and not used[i + length]
+                       and said[i + length] == key[j + length]):
+                    length += 1
+                if 0 < length < len(key) and _telling(key[j:j + length], self._people):
+                    runs[place] = max(runs.get(place, (0, False)), (length, j == 0))
             if runs:
                 longest = max(length for length, _ in runs.values())
                 tied = {place: starts for place, (length, starts) in runs.items() if length == longest}
@@ -136,16 +163,19 @@ class PlaceNames:
     def _misspelt(self, said: list[str], used: list[bool]) -> list[str]:
         """3. Close spellings of whole names of two telling words or more, word for word."""
         found = []
-        for key, place in self._keys:
-            spelt = " ".join(key)
-            if len(spelt) < 8 or not _telling(key, frozenset()):
-                continue
-            for i in range(len(said) - len(key) + 1):
-                window = said[i:i + len(key)]
-                if any(used[i:i + len(key)]) or not _telling(tuple(window), self._people):
+        for size, names in self._spellable:
+            for i in range(len(said) - size + 1):
+                if any(used[i:i + size]):
                     continue
-                if _close(" ".join(window), spelt) >= CLOSE and all(
-                        said_word == word or _close(said_word, word) >= CLOSE_WORD
-                        for said_word, word in zip(window, key, strict=True)):
-                    found.append(self._take(used, i, len(key), place))
+                window = said[i:i + size]
+                joined = " ".join(window)
+                for key, spelt, place in names:
+                    # cheapest first: the lengths alone rule out most (a ratio is at most 2 min / sum)
+                    if 2 * min(len(joined), len(spelt)) < CLOSE * (len(joined) + len(spelt)):
+                        continue
+                    if (all(said_word == word or _close(said_word, word) >= CLOSE_WORD
+                            for said_word, word in zip(window, key, strict=True))
+                            and _telling(tuple(window), self._people) and _close(joined, spelt) >= CLOSE):
+                        found.append(self._take(used, i, size, place))
+                        break
         return found
