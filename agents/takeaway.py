@@ -34,6 +34,7 @@ _OPENER = re.compile(r"^(?:you know,|did you hear\??|guess what\??|i heard that|
 _TOLD = re.compile(r"^[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)* told (?:me|[A-Z][\w.'-]*(?: [A-Z][\w.'-]*)*)(?: that)?:?\s*")
 _SMALL_TALK = re.compile(r"\b(how is your day|how are you|and you\?|not much new|see you|get back to it|"
                          r"good, thanks)\b", re.I)
+_LINE_COPY = re.compile(r"^[A-Z][\w.'-]*(?: [A-Z][\w.'-]*){0,3}:\s+")  # "Klaus Mueller: ..."
 _PLANS = re.compile(r"\b(invit\w*|party|come|join|meet\w*|tonight|tomorrow|election|vote|"
                     r"\d{1,2}(?::\d\d)?\s*(?:am|pm)|o'clock)\b", re.I)
 
@@ -60,8 +61,12 @@ def news_in(line: str) -> str | None:
     return " ".join(said.split()[:MAX_CORE_WORDS])
 
 
-def parse(text: str, name: str) -> Takeaway:
-    """``- item`` lines (or ``- nothing new``), then an optional ``Next:`` line."""
+def parse(text: str, name: str, other: str = "the other") -> Takeaway:
+    """``- item`` lines (or ``- nothing new``), then an optional ``Next:`` line.
+
+    A small model sometimes copies a line of the talk ("Klaus: I am going to buy bread") instead of
+    noting it: such an item is kept as what ``other`` said, not as a fact in the first person.
+    """
     learned: list[str] = []
     next_step = None
     for raw in text.splitlines():
@@ -77,6 +82,8 @@ def parse(text: str, name: str) -> Takeaway:
         if not line.startswith(("-", "*", "•")):
             break  # the list is over; the model has moved on
         item = line.lstrip("-*• ").strip().rstrip(".")
+        if _LINE_COPY.match(item):
+            item = f"{other} said: {_LINE_COPY.sub('', item, count=1)}"
         if _NOTHING.match(item) or len(item.split()) < 3:
             continue
         if item.lower() not in (i.lower() for i in learned):
@@ -105,5 +112,5 @@ def take_away(me: Speaker, other: Speaker, conversation: Conversation, at: float
         me.ctx, me.name,
         render("takeaway", persona=me.persona_text, name=me.name, other=other.name,
                place=conversation.where.place, lines=conversation.transcript()),
-        lambda text: parse(text, me.name), check=check, purpose="conversation_takeaway", max_tokens=96,
+        lambda text: parse(text, me.name, other.name), check=check, purpose="conversation_takeaway", max_tokens=96,
         stop=LIST_END, prefix="-", default=plain(me, other, conversation), due=at))

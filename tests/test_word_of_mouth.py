@@ -162,9 +162,11 @@ def test_small_talk_is_not_news(line):
     ("- Ann is throwing a party on Friday\n\nLater that day", ["Ann is throwing a party on Friday"], None),
     ("- Ann is throwing a party\n- ann is throwing a party\nNext: none", ["Ann is throwing a party"], None),
     ("* The pond froze over last night.\nNext: go skating.", ["The pond froze over last night"], "go skating"),
+    ("- Kuhl Mueller: I am going to buy a loaf of bread\nNext: nothing",
+     ["Ann said: I am going to buy a loaf of bread"], None),  # a copied line is kept as the other's words
 ])
 def test_takeaways_parse(text, learned, next_step):
-    result = parse(text, "Bob")
+    result = parse(text, "Bob", "Ann")
     assert (result.learned, result.next_step) == (learned, next_step)
 
 
