@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from agentville.sim import events
 
-from . import ahead, habits, planning
+from . import ahead, commitments, habits, planning
 from .acting import act, sleep_until
 from .asking import LIST_END, Unparseable, ask
 from .places import choose_location
@@ -112,11 +112,13 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
     ctx, persona = agent.ctx, agent.persona
     at = ctx.clock.at(wake)
     date = f"{day:%A, %B %d}"
-    remembered = agent.recall(f"{agent.name}'s plans and commitments for {date}")
+    remembered = agent.recall(_plans_query(agent, day))
     routine = _routine_from(persona, at)
     # Without a routine, nothing: the persona's lifestyle is in ``persona_text`` already.
     usual = "\n".join(f"{i}. {s.activity} at {s.at}" for i, s in enumerate(routine, 1)) or "(no fixed routine)"
-    plain = [f"{s.activity} at {s.at}" for s in routine] + persona.daily_requirements
+    promised = [f"{c.activity} at {c.start // 60:02d}:{c.start % 60:02d}"
+                for c in commitments.for_day(agent, day, remembered)]
+    plain = promised + [f"{s.activity} at {s.at}" for s in routine] + persona.daily_requirements
     for filler in ("wake up and get ready", "go about the day", "relax in the evening"):
         if len(plain) < 3:
             plain.append(filler)
@@ -128,6 +130,10 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
         prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
         due=due, listing=True)
     return strokes
+
+
+def _plans_query(agent: GenerativeAgent, day: dt.date) -> str:
+    return f"{agent.name}'s plans and commitments for {day:%A, %B %d}"
 
 
 def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
@@ -149,7 +155,10 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
     # day), which keeps a small model on the format and the persona's habits.
     # Times are read on the date it wakes up (a night guard's day resumed after midnight is the day before's).
     from_date = _midnight(ctx, at.date())
-    first, rest = _first_lines(persona, at, _plain_schedule(persona, at, round((habit - from_date) / 60)))
+    bed = round((habit - from_date) / 60)
+    first, rest = _first_lines(persona, at, _plain_schedule(persona, at, bed))
+    promised = commitments.for_day(agent, day, agent.recall(_plans_query(agent, day), touch=False))
+    rest = commitments.fit(rest, at.hour * 60 + at.minute, promised, bed)
     try:
         plain = planning.parse_schedule("\n".join([first, *rest]), from_date, after=wake, minimum=1)
     except Unparseable:

@@ -193,3 +193,37 @@ def test_the_plain_takeaway_keeps_the_other_ones_news_and_parses():
     assert result.learned == [f"Ann told Bob: {PARTY}",
                               "Ann told Bob: the new espresso machine finally arrived this morning"]
     assert result.next_step == f"keep in mind what Ann said: {PARTY}"
+
+
+def test_an_invitation_heard_on_one_day_brings_the_listeners_to_the_party_the_next(tmp_path):
+    party = "Ann is throwing a birthday party at the Cafe on February 14th from 6 pm to 8 pm"
+    path = tmp_path / "party.yaml"
+    path.write_text(TOWN.replace(PARTY, party))
+    scenario = load_scenario(path)
+    backend = ScriptedBackend({"reaction": "talk", "conversation_end": "no"})
+    with EventStore(tmp_path / "run.db") as store:
+        sim = assemble(scenario, store=store, backend=backend)
+        summary = sim.run(dt.datetime(2023, 2, 14, 19, 30))
+        events = store.events(summary.run_id)
+    plans = {(a, d["date"]): d for a, d in zip(events.agent, events.data) if d.get("level") == "day"}
+    for guest in ("Bob", "Cid"):
+        tuesday = plans[guest, "2023-02-14"]
+        assert "going to the birthday party at Cafe at 18:00" in tuesday["strokes"]
+        assert {"start": "18:00", "end": "20:00", "activity": "going to the birthday party at Cafe"} in \
+            tuesday["schedule"]
+        monday = plans[guest, "2023-02-13"]
+        assert not [r for r in monday["schedule"] if "party" in r["activity"]]  # only on the day it is
+    start, end = ((dt.datetime(2023, 2, 14, h) - scenario.start).total_seconds() for h in (18, 20))
+    assert {"Bob", "Cid"} <= set(metrics.attendance(events, "Cafe", start, end))
+
+
+def test_commitments_are_read_for_their_day_and_fitted_into_the_habitual_day():
+    from agentville.agents.commitments import Commitment, fit
+
+    lines = ["08:00 serving coffee", "12:00 eating lunch", "17:00 reading", "19:00 cooking dinner", "22:00 sleeping"]
+    party = Commitment(18 * 60, 20 * 60, "going to the party at the Cafe")
+    assert fit(lines, 7 * 60, [party], 22 * 60) == [
+        "08:00 serving coffee", "12:00 eating lunch", "17:00 reading", "18:00 going to the party at the Cafe",
+        "20:00 cooking dinner", "22:00 sleeping"]
+    late = Commitment(23 * 60, 24 * 60, "going to the late show")  # after bedtime: not fitted in
+    assert fit(lines, 7 * 60, [late], 22 * 60) == lines
