@@ -381,6 +381,13 @@ VIEWS = {"Town map": shows("agents:"), "Agents": shows("Memory stream"), "Conver
          "Timeline": draws(MAP), "Relationships": draws("svg .node"), "Generation": shows("How early")}
 
 
+OPEN_EXPANDERS = """
+for (const summary of document.querySelectorAll('[data-testid="stExpander"] summary')) {
+  const details = summary.closest('details');
+  if (summary.offsetParent !== null && !(details && details.open)) summary.click();
+}"""
+
+
 def show_every_view(driver: webdriver.Chrome, tmp_path: Path, dashboard: subprocess.Popen) -> tuple[str, list[str]]:
     """Visit every tab, open every expander, see Ann's inspector then Bob's: the text shown on the way, and the
     markup (``MARKUP``) found in the page at each step."""
@@ -388,9 +395,9 @@ def show_every_view(driver: webdriver.Chrome, tmp_path: Path, dashboard: subproc
     made: list[str] = []
 
     def look(name: str) -> None:
-        for summary in driver.find_elements(By.CSS_SELECTOR, '[data-testid="stExpander"] summary'):
-            if summary.is_displayed():
-                driver.execute_script("arguments[0].click()", summary)
+        # In one script: a page still re-rendering (after choosing a resident) replaces its expanders, so
+        # element handles held across calls go stale; closed and visible ones are opened, open ones stay open.
+        driver.execute_script(OPEN_EXPANDERS)
         time.sleep(1)  # the expanders open, the charts draw
         seen.append(page_text(driver))
         made.extend(driver.execute_script(MARKUP))
