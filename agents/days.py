@@ -126,7 +126,8 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
         ctx, agent.name, render("day_plan", persona=agent.persona_text, name=agent.name, date=date,
                                 wake=f"{at:%H:%M}", usual=usual, needs=needs_line(agent),
                                 remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
-        planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=160, stop=LIST_END,
+        planning.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=160,
+        stop=(*LIST_END, "\n9.", f"\n{agent.name}'s"),  # at most 8 strokes; no second plan (small models ramble)
         prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
         due=due, listing=True)
     return strokes
@@ -173,7 +174,8 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
             ctx, agent.name, render("schedule", persona=agent.persona_text, name=agent.name, plan="; ".join(strokes),
                                     usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(no fixed routine)",
                                     needs=needs_line(agent), first=first),
-            parse, purpose="schedule", max_tokens=240, stop=LIST_END, prefix=first, joiner="\n",
+            parse, purpose="schedule", max_tokens=240, stop=(*LIST_END, f"\n{agent.name}'s", "\nEvery day"),
+            prefix=first, joiner="\n",
             default="\n".join(rest), listing=True)
     except Unparseable:  # not even the plain schedule fits what is left of the day: the plainest plan
         bedtime = max(wake + LAST_HOUR_S, habit)
