@@ -178,8 +178,11 @@ def inspector(log: data.RunLog, t: float) -> None:
     with left:
         st.subheader(f"{state['emoji']} {md(name)}")
         st.text(f"Now: {state['activity'] or '-'}\nWhere: {state['location'] or state['walking_to'] or '-'}")
+        revised = data.upto(log.kind(events.IDENTITY), t)  # "currently" as the agent last revised it by t
+        revised = revised[revised["agent"] == name]
         if persona is not None:
-            st.text(f"{persona.age}, {persona.traits}\n{persona.learned.strip()}\n{persona.currently.strip()}")
+            currently = revised["data"].iloc[-1]["currently"] if len(revised) else persona.currently.strip()
+            st.text(f"{persona.age}, {persona.traits}\n{persona.learned.strip()}\nCurrently: {currently}")
     with right:
         plan, revisions = data.day_plan(log, name, t)
         if plan is None:

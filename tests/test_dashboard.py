@@ -59,6 +59,19 @@ def texts(test: AppTest) -> str:
     return "\n".join(t.value for t in test.text)
 
 
+def test_the_inspector_shows_what_the_agent_is_busy_with_as_it_last_revised_it(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    log = data.load_run(village_db)
+    name = test.selectbox(key="agent").value
+    revised = log.kind("identity")
+    revised = revised[revised["agent"] == name]
+    assert len(revised), "a day's run revises every agent's 'currently' at night"
+    assert f"Currently: {revised['data'].iloc[-1]['currently']}" in texts(test)
+    test.slider(key="minute").set_value(0.0).run()  # before the night: the scenario's own line
+    persona = next(p for p in log.scenario.personas if p.name == name)
+    assert f"Currently: {persona.currently.strip()}" in texts(test)
+
+
 def test_the_page_shows_the_run_its_agents_and_the_latest_time(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
     log = data.load_run(village_db)
