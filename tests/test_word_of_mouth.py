@@ -227,3 +227,37 @@ def test_commitments_are_read_for_their_day_and_fitted_into_the_habitual_day():
         "20:00 cooking dinner", "22:00 sleeping"]
     late = Commitment(23 * 60, 24 * 60, "going to the late show")  # after bedtime: not fitted in
     assert fit(lines, 7 * 60, [late], 22 * 60) == lines
+
+
+class _Town:
+    """What commitments read of an agent: the town's place names and its clock."""
+
+    def __init__(self, start: dt.datetime):
+        self.world = type("World", (), {"places_named_in": staticmethod(
+            lambda text: ["Hobbs Cafe"] if "Hobbs Cafe" in text else [])})()
+        self.clock = type("Clock", (), {"at": staticmethod(lambda s: start + dt.timedelta(seconds=s))})()
+
+
+@pytest.mark.parametrize("text, heard_on, day, expected", [
+    ("Isabella is planning a party at Hobbs Cafe on February 14th from 5 pm to 7 pm", 13, 14,
+     (17 * 60, 19 * 60, "going to the party at Hobbs Cafe")),
+    ("Maria means to go to the poetry reading on Tuesday at 7:30 pm", 13, 14,
+     (19 * 60 + 30, 21 * 60 + 30, "going to the poetry reading")),
+    ("Klaus will join the 14 February dinner at 8 pm", 10, 14, (20 * 60, 22 * 60, "going to the 14 February dinner")),
+    ("there is a concert tomorrow at 9 pm", 13, 14, (21 * 60, 23 * 60, "going to the concert")),
+    ("there is a concert tomorrow at 9 pm", 12, 14, None),  # "tomorrow" two days ago was yesterday
+    ("a party at Hobbs Cafe on February 15th at 5 pm", 13, 14, None),  # another day
+    ("Isabella is planning a party on February 14th", 13, 14, None),  # no hour: nothing to fit in
+    ("Klaus is busy on February 14th at 5 pm", 13, 14, None),  # no event
+])
+def test_a_commitment_is_an_event_with_an_hour_on_its_day(text, heard_on, day, expected):
+    from agentville.agents import commitments
+    from agentville.agents.memory import MemoryNode
+
+    start = dt.datetime(2023, 2, heard_on, 9)
+    agent = type("Agent", (), {"ctx": _Town(start)})()
+    memory = MemoryNode(1, "chat", text, 0.0, 0.0, 5, source="x/1")
+    found = None
+    if commitments._names_day(text, dt.date(2023, 2, day), agent, memory):
+        found = commitments.read(text, agent)
+    assert (None if found is None else (found.start, found.end, found.activity)) == expected
