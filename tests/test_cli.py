@@ -146,3 +146,21 @@ def test_events_with_an_unknown_kind_or_agent_says_so(tmp_path):
     assert len(kind.stderr.strip().splitlines()) == len(agent.stderr.strip().splitlines()) == 1
     nowhere = agentville("events", str(db), "--csv", str(tmp_path / "missing" / "e.csv"))  # was a traceback
     assert nowhere.returncode == 2 and len(nowhere.stderr.strip().splitlines()) == 1, nowhere.stderr
+
+
+def test_dashboard_on_a_port_in_use_says_so_before_announcing_itself(tmp_path):
+    import socket
+
+    db = tmp_path / "run.db"
+    EventStore(db).close()
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "dashboard", str(db), "--address",
+                               "127.0.0.1", "--port", str(port), "--headless"], capture_output=True, text=True,
+                              cwd=ROOT, timeout=60)
+    assert done.returncode == 2 and "Dashboard on" not in done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"agentville: error: cannot serve the dashboard on 127.0.0.1:{port}: Address already in use "
+        "(is another dashboard running? pick another with --port)"]

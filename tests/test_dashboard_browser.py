@@ -234,6 +234,8 @@ def test_dashboard_renders_agents_and_map_in_a_real_browser(tmp_path, spawn, bro
     shot = tmp_path / "dashboard.png"
     assert browser.save_screenshot(str(shot))
     assert shot.stat().st_size > 0
+    # Streamlit's own "Deploy" button is not offered: this is a local viewer, not an app to publish
+    assert not [b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip() == "Deploy"]
     # every other tab with a chart draws it too (Vega charts, the Graphviz relationship graph)
     charts = {"Timeline": ".vega-embed canvas, .vega-embed svg", "Relationships": "svg .node",
               "Generation": ".vega-embed canvas, .vega-embed svg"}

@@ -150,17 +150,32 @@ def cmd_dashboard(args: argparse.Namespace) -> int:
         raise UserError(f"{args.db}: no such event store (make one with 'agentville run SCENARIO --db {args.db}')")
     if not 0 < args.port < 65536:
         raise UserError(f"--port {args.port}: not a port number")
+    port_free(args.address, args.port)
     spec = importlib.util.find_spec("agentville.dashboard.app")
     if spec is None or spec.origin is None:
         raise UserError("the dashboard is not installed (agentville.dashboard.app is missing)")
     command = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.address", args.address,
                "--server.port", str(args.port), "--server.headless", "true" if args.headless else "false",
-               "--browser.gatherUsageStats", "false", "--", *([str(Path(args.db).resolve())] if args.db else [])]
+               "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",  # no "Deploy" button
+               "--", *([str(Path(args.db).resolve())] if args.db else [])]
     env = {**os.environ, "AGENTVILLE_RUNS_DIR": str(Path(args.runs_dir).resolve())}
     print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
     sys.stdout.flush()
     os.execve(sys.executable, command, env)
     return 0  # not reached: the server has replaced this process
+
+
+def port_free(address: str, port: int) -> None:
+    """Refuse, before announcing the dashboard, an address and port another program already listens on."""
+    import socket
+
+    with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers do: only a listener is in the way
+        try:
+            probe.bind((address, port))
+        except OSError as exc:
+            raise UserError(f"cannot serve the dashboard on {address}:{port}: {exc.strerror or exc} "
+                            f"(is another dashboard running? pick another with --port)") from None
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
