@@ -192,7 +192,8 @@ def inspector(log: data.RunLog, t: float) -> None:
                         f"bed at {md(plan['bedtime'][-5:])})")
             st.text("\n".join(f"{i}. {s}" for i, s in enumerate(plan["strokes"], 1)))
             current = revisions[-1]["schedule"] if revisions else plan["schedule"]
-            st.dataframe(pd.DataFrame(current), hide_index=True, width="stretch")
+            schedule = pd.DataFrame(current, columns=["start", "end", "activity"])  # as a day is read
+            st.dataframe(schedule, hide_index=True, width="stretch")
             for revision in revisions:
                 st.caption(f"Revised at {revision['time']:%H:%M}: {md(revision['reason'])}")
     stream = data.memories(log, name, t)

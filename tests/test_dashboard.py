@@ -59,6 +59,12 @@ def texts(test: AppTest) -> str:
     return "\n".join(t.value for t in test.text)
 
 
+def test_the_schedule_reads_start_end_activity(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    schedule = next(d.value for d in test.dataframe if "activity" in d.value.columns and "start" in d.value.columns)
+    assert list(schedule.columns) == ["start", "end", "activity"] and len(schedule)
+
+
 def test_the_inspector_shows_what_the_agent_is_busy_with_as_it_last_revised_it(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
     log = data.load_run(village_db)
