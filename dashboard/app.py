@@ -288,7 +288,8 @@ def generation(log: data.RunLog, t: float) -> None:
     if calls.empty:
         st.info("No model calls yet")
         return
-    st.dataframe(llm_stats(calls), width="stretch")
+    stats = llm_stats(calls)
+    st.dataframe(stats, width="stretch", column_config=number_formats(stats))
     per_call = data.generation_calls(log, t)
     hourly = per_call.groupby(["hour", "purpose"]).size().rename("calls").reset_index()
     st.altair_chart(alt.Chart(hourly).mark_bar().encode(
@@ -308,6 +309,12 @@ def generation(log: data.RunLog, t: float) -> None:
         width="stretch")
     in_flight(per_call)
     ahead_of_slowest(per_call)
+
+
+def number_formats(table: pd.DataFrame) -> dict[str, st.column_config.NumberColumn]:
+    """Readable numbers: shares and rates to a tenth, milliseconds whole, counts as they are."""
+    return {column: st.column_config.NumberColumn(format="%.0f" if column.endswith("_ms") else "%.1f")
+            for column in table.columns if pd.api.types.is_float_dtype(table[column])}
 
 
 PREDATES = "This run predates these measurements: its model calls carry no {}."

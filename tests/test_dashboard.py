@@ -546,3 +546,11 @@ def test_the_diffusion_view_shows_the_runs_text_as_text(monkeypatch, tmp_path):
     assert known.startswith(f"{len(table)} of 2") and table["agent"].iloc[0] == ANN
     assert tree(test).startswith(f"{ANN} (at start)")
     check_shown_as_text(markdown_sources(test), [])
+
+
+def test_generation_numbers_are_formatted(monkeypatch, village_db):
+    test = app(monkeypatch, village_db)
+    stats = next(d for d in test.dataframe if "p50_ms" in d.value.columns)
+    formats = {name: c["type_config"]["format"] for name, c in json.loads(stats.proto.columns).items()}
+    assert formats["p50_ms"] == "%.0f" and formats["tok_per_s"] == "%.1f" and formats["cache_hit_%"] == "%.1f"
+    assert "calls" not in formats  # counts are whole numbers already
