@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -311,7 +312,7 @@ def generation(log: data.RunLog, t: float) -> None:
     ahead_of_slowest(per_call)
 
 
-def number_formats(table: pd.DataFrame) -> dict[str, st.column_config.NumberColumn]:
+def number_formats(table: pd.DataFrame) -> dict[str, Any]:
     """Readable numbers: shares and rates to a tenth, milliseconds whole, counts as they are."""
     return {column: st.column_config.NumberColumn(format="%.0f" if column.endswith("_ms") else "%.1f")
             for column in table.columns if pd.api.types.is_float_dtype(table[column])}
