@@ -240,9 +240,8 @@ def default_line(speaker: Speaker, listener: Speaker, conversation: Conversation
     first = listener.name.split()[0]
     if last_turn:
         return f" Anyway, I should get back to it. See you later, {first}!"
-    mine = sum(1 for who, _ in conversation.lines if who == speaker.name)
-    told = news_for(speaker, listener, conversation, memories)
-    news = f"You know, {told[mine]}." if mine < len(told) else ""
+    told = news_for(speaker, listener, conversation, memories)  # what is left to tell, most pressing first
+    news = f"You know, {told[0]}." if told else ""
     if not conversation.lines:
         return f" Hi {first}! {news or 'How is your day going?'}"
     if news:

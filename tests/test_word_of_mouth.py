@@ -261,3 +261,20 @@ def test_a_commitment_is_an_event_with_an_hour_on_its_day(text, heard_on, day, e
     if commitments._names_day(text, dt.date(2023, 2, day), agent, memory):
         found = commitments.read(text, agent)
     assert (None if found is None else (found.start, found.end, found.activity)) == expected
+
+
+def test_a_speaker_tells_its_news_one_piece_per_line_skipping_none():
+    from agentville.agents.dialogue import Conversation, default_line
+    from agentville.agents.memory import MemoryNode, MemoryStream
+
+    ann = type("Ann", (), {"name": "Ann", "currently": PARTY + ".", "activity": "serving coffee",
+                           "memory": MemoryStream()})()
+    bob = type("Bob", (), {"name": "Bob", "currently": "", "activity": "reading", "memory": MemoryStream()})()
+    memories = [MemoryNode(i, "event", text, 0.0, 0.0, 5) for i, text in enumerate(
+        ["Ann has baked bread every Sunday for ten years", "the new espresso machine arrived this morning"])]
+    talk = Conversation("Ann/1", "Ann", "Bob", None, 0.0, None)
+    for who, listener in [(ann, bob), (bob, ann), (ann, bob), (bob, ann), (ann, bob)]:
+        talk.lines.append((who.name, default_line(who, listener, talk, memories if who is ann else [], False).strip()))
+    said = [line for who, line in talk.lines if who == "Ann"]
+    assert said == [f"Hi Bob! You know, {PARTY}.", "You know, Ann has baked bread every Sunday for ten years.",
+                    "You know, the new espresso machine arrived this morning."]
