@@ -9,6 +9,11 @@ importance + w_relevance * relevance, each min-max normalised over the
 candidates, with recency = decay ** (game hours since last access) and
 relevance the cosine similarity to the query. Retrieved memories count as
 accessed, which keeps them fresh.
+
+Embeddings are kept as whole numbers (``quantized``): their dot products are
+then exact, so a ranking cannot depend on which BLAS kernel the CPU picks
+(float products of the same rows differed in the last bit from one machine
+to the next, which turned exact ties into different orders and different logs).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ if TYPE_CHECKING:
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
 RECENCY_DECAY = 0.995  # recency factor per game hour since last access
+QUANTUM = 2.0 ** 20  # an embedding's largest component, as a whole number (see ``quantized``)
 
 
 @dataclass
@@ -76,7 +82,8 @@ class MemoryStream:
 
     def __post_init__(self) -> None:
         # Growable buffers (capacity doubles), so adding stays O(1) amortised.
-        self._vectors = np.zeros((0, 0), dtype=np.float32)
+        self._vectors = np.zeros((0, 0), dtype=np.float64)  # whole numbers (``quantized``)
+        self._norms = np.zeros(0, dtype=np.float64)
         self._importance = np.zeros(0, dtype=np.float64)
         self._last_access = np.zeros(0, dtype=np.float64)
         self._kinds = np.zeros(0, dtype=np.int8)
@@ -92,7 +99,7 @@ class MemoryStream:
             source: str | None = None) -> MemoryNode:
         if kind not in KINDS:
             raise ValueError(f"unknown memory kind {kind!r} (one of {KINDS})")
-        vector = np.asarray(embedding, dtype=np.float32).ravel()
+        vector = quantized(embedding)
         if self.nodes and vector.shape[0] != self._vectors.shape[1]:
             raise ValueError(f"embedding has {vector.shape[0]} dimensions; this stream holds {self._vectors.shape[1]}")
         index = len(self.nodes)
@@ -101,8 +108,8 @@ class MemoryStream:
         node = MemoryNode(index, kind, text, now, now, int(min(10, max(1, importance))), depth, tuple(evidence),
                           subject, source)
         self.nodes.append(node)
-        norm = float(np.linalg.norm(vector))
-        self._vectors[index] = vector / norm if norm > 0 else vector  # unit rows: relevance is one product
+        self._vectors[index] = vector
+        self._norms[index] = exact_norm(vector)
         self._importance[index] = node.importance
         self._last_access[index] = now
         self._kinds[index] = KINDS.index(kind)
@@ -110,11 +117,11 @@ class MemoryStream:
 
     def _reserve(self, capacity: int, dims: int) -> None:
         n = len(self.nodes)
-        vectors = np.zeros((capacity, dims), dtype=np.float32)
+        vectors = np.zeros((capacity, dims), dtype=np.float64)
         if n:
             vectors[:n] = self._vectors[:n]
         self._vectors = vectors
-        for name in ("_importance", "_last_access", "_kinds"):
+        for name in ("_norms", "_importance", "_last_access", "_kinds"):
             old = getattr(self, name)
             grown = np.zeros(capacity, dtype=old.dtype)
             grown[:n] = old[:n]
@@ -134,12 +141,12 @@ class MemoryStream:
         if kinds is not None:
             mask = np.isin(self._kinds[:n], [KINDS.index(k) for k in kinds])
         recency = recency_scores(self._last_access[:n], now, self.decay)
-        vectors = self._vectors[:n]
-        query = np.asarray(query, dtype=np.float32).ravel()
-        relevance = vectors @ (query / (np.linalg.norm(query) or 1.0))
+        query = quantized(query)
+        norms = self._norms[:n] * (exact_norm(query) or 1.0)
+        relevance = (self._vectors[:n] @ query) / np.where(norms > 0, norms, 1.0)  # cosine
         w = self.weights
         total = (w.recency * minmax(recency, mask) + w.importance * minmax(self._importance[:n], mask)
-                 + w.relevance * minmax(relevance.astype(np.float64), mask))
+                 + w.relevance * minmax(relevance, mask))
         return np.where(mask, total, np.nan)
 
     def retrieve(self, query: np.ndarray, *, now: float, k: int = 10, kinds: tuple[str, ...] | None = None,
@@ -159,6 +166,23 @@ class MemoryStream:
     def importance_since(self, memory_id: int) -> int:
         """Summed importance of memories newer than ``memory_id`` (the reflection trigger)."""
         return int(self._importance[memory_id + 1: len(self.nodes)].sum())
+
+
+def quantized(vector: np.ndarray) -> np.ndarray:
+    """The vector's direction as whole numbers (float64), the largest component +-QUANTUM.
+
+    Products of two such vectors are sums of integers below 2**53, exact in
+    any order: the same on every CPU. The rounding (about a millionth of the
+    largest component) is far below what tells memories apart.
+    """
+    values = np.asarray(vector, dtype=np.float64).ravel()
+    top = float(np.max(np.abs(values))) if values.size else 0.0
+    return np.rint(values * (QUANTUM / top)) if top > 0 else np.zeros(values.shape)
+
+
+def exact_norm(vector: np.ndarray) -> float:
+    """Length of a ``quantized`` vector: its squared length is an exact integer, so the root is the same anywhere."""
+    return float(np.sqrt(np.dot(vector, vector)))
 
 
 def recency_scores(last_access: np.ndarray, now: float, decay: float = RECENCY_DECAY) -> np.ndarray:

@@ -10,6 +10,9 @@ change must leave the digests as they are.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 
@@ -27,3 +30,27 @@ def test_out_of_order_the_log_is_exactly_the_golden_one(name, tmp_path):
     """The out-of-order engine runs areas on their own clocks and still logs the very same rows."""
     expected = json.loads(golden.DIGESTS.read_text())[name]
     assert list(golden.run_case(name, tmp_path, scheduling="out-of-order")) == expected
+
+
+# OpenBLAS kernels that every x86-64 CPU can run ("" = the one it picks itself); elsewhere the variable is ignored.
+KERNELS = [{}, {"OPENBLAS_CORETYPE": "Nehalem"}, {"OPENBLAS_CORETYPE": "Prescott", "OPENBLAS_NUM_THREADS": "1"}]
+
+
+def test_the_log_is_the_same_whichever_math_kernels_the_machine_picks():
+    """Determinism holds across machines, not only across runs on one.
+
+    Retrieval once ranked memories by float products whose last bit depended
+    on the BLAS kernel (CPU type, threads): identical memories stopped being
+    ties, and Smallville's day logged four different histories under these
+    settings. Each run is a fresh process, so the kernel is chosen anew.
+    """
+    script = ("import sys, tempfile, pathlib; from tests import golden; "
+              "print(golden.run_case('smallville-day-seed7', pathlib.Path(tempfile.mkdtemp())))")
+    found = set()
+    for kernel in KERNELS:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OPENBLAS_")} | kernel
+        done = subprocess.run([sys.executable, "-c", script], cwd=golden.ROOT, env=env, capture_output=True,
+                              text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        found.add(done.stdout.strip())
+    assert len(found) == 1, found
