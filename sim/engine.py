@@ -30,6 +30,7 @@ from .kernel import Kernel
 from .scenario import CognitionSpec, PersonaSpec, Scenario
 from .scheduler import Scheduler
 from .store import EventStore
+from .stored_scenario import file_hint, scenario_text
 from .town import Town
 from .world import World
 
@@ -223,7 +224,8 @@ class Simulation:
         else:
             self.run_id = self.store.start_run(
                 scenario=self.scenario.name, seed=self.seed, sim_start=self.scenario.start, sim_until=until,
-                settings=self.settings, scenario_path=self.scenario_path, parent_run_id=parent, fork_time=fork_time)
+                settings=self.settings, scenario_path=file_hint(self.scenario_path),
+                scenario_text=scenario_text(self.scenario), parent_run_id=parent, fork_time=fork_time)
             stored = 0
         self.log.open(self.store.writer(self.run_id, skip_through=stored, relive=self._relived(resume, parent,
                                                                                              fork_time, stored)))

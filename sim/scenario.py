@@ -215,6 +215,7 @@ class Scenario(_Spec):
     generation: GenerationSpec = GenerationSpec()
     cognition: CognitionSpec = CognitionSpec()
     _warnings: list[Problem] = PrivateAttr(default_factory=list)  # allowed, but probably not meant
+    _source: tuple[str, dict[str, Any]] | None = PrivateAttr(None)  # (YAML text, fields as loaded from it)
 
 
 def load_scenario(path: str | Path, *, quiet: bool = False) -> Scenario:
@@ -223,8 +224,17 @@ def load_scenario(path: str | Path, *, quiet: bool = False) -> Scenario:
     Warnings are logged as one line each (``FILE:LINE: field: warning: ...``) unless ``quiet``.
     """
     path = Path(path)
-    located = yamlpos.load(yamlpos.read_text(path), str(path))
-    scenario = check(located)
+    return load_scenario_text(yamlpos.read_text(path), str(path), quiet=quiet)
+
+
+def load_scenario_text(text: str, name: str, *, quiet: bool = False) -> Scenario:
+    """``load_scenario`` for YAML text from elsewhere (the copy stored with a run); ``name`` stands for the file.
+
+    The scenario remembers its text, so a run stores the very text it was loaded from
+    (``sim.stored_scenario.scenario_text``) as long as nothing was changed after loading.
+    """
+    scenario = check(yamlpos.load(text, name))
+    scenario._source = (text, scenario.model_dump())
     for warning in [] if quiet else scenario._warnings:
         logging.getLogger(__name__).warning("%s", warning)  # one line on stderr where logging is not set up
     return scenario

@@ -21,7 +21,7 @@ import json
 import os
 import secrets
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,7 @@ import orjson
 from .errors import UserError
 from .events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
 from .eventwriter import Diverged, EventWriter, StoredPrefix, encode
+from .stored_scenario import text_digest
 
 __all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Diverged", "Event", "EventRow",
            "EventStore", "EventWriter", "RunSignature", "StoredPrefix"]
@@ -40,6 +41,8 @@ CREATE TABLE IF NOT EXISTS runs (
     run_id      TEXT PRIMARY KEY,
     scenario    TEXT NOT NULL,
     scenario_path TEXT,
+    scenario_text TEXT,
+    scenario_digest TEXT,
     seed        INTEGER NOT NULL,
     settings    TEXT NOT NULL DEFAULT '{}',
     sim_start   TEXT NOT NULL,
@@ -85,6 +88,10 @@ class Event:
     agent: str | None
     data: dict[str, Any]
     wall: dict[str, Any] | None = None
+
+
+ADDED_RUN_COLUMNS = {"scenario_text": "TEXT", "scenario_digest": "TEXT"}
+"""Run columns newer than the first stores: added when an older store is opened writable."""
 
 
 def _now() -> str:
@@ -144,7 +151,16 @@ class EventStore:
             # each checkpoint syncs the file, and a big run writes hundreds of MB.
             self.db.execute("PRAGMA wal_autocheckpoint=16000")
             self.db.executescript(SCHEMA)
+            self._add_new_columns()
         self.db.execute("PRAGMA busy_timeout=5000")
+
+    def _add_new_columns(self) -> None:
+        """Give a store made by an older version the run columns added since (they read as NULL in old runs)."""
+        have = {name for (_, name, *_rest) in self.db.execute("PRAGMA table_info(runs)")}
+        with self.db:
+            for name, kind in ADDED_RUN_COLUMNS.items():
+                if name not in have:
+                    self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
     def close(self) -> None:
         self.db.close()
@@ -158,14 +174,22 @@ class EventStore:
     # -- runs -------------------------------------------------------------
     def start_run(self, *, scenario: str, seed: int, sim_start: dt.datetime, sim_until: dt.datetime | None = None,
                   settings: dict[str, Any] | None = None, scenario_path: str | None = None,
-                  parent_run_id: str | None = None, fork_time: float | None = None) -> str:
-        """Register a new run as 'running' and return its id."""
+                  scenario_text: str | None = None, parent_run_id: str | None = None,
+                  fork_time: float | None = None) -> str:
+        """Register a new run as 'running' and return its id.
+
+        ``scenario_text`` is the YAML the run ran with, kept (with its digest) so the
+        run can be shown, resumed and forked wherever its file went (``sim.stored_scenario``).
+        """
         run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
+        digest = text_digest(scenario_text) if scenario_text is not None else None
         with self.db:
             self.db.execute(
-                "INSERT INTO runs (run_id, scenario, scenario_path, seed, settings, sim_start, sim_until,"
-                " started_at, status, pid, parent_run_id, fork_time) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                (run_id, scenario, scenario_path, seed, encode(settings or {}), sim_start.isoformat(),
+                "INSERT INTO runs (run_id, scenario, scenario_path, scenario_text, scenario_digest, seed, settings,"
+                " sim_start, sim_until, started_at, status, pid, parent_run_id, fork_time)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (run_id, scenario, scenario_path, scenario_text, digest, seed, encode(settings or {}),
+                 sim_start.isoformat(),
                  sim_until.isoformat() if sim_until else None, _now(), RUNNING, os.getpid(),
                  parent_run_id, fork_time))
         return run_id
@@ -195,6 +219,8 @@ class EventStore:
         rows = [dict(zip(names, row)) for row in cursor]
         for row in rows:
             row["settings"] = json.loads(row["settings"])
+            for name in ADDED_RUN_COLUMNS:  # a store from before they were added, read-only
+                row.setdefault(name, None)
             if row["status"] == RUNNING and not _process_alive(row["pid"]):
                 row["status"] = CRASHED
         return rows

@@ -28,13 +28,14 @@ MAX_LINES = 360  # "about 350": small enough to read in one sitting
 LAYERS = [
     ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario",
                 "sim.scenario_checks", "sim.placenames", "sim.world", "sim.town", "sim.store", "sim.eventwriter",
-                "sim.kernel", "sim.eventlog"]),
+                "sim.kernel", "sim.eventlog", "sim.stored_scenario", "sim.pacing"]),
     ("generation", ["sim.generation"]),
     ("context", ["sim.context"]),
     ("agents", ["agents"]),
     ("runtime", ["sim.engine", "sim.scheduler", "sim.runner"]),
     ("interfaces", ["sim.experiment", "sim.metrics", "sim.provenance", "sim.stats", "sim.sweep", "sim.cli",
-                    "dashboard"]),
+                    "sim.import_ga", "sim.maze_ga", "sim.ga_match", "sim.ga_cognition",
+                    "sim.runlist", "sim.export", "sim.townstate", "sim.tables", "dashboard"]),
 ]
 
 

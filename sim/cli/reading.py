@@ -179,13 +179,17 @@ def port_free(address: str, port: int) -> None:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
+    """One line per run: id, status, scenario, seed, the settings that differ between the runs, fork origin."""
+    from ..runlist import fork_origin, varying_settings
+
     with open_store(args.db) as store:
         runs = store.runs()
         counts = {r["run_id"]: store.count_events(r["run_id"]) for r in runs}
     if not runs:
         print(f"{args.db}: no runs")
-    for r in runs:
-        print(f"{r['run_id']}  {r['status']:<11} {r['scenario']}  seed {r['seed']}  "
+    for r, settings in zip(runs, varying_settings(runs)):
+        notes = "".join(f"  {note}" for note in (settings, fork_origin(r)) if note)
+        print(f"{r['run_id']}  {r['status']:<11} {r['scenario']}  seed {r['seed']}{notes}  "
               f"{counts[r['run_id']]} events  started {r['started_at']}"
               + (f"  error: {r['error']}" if r.get("error") else ""))
     return 0

@@ -80,17 +80,22 @@ def format_summary(s: Any) -> str:
 
 
 def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, Any]:
-    """A stored run with what it takes to re-live it: (run, scenario, backend name, cognition)."""
-    from ..scenario import CognitionSpec, load_scenario
+    """A stored run with what it takes to re-live it: (run, scenario, backend name, cognition).
+
+    The scenario is the copy stored with the run (a note on stderr when its file has changed since);
+    ``run["scenario_path"]`` becomes the file's absolute path where it is found.
+    """
+    from ..scenario import CognitionSpec
+    from ..stored_scenario import stored_scenario
 
     try:
         run = store.run(args.run)
     except LookupError as exc:
         raise UserError(str(exc)) from None
-    path = run.get("scenario_path")
-    if not path or not Path(path).is_file():
-        raise UserError(f"run {run['run_id']}: its scenario file {path!r} is gone; it cannot be re-lived")
-    scenario = load_scenario(path)
+    stored = stored_scenario(run)
+    if stored.warning:
+        print(f"agentville: warning: {stored.warning}", file=sys.stderr)
+    scenario, run["scenario_path"] = stored.scenario, stored.path
     settings = run["settings"]
     used = settings.get("llm", "")
     llm = args.llm or ("fake" if used == "fake" else "embedded" if used.startswith("embedded:") else None)
