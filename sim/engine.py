@@ -15,6 +15,7 @@ import datetime as dt
 import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import simpy
@@ -27,6 +28,7 @@ from .events import FAILED, FINISHED, INTERRUPTED
 from .eventwriter import StoredPrefix
 from .generation import Backend, ChoiceRequest, Completion, Embedder, GenerationService, LLMCache, Request
 from .kernel import Kernel
+from .pacing import Pace
 from .scenario import CognitionSpec, PersonaSpec, Scenario
 from .scheduler import Scheduler
 from .store import EventStore
@@ -256,32 +258,45 @@ class Simulation:
             self.llm.cache.retry_fallbacks = False
         return prefix
 
-    def advance(self, until: dt.datetime, *, progress: Progress | None = None) -> None:
-        """Simulate up to ``until``, committing the log every 15 simulated minutes."""
+    def advance(self, until: dt.datetime, *, progress: Progress | None = None, pace: float | None = None) -> None:
+        """Simulate up to ``until``, committing the log every 15 simulated minutes.
+
+        ``pace`` (simulated minutes per wall second) holds the run back to that
+        speed and commits at least every wall second (``sim.pacing``).
+        """
         if not self.running or self.run_id is None:
             raise RuntimeError("the simulation is not running; call start() first (or run())")
         end = self.clock.seconds(until)
         reached = self.env.now
+        run_id = self.run_id
+        pacer = Pace(pace, reached) if pace else None
+
+        def commit(at: float) -> None:
+            self.log.flush()
+            self.store.mark_progress(run_id, at)
+            if progress:
+                progress(at, end)
+
         if self.scheduler is not None:  # out of order: no barrier every step, only a report when passing one
-            run_id, marked = self.run_id, [reached]
+            marked = [reached]
 
             def report(safe: float) -> None:
                 if safe >= end or safe - marked[0] >= PROGRESS_STEP_S:
                     marked[0] = safe
-                    self.log.flush()
-                    self.store.mark_progress(run_id, safe)
-                    if progress:
-                        progress(safe, end)
+                    commit(safe)
+                if pacer:
+                    pacer.keep(safe, partial(commit, safe))
 
             self.scheduler.run_until(end, report)
             return
         while reached < end:
-            reached = min(reached + PROGRESS_STEP_S - reached % PROGRESS_STEP_S, end)
+            boundary = min(reached + PROGRESS_STEP_S - reached % PROGRESS_STEP_S, end)
+            reached = pacer.next_stop(reached, boundary) if pacer else boundary
             self.env.run_until(reached)
-            self.log.flush()
-            self.store.mark_progress(self.run_id, reached)
-            if progress:
-                progress(reached, end)
+            if reached == boundary:
+                commit(reached)
+            if pacer:
+                pacer.keep(reached, partial(commit, reached))
 
     def finish(self, status: str = FINISHED, error: str | None = None) -> RunSummary:
         """Close the run: the last events are committed and the store records the outcome."""
@@ -302,12 +317,12 @@ class Simulation:
             llm_calls=self.log.kinds[events.LLM_CALL], llm_blocked_s=self.llm.blocked_s,
             extra={"cache_hits": self.llm.cache.hits if self.llm.cache else 0})
 
-    def run(self, until: dt.datetime, *, progress: Progress | None = None,
+    def run(self, until: dt.datetime, *, progress: Progress | None = None, pace: float | None = None,
             resume: str | None = None, parent: str | None = None, fork_time: float | None = None) -> RunSummary:
-        """Run from the scenario start to ``until``; the store records the outcome (see ``start``)."""
+        """Run from the scenario start to ``until``; the store records the outcome (see ``start``, ``advance``)."""
         self.start(until, resume=resume, parent=parent, fork_time=fork_time)
         try:
-            self.advance(until, progress=progress)
+            self.advance(until, progress=progress, pace=pace)
         except KeyboardInterrupt:
             self.finish(INTERRUPTED, "interrupted by the user")
             raise

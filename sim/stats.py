@@ -1,5 +1,12 @@
 """LLM usage of a run, per purpose, from its ``llm_call`` events (``events.LLM_CALL``, payload ``events.LLMCall``).
 
+The table also counts what the agents made of the answers: ``parse_failed``
+answers the parser rejected (``events.PARSE_FAILED``), and ``fallbacks`` every
+answer that ended as the agent's plain default, whether the backend gave up
+(a fallback ``llm_call``) or the retries after unparseable answers were spent
+(``events.FALLBACK``). The two never count the same answer: a backend's
+fallback is the default, which always parses.
+
 Besides the table, ``fault_counts`` tells what went wrong on the way: every
 failed attempt (retried or not) is in its call's ``wall.faults``, and every
 answer given up on in ``wall.error`` (the call then used its fallback).
@@ -9,26 +16,32 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from typing import Any
 
 import pandas as pd
 
-from .events import LLM_CALL
+from .events import FALLBACK, LLM_CALL, PARSE_FAILED
 
-COLUMNS = ["calls", "cache_hit_%", "prefix_hit_%", "fallbacks", "retries", "prompt_tok", "output_tok", "tok_per_s",
-           "p50_ms", "p90_ms", "p99_ms", "queue_p50_ms"]
+ANSWER_KINDS = [LLM_CALL, PARSE_FAILED, FALLBACK]  # what ``llm_stats`` reads (``store.events(kinds=ANSWER_KINDS)``)
+COLUMNS = ["calls", "cache_hit_%", "prefix_hit_%", "parse_failed", "fallbacks", "retries", "prompt_tok", "output_tok",
+           "tok_per_s", "p50_ms", "p90_ms", "p99_ms", "queue_p50_ms"]
 
 
-def llm_stats(calls: pd.DataFrame) -> pd.DataFrame:
-    """One row per purpose plus a total row. ``calls`` is ``store.events(kinds=[events.LLM_CALL])``.
+def llm_stats(events: pd.DataFrame) -> pd.DataFrame:
+    """One row per purpose plus a total row, from ``store.events(kinds=ANSWER_KINDS)`` (a whole run's will do).
 
-    Rows of other kinds in ``calls`` are left out, so a whole run's events will do as well.
+    Given ``llm_call`` rows only, ``parse_failed`` reads 0 and ``fallbacks`` counts the backend's alone.
     """
-    if "kind" in calls.columns:
-        calls = calls[calls["kind"] == LLM_CALL]
+    if "kind" in events.columns:
+        calls, answers = events[events["kind"] == LLM_CALL], events[events["kind"].isin([PARSE_FAILED, FALLBACK])]
+    else:
+        calls, answers = events, pd.DataFrame(columns=["kind", "data"])
     if calls.empty:
         return pd.DataFrame(columns=COLUMNS)
-    data = pd.json_normalize(calls["data"].tolist())
-    wall = pd.json_normalize([w or {} for w in calls["wall"].tolist()])
+    # flat records: the fields read, not every prompt and answer (json_normalize took most of the time)
+    data = pd.DataFrame.from_records(calls["data"].tolist(), columns=["purpose", "fallback", "prompt_tokens",
+                                                                     "output_tokens"])
+    wall = pd.DataFrame.from_records([w or {} for w in calls["wall"].tolist()])
     table = pd.DataFrame({
         "purpose": data["purpose"],
         "cache_hit": wall.get("cache_hit", pd.Series(False, index=data.index)).fillna(False).astype(bool),
@@ -41,12 +54,22 @@ def llm_stats(calls: pd.DataFrame) -> pd.DataFrame:
         # prompt tokens an in-process worker did not compute again (its prefix store); unknown elsewhere
         "prefix_tokens": wall.get("prefix_tokens", pd.Series(float("nan"), index=data.index)),
     })
-    rows = {purpose: _summarise(group) for purpose, group in table.groupby("purpose", sort=True)}
-    rows["TOTAL"] = _summarise(table)
+    parsing = _parse_outcomes(answers)
+    rows = {purpose: _summarise(group, parsing.get(purpose, Counter()))
+            for purpose, group in table.groupby("purpose", sort=True)}
+    rows["TOTAL"] = _summarise(table, sum(parsing.values(), Counter()))
     return pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS)
 
 
-def _summarise(group: pd.DataFrame) -> list[float]:
+def _parse_outcomes(answers: pd.DataFrame) -> dict[str, Counter[str]]:
+    """Per purpose, how many ``parse_failed`` and ``fallback`` events the agents logged."""
+    outcomes: dict[str, Counter[str]] = {}
+    for kind, data in zip(answers["kind"], answers["data"]):
+        outcomes.setdefault(data["purpose"], Counter())[kind] += 1
+    return outcomes
+
+
+def _summarise(group: pd.DataFrame, parsing: Counter[str]) -> list[float]:
     live = group[~group["cache_hit"]]
     latency = live["latency_s"].dropna()
     # tokens/s of the model itself: generated tokens over the time their calls were in flight
@@ -55,7 +78,8 @@ def _summarise(group: pd.DataFrame) -> list[float]:
         len(group),
         100.0 * group["cache_hit"].mean(),
         _prefix_share(live),
-        int(group["fallback"].sum()),
+        parsing[PARSE_FAILED],
+        int(group["fallback"].sum()) + parsing[FALLBACK],
         int(group["retries"].sum()),
         int(group["prompt_tokens"].sum()),
         int(group["output_tokens"].sum()),
@@ -119,6 +143,33 @@ def format_llm_stats(table: pd.DataFrame) -> str:
     if table.empty:
         return "no LLM calls in this run"
     shown = table.copy()
-    for column in ("calls", "fallbacks", "retries", "prompt_tok", "output_tok"):
+    for column in ("calls", "parse_failed", "fallbacks", "retries", "prompt_tok", "output_tok"):
         shown[column] = shown[column].astype(int)
     return shown.to_string(float_format=lambda v: f"{v:,.1f}", na_rep="-")
+
+
+def answer_troubles(store: Any, run_id: str) -> tuple[Counter[str], Counter[str]]:
+    """(parse failures, fallbacks) per purpose of a stored run, counted in SQL (a summary must not load every call).
+
+    The same counts as ``llm_stats``'s ``parse_failed`` and ``fallbacks`` columns.
+    """
+    rows = store.db.execute(
+        "SELECT kind, json_extract(data, '$.purpose'), COUNT(*) FROM events WHERE run_id = ? AND "
+        "(kind IN (?, ?) OR (kind = ? AND data LIKE '%\"fallback\":true%' AND json_extract(data, '$.fallback'))) "
+        "GROUP BY 1, 2",  # LIKE first: a text scan is cheaper than parsing every call's JSON
+        (run_id, PARSE_FAILED, FALLBACK, LLM_CALL)).fetchall()
+    failed: Counter[str] = Counter()
+    fallbacks: Counter[str] = Counter()
+    for kind, purpose, n in rows:
+        (failed if kind == PARSE_FAILED else fallbacks)[purpose] += n
+    return failed, fallbacks
+
+
+def format_answer_troubles(failed: Counter[str], fallbacks: Counter[str]) -> str:
+    """``12 parse failures (decompose 8, ...), 7 fallbacks (decompose 4, ...)``, or that there were none."""
+    def listed(counts: Counter[str], what: str) -> str:
+        total = sum(counts.values())
+        detail = ", ".join(f"{purpose} {n}" for purpose, n in counts.most_common())
+        return f"{total} {what}" + (f" ({detail})" if detail else "")
+
+    return f"{listed(failed, 'parse failures')}, {listed(fallbacks, 'fallbacks')}"

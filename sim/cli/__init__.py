@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     ablations.add_argument("--no-planning", action="store_true",
                            help="agents do not plan their day; they choose each next activity as they go")
     _scheduling_flag(run)
+    _pace_flag(run)
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     run.set_defaults(handler=cmd_run)
 
@@ -228,6 +229,25 @@ def _model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="openai server(s)")
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     _scheduling_flag(parser)
+    _pace_flag(parser)
+
+
+def pace_value(text: str) -> float:
+    """A pace: a positive number of simulated minutes per wall second."""
+    try:
+        pace = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid pace {text!r}: simulated minutes per second, e.g. 30") from None
+    if not 0 < pace < float("inf"):
+        raise argparse.ArgumentTypeError(f"pace {text}: must be more than 0 simulated minutes per second")
+    return pace
+
+
+def _pace_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pace", type=pace_value, default=None, metavar="MIN_PER_S",
+                        help="run no faster than this many simulated minutes per wall second (e.g. 30: an hour in "
+                             "2 s), committing the log every second, to watch a fake run live in the dashboard; "
+                             "the log is the same at any pace (default: as fast as it goes)")
 
 
 def _scheduling_flag(parser: argparse.ArgumentParser) -> None:

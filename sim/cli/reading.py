@@ -81,11 +81,11 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ..stats import fault_counts, format_faults, format_llm_stats, llm_stats
+    from ..stats import ANSWER_KINDS, fault_counts, format_faults, format_llm_stats, llm_stats
 
     with open_store(args.db) as store:
         run = store.run(args.run)
-        frame = store.events(run["run_id"], kinds=[events.LLM_CALL])
+        frame = store.events(run["run_id"], kinds=ANSWER_KINDS)
     print(f"Run {run['run_id']} ({run['scenario']}, seed {run['seed']}, {run['status']}), "
           f"model {run['settings'].get('llm', '?')}")
     print(format_llm_stats(llm_stats(frame)))

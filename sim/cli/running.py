@@ -33,7 +33,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
                   cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,
                   cognition=cognition_from(args, scenario.cognition)) as sim:
-        summary = _run_with_progress(sim, until, args.no_progress)
+        summary = _run_with_progress(sim, until, args.no_progress, pace=args.pace)
     print(format_summary(summary))
     return 0
 
@@ -61,8 +61,15 @@ def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
 
 
 def format_summary(s: Any) -> str:
+    """What the run did, and the commands to look at it, spelled to run as printed in this shell (``hints``)."""
+    from ..stats import answer_troubles, format_answer_troubles
+    from ..store import EventStore
+    from .hints import command
+
     hours = (s.sim_end - s.sim_start).total_seconds() / 3600
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items(), key=lambda kv: -kv[1]))
+    with EventStore(s.db_path, read_only=True) as store:
+        answers = format_answer_troubles(*answer_troubles(store, s.run_id))
     return "\n".join([
         f"Run {s.run_id} {s.status}",
         f"  simulated  {s.sim_start:%Y-%m-%d %H:%M} -> {s.sim_end:%Y-%m-%d %H:%M} ({hours:.1f} h) "
@@ -71,10 +78,11 @@ def format_summary(s: Any) -> str:
         f"  events     {s.events} ({kinds})",
         f"  LLM        {s.llm_calls} calls ({s.extra.get('cache_hits', 0)} from the cache), "
         f"{s.llm_blocked_s:.1f} s spent waiting for answers",
+        f"  answers    {answers}",
         f"  log        {s.db_path}",
-        f"Watch it:    agentville dashboard {s.db_path}",
-        f"Inspect it:  agentville events {s.db_path} --kind action | head",
-        f"LLM usage:   agentville stats {s.db_path}",
+        f"Watch it:    {command('dashboard', s.db_path)}",
+        f"Inspect it:  {command('events', s.db_path, '--kind', 'action')} | head",
+        f"LLM usage:   {command('stats', s.db_path)}",
         f"In pandas:   from agentville.sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
     ])
 
@@ -111,15 +119,20 @@ def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, unti
 
     with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
                   cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
-        summary = _run_with_progress(sim, until, args.no_progress, **start)
+        summary = _run_with_progress(sim, until, args.no_progress, pace=args.pace, **start)
     print(format_summary(summary))
     return 0
 
 
-def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, **start: Any) -> Any:
+def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, pace: float | None = None, **start: Any) -> Any:
+    from ..generation.embeddings import MiniLMEmbedder
+    from ..generation.models import quiet_weight_loading
+
     bar = _progress_bar(sim, until, disabled=disabled)
+    if bar is not None and isinstance(sim.llm.embedder, MiniLMEmbedder):  # it loads mid-run, under our bar
+        quiet_weight_loading()
     try:
-        return sim.run(until, progress=bar.update_to if bar else None, **start)
+        return sim.run(until, progress=bar.update_to if bar else None, pace=pace, **start)
     except GenerationError as exc:  # stopped on purpose: say where what was logged is
         raise GenerationError(f"{exc}; run {sim.run_id} is marked failed, everything logged so far is kept in "
                               f"{sim.store.path}") from None

@@ -140,11 +140,32 @@ def auto_dtype(device: str) -> str:
     return "bfloat16" if native else "float32"
 
 
+def quiet_weight_loading() -> None:
+    """Hide transformers' own bars ("Loading weights") from now on in this process; one progress display is ours.
+
+    A run draws one bar in simulated hours; a model loaded while it runs (the
+    MiniLM embedder loads on first use) would tear it with its own. Download
+    bars are huggingface_hub's and stay: a first download is worth watching.
+    """
+    from transformers.utils import logging as hf_logging
+
+    set_hook = getattr(hf_logging, "set_tqdm_hook", None)  # transformers >= 5: only transformers' own bars
+    if set_hook is None:
+        hf_logging.disable_progress_bar()
+    else:
+        set_hook(_silent_bar)
+
+
+def _silent_bar(factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    return factory(*args, **{**kwargs, "disable": True})
+
+
 def load(spec: ModelSpec, *, device: str = "auto", dtype: str = "auto", log: Any = print) -> tuple[Any, Any]:
     """(model, tokenizer) ready for inference, on ``device``."""
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_weight_loading()
     if spec.random_arch is not None:
         return random_weights.random_model(spec.random_arch, device=device, dtype=dtype)
     if device == "auto":
