@@ -307,6 +307,7 @@ class EventStore:
 
         Columns: seq, time (simulated date-time), sim_time (seconds from the
         start), kind, agent, data (dict), plus the wall-clock dict ``wall``.
+        One typed table per kind, ``data`` unpacked: ``sim.export.tidy_tables``.
         """
         import pandas as pd
 

@@ -142,16 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
         "events", help="print or export the events of a run",
         description="Print the events of a run as text, or export them as CSV or Parquet.",
         epilog="examples:\n  agentville events runs/the_ville_3.db --kind move --agent 'Maria Lopez'\n"
-               "  agentville events runs/the_ville_3.db --csv events.csv",
+               "  agentville events runs/the_ville_3.db --csv events.csv\n"
+               "  agentville events runs/the_ville_3.db --all-runs --parquet tables/ --tidy\n"
+               "  agentville events runs/the_ville_3.db --csv moves.csv --tidy --kind move",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     events.add_argument("db", metavar="DB", help="event store written by 'agentville run'")
     events.add_argument("--run", default=None, metavar="ID", help="run id or unique prefix (default: newest run)")
     events.add_argument("--kind", action="append", metavar="KIND", help="only these kinds (repeatable)")
     events.add_argument("--agent", default=None, help="only this agent's events")
     events.add_argument("--limit", type=int, default=None, metavar="N", help="print at most N events")
+    events.add_argument("--all-runs", action="store_true",
+                        help="every run of the store, oldest first, told apart by run_id (not with --run)")
+    events.add_argument("--tidy", action="store_true",
+                        help="one table per kind, each data field a typed column (--parquet DIR: a KIND.parquet "
+                             "per kind; --csv FILE: with exactly one --kind)")
     output = events.add_mutually_exclusive_group()
     output.add_argument("--csv", metavar="FILE", help="write CSV to FILE ('-' for stdout)")
-    output.add_argument("--parquet", metavar="FILE", help="write Parquet to FILE")
+    output.add_argument("--parquet", metavar="FILE", help="write Parquet to FILE (with --tidy: a folder)")
     events.set_defaults(handler=cmd_events)
 
     stats = commands.add_parser(

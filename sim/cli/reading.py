@@ -40,27 +40,33 @@ def open_store(db: str, read_only: bool = True):
 
 
 def cmd_events(args: argparse.Namespace) -> int:
+    """Print or export the events of a run, or of every run; ``--tidy``: one typed table per kind (``sim.export``)."""
+    from .. import export
     from ..location import suggest
 
     for kind in args.kind or ():
         if kind not in events.KINDS:
             raise UserError(f"--kind {kind}: no such event kind{suggest(kind, events.KINDS)} "
                             f"(kinds: {', '.join(sorted(events.KINDS))})")
+    _check_export_flags(args)
     with open_store(args.db) as store:
+        runs = export.run_ids(store) if args.all_runs else [store.run(args.run)["run_id"]]
+        if not runs:
+            raise UserError(f"{args.db}: holds no runs")
         if args.agent is not None:
-            run_id = store.run(args.run)["run_id"]
-            agents = store.agents(run_id)
+            agents = sorted({agent for run_id in runs for agent in store.agents(run_id)})
             if args.agent not in agents:
-                raise UserError(f"--agent {args.agent}: no events of that agent in run {run_id}"
+                where = f"run {runs[0]}" if len(runs) == 1 else f"any run of {args.db}"
+                raise UserError(f"--agent {args.agent}: no events of that agent in {where}"
                                 f"{suggest(args.agent, agents)}")
-        frame = store.events(args.run, kinds=args.kind, agent=args.agent)
+        if args.tidy:
+            return _write_tidy(args, export.tidy_tables(store, runs, kinds=args.kind, agent=args.agent,
+                                                        limit=args.limit))
+        frame = export.all_events(store, runs, kinds=args.kind, agent=args.agent)
     if args.limit is not None:
         frame = frame.head(args.limit)
     if args.csv or args.parquet:
-        import json
-
-        flat = frame.assign(data=frame["data"].map(lambda d: json.dumps(d, ensure_ascii=False)),
-                            wall=frame["wall"].map(lambda w: json.dumps(w) if w else None))
+        flat = export.flat(frame)
         if args.csv:
             flat.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
         else:
@@ -68,10 +74,43 @@ def cmd_events(args: argparse.Namespace) -> int:
         if args.csv != "-":
             print(f"wrote {len(flat)} events to {args.csv or args.parquet}", file=sys.stderr)
         return 0
+    shown = None
     for row in frame.itertuples():
+        if args.all_runs and row.run_id != shown:
+            shown = row.run_id
+            print(f"== run {shown}")
         details = "  ".join(f"{k}={_short(v)}" for k, v in row.data.items() if k != "prompt")
         who = row.agent if isinstance(row.agent, str) else "-"
         print(f"{row.time:%Y-%m-%d %H:%M:%S}  {row.kind:<13} {who:<20} {details}")
+    return 0
+
+
+def _check_export_flags(args: argparse.Namespace) -> None:
+    """Refuse, before reading anything, flags that cannot go together."""
+    if args.all_runs and args.run is not None:
+        raise UserError(f"--all-runs and --run {args.run}: pick one (every run of the store, or the run named)")
+    if args.limit is not None and args.limit < 0:
+        raise UserError(f"--limit {args.limit}: needs a number of events, 0 or more")
+    if args.tidy and not (args.csv or args.parquet):
+        raise UserError("--tidy: add --parquet DIR (one KIND.parquet per kind) or --csv FILE with one --kind")
+    if args.tidy and args.csv and len(set(args.kind or ())) != 1:
+        raise UserError(f"--csv {args.csv} --tidy: a CSV file holds one table, so name exactly one --kind "
+                        f"(or write every kind with --parquet DIR --tidy)")
+
+
+def _write_tidy(args: argparse.Namespace, tables: dict[str, Any]) -> int:
+    """Write the tidy tables: one CSV (one kind), or a folder of ``KIND.parquet`` files."""
+    from .. import export
+
+    if args.csv:
+        (table,) = tables.values()
+        table.to_csv(sys.stdout if args.csv == "-" else args.csv, index=False)
+    else:
+        export.write_parquet_dir(tables, args.parquet)
+    if args.csv != "-":
+        rows = sum(len(table) for table in tables.values())
+        print(f"wrote {rows} events in {len(tables)} table{'s' if len(tables) != 1 else ''} "
+              f"to {args.csv or args.parquet}", file=sys.stderr)
     return 0
 
 
