@@ -21,11 +21,12 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from agentville.dashboard import data, diffusion
+from agentville.dashboard import data, diffusion, relations, runlog, townmap
 from agentville.dashboard.plain import LABEL_CHARS, md
 from agentville.sim import events, provenance
 
-REFRESH_S = 1.0  # how often a live page re-reads the log
+REFRESH_S = 1.0  # how often a live page reads what the run logged since
+LAZY_TABS_FROM = 40_000  # events: from here only the open tab computes (a 25-agent day logs ~18,000)
 
 
 def chosen_store() -> str | None:
@@ -43,10 +44,16 @@ def is_file(path: str) -> bool:
         return False
 
 
-@st.cache_data(show_spinner=False, max_entries=4)
+@st.cache_resource(show_spinner=False)
+def held_logs() -> runlog.Logs:
+    """The logs this process shows, shared by its pages (never copied: views treat them as read-only)."""
+    return runlog.Logs(data.load_run)
+
+
 def cached_run(path: str, run_id: str, signature: tuple) -> data.RunLog:
-    """The run's events, re-read only when its signature (events logged, progress, status) changes."""
-    return data.load_run(path, run_id)
+    """The run's log: read once, then grown by only the events logged since whenever its signature
+    (events logged, progress, status) changes."""
+    return held_logs().get(path, run_id, signature)
 
 
 def main() -> None:
@@ -94,26 +101,24 @@ def page(path: str, run_id: str) -> None:
     t = choose_time(log)
     status = "🟢 live" if log.live else log.run["status"]
     st.markdown(f"#### {md(log.run['scenario'], LABEL_CHARS)} — {md(status)}")
+    if log.scenario_warning:
+        st.warning(md(log.scenario_warning))
     cols = st.columns([2, 1, 1, 1])
     cols[0].markdown(f"**Simulated time: {log.at(t):%Y-%m-%d %H:%M}**")
     cols[1].metric("Agents", len(log.agents))
-    cols[2].metric("Events so far", int((log.events["sim_time"] <= t).sum()))
+    cols[2].metric("Events so far", log.count_upto(t))
     cols[3].metric("Progress", f"{100 * log.reached / log.end:.0f}%" if log.end else "-")
-    tabs = st.tabs(["Town map", "Agents", "Conversations", "Timeline", "Relationships", "Diffusion", "Generation"])
-    with tabs[0]:
-        town_map(log, t)
-    with tabs[1]:
-        inspector(log, t)
-    with tabs[2]:
-        conversation_feed(log, t)
-    with tabs[3]:
-        timeline(log, t)
-    with tabs[4]:
-        relationships(log, t)
-    with tabs[5]:
-        spread_of_a_fact(log, t)
-    with tabs[6]:
-        generation(log, t)
+    views = {"Town map": town_map, "Agents": inspector, "Conversations": conversation_feed, "Timeline": timeline,
+             "Relationships": relationships, "Diffusion": spread_of_a_fact, "Generation": generation}
+    # A big log computes only the open tab (opening another reruns the page); a small one computes them all, so
+    # switching tabs is instant.
+    lazy = log.through > LAZY_TABS_FROM
+    tabs = st.tabs(list(views), key="view", on_change="rerun") if lazy else st.tabs(list(views))
+    for tab, view in zip(tabs, views.values()):
+        if lazy and not tab.open:
+            continue
+        with tab:
+            view(log, t)
 
 
 def choose_time(log: data.RunLog) -> float:
@@ -147,25 +152,7 @@ def choose_time(log: data.RunLog) -> float:
 
 
 def town_map(log: data.RunLog, t: float) -> None:
-    places = data.place_layout(log)
-    states = data.agent_states(log, t)
-    agents = data.agent_positions(states, places)
-    paths = data.path_segments(log, places)
-    # Every layer shares one coordinate frame (no axes, y downwards as on a map); a
-    # layer with default axes next to these breaks the chart in the browser.
-    x, y = alt.X("x:Q", axis=None), alt.Y("y:Q", axis=None, scale=alt.Scale(reverse=True))
-    roads = alt.Chart(paths).mark_rule(color="#c8c8c8", strokeWidth=2).encode(x=x, y=y, x2="x2", y2="y2")
-    spots = alt.Chart(places).mark_square(size=900, opacity=0.35, color="#8fb9a8").encode(
-        x=x, y=y, tooltip=["place", "kind"])
-    names = alt.Chart(places).mark_text(dy=24, fontSize=11, color="#335").encode(x="x:Q", y="y:Q", text="place")
-    people = alt.Chart(agents).mark_circle(size=160, color="#e4572e").encode(
-        x="x:Q", y="y:Q", tooltip=["agent", "activity", "location"])
-    labels = alt.Chart(agents).mark_text(dx=8, align="left", fontSize=11).encode(x="x:Q", y="y:Q", text="label")
-    chart = (roads + spots + names + people + labels).configure_view(strokeWidth=0)
-    st.altair_chart(chart, width="stretch", height=560)
-    st.caption(f"{len(states)} agents: " + ", ".join(md(name) for name in states["agent"]))
-    shown = states[["agent", "emoji", "activity", "location", "since"]].rename(columns={"emoji": ""})
-    st.dataframe(shown, hide_index=True, width="stretch")
+    townmap.show(log, t)
 
 
 def inspector(log: data.RunLog, t: float) -> None:
@@ -227,14 +214,24 @@ def conversation_feed(log: data.RunLog, t: float) -> None:
                 st.caption(f"Summary: {md(talk['summary'])}")
 
 
+TIMELINE_HOURS = {"whole run": None, "last 12 h": 12.0, "last 4 h": 4.0, "last hour": 1.0}
+
+
 def timeline(log: data.RunLog, t: float) -> None:
-    bars = data.timeline(log, t)
+    window = st.segmented_control("Window", list(TIMELINE_HOURS), default="whole run", key="timeline_window")
+    bars = data.timeline(log, t, hours=TIMELINE_HOURS.get(window or "whole run"))
     if bars.empty:
         st.info("No actions yet")
         return
+    shrunk_to = bars.attrs.pop("shrunk_to", None)  # popped: Streamlit would try to send the attrs as JSON
+    if shrunk_to is not None:
+        st.caption(f"The latest {len(bars):,} actions, from {shrunk_to:%a %H:%M} "
+                   f"(a chart draws at most {data.MAX_BARS:,} bars)")
     chart = alt.Chart(bars).mark_bar().encode(
         x=alt.X("start:T", title="simulated time"), x2="end:T", y=alt.Y("agent:N", title=None),
-        color=alt.Color("place:N", legend=alt.Legend(orient="bottom", columns=4)),
+        # colour by place: the agent is already the row; 24 colours, each place's the same at every time
+        color=alt.Color("place:N", scale=townmap.place_scale(data.place_layout(log)["place"], bars["place"]),
+                        legend=alt.Legend(orient="bottom", columns=3, symbolLimit=48, labelLimit=280)),
         tooltip=["agent", "activity", "place", alt.Tooltip("start:T", format="%H:%M"),
                  alt.Tooltip("end:T", format="%H:%M")],
     ).properties(height=alt.Step(24))  # one 24-pixel row per agent
@@ -242,12 +239,7 @@ def timeline(log: data.RunLog, t: float) -> None:
 
 
 def relationships(log: data.RunLog, t: float) -> None:
-    pairs = data.relationships(log, t)
-    if pairs.empty:
-        st.info("Nobody has talked yet")
-        return
-    st.graphviz_chart(data.relationship_dot(pairs, log.agents))
-    st.dataframe(pairs, hide_index=True, width="stretch")
+    relations.show(log, t)
 
 
 def spread_of_a_fact(log: data.RunLog, t: float) -> None:
@@ -283,14 +275,18 @@ def spread_of_a_fact(log: data.RunLog, t: float) -> None:
 
 
 def generation(log: data.RunLog, t: float) -> None:
-    from agentville.sim.stats import llm_stats
+    from agentville.sim.stats import ANSWER_KINDS, llm_stats
 
-    calls = data.upto(log.kind(events.LLM_CALL), t)
-    if calls.empty:
+    answers = data.upto(log.kind(*ANSWER_KINDS), t)  # the calls, and what the parsers made of their answers
+    if not (answers["kind"] == events.LLM_CALL).any():
         st.info("No model calls yet")
         return
-    stats = llm_stats(calls)
-    st.dataframe(stats, width="stretch", column_config=number_formats(stats))
+    stats = llm_stats(answers)
+    unmeasured = [column for column in stats.columns if stats[column].isna().all()]  # else a column of "None"
+    st.dataframe(stats.drop(columns=unmeasured), width="stretch", column_config=number_formats(stats))
+    if unmeasured:
+        st.caption(f"Not measured in this run: {', '.join(unmeasured)} (the backend reports no timings, or no "
+                   "call reached the model)")
     per_call = data.generation_calls(log, t)
     hourly = per_call.groupby(["hour", "purpose"]).size().rename("calls").reset_index()
     st.altair_chart(alt.Chart(hourly).mark_bar().encode(
@@ -300,12 +296,12 @@ def generation(log: data.RunLog, t: float) -> None:
     rows = max(160, 30 * per_call["purpose"].nunique())
     timed = per_call.dropna(subset=["latency_s"])
     timed = timed[~timed["cache_hit"]]
-    if len(timed):
-        st.altair_chart(alt.Chart(timed).mark_boxplot().encode(
+    if len(timed):  # many calls: box plots of each purpose's quantiles (a chart takes 5,000 rows)
+        st.altair_chart(alt.Chart(data.sketch(timed, "latency_s", "purpose")).mark_boxplot().encode(
             x=alt.X("latency_s:Q", title="latency (s)"), y=purposes).properties(height=rows), width="stretch")
     st.caption("How early each request was asked, in simulated seconds before its answer was needed "
                "(its due time): the longer, the more requests the workers can batch together.")
-    st.altair_chart(alt.Chart(per_call).mark_boxplot().encode(
+    st.altair_chart(alt.Chart(data.sketch(per_call, "lead_s", "purpose")).mark_boxplot().encode(
         x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=purposes).properties(height=rows),
         width="stretch")
     in_flight(per_call)
@@ -328,7 +324,7 @@ def in_flight(per_call: pd.DataFrame) -> None:
         return
     st.caption(f"Requests in flight over wall time (at most {busy['in_flight'].max()}): how well the shared "
                "workers are kept busy. Dips towards 0 are workers waiting for the simulation to ask.")
-    st.altair_chart(alt.Chart(busy).mark_line(interpolate="step-after").encode(
+    st.altair_chart(alt.Chart(data.thin_steps(busy, "wall_s", "in_flight")).mark_line(interpolate="step-after").encode(
         x=alt.X("wall_s:Q", title="wall seconds since generation started"),
         y=alt.Y("in_flight:Q", title="requests in flight", axis=alt.Axis(tickMinStep=1)),
         tooltip=[alt.Tooltip("wall_s:Q", format=".2f"), "in_flight"]), width="stretch", height=220)

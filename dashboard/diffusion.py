@@ -37,7 +37,7 @@ class Spread:
 
 def spread(log: RunLog, t: float, keywords: list[str]) -> Spread:
     """Who knew the fact (first mention of one of ``keywords``) by t; only events up to t count."""
-    seen = upto(log.events, t)
+    seen = upto(log.kind(*provenance.KINDS_READ), t)  # not the whole log: a big run's is millions of rows
     personas = provenance.persona_texts(seen, log.scenario.personas if log.scenario else [])
     # a scenario's personas who are not (yet) living in the run know nothing here
     table = provenance.diffusion(seen, keywords, personas, start=log.start)

@@ -12,7 +12,8 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {"EventStore": "store", "Experiment": "experiment", "RunSummary": "engine", "Scenario": "scenario",
-            "Simulation": "engine", "load_scenario": "scenario", "open_run": "runner", "run_scenario": "runner"}
+            "Simulation": "engine", "load_scenario": "scenario", "open_run": "runner", "run_scenario": "runner",
+            "agent_table": "tables", "model_table": "tables"}
 __all__ = [*_EXPORTS, "__version__"]
 
 

@@ -28,6 +28,7 @@ from .location import place_of
 COLUMNS = ["agent", "sim_time", "time", "how", "source", "conversation", "place", "memory", "text"]
 AT_START, CONVERSATION, OBSERVED, THOUGHT, PLANNED = "at start", "conversation", "observed", "thought", "plan"
 HOW = (AT_START, CONVERSATION, OBSERVED, THOUGHT, PLANNED)
+KINDS_READ = (MEMORY, CONVERSATION_START, AGENT_ADDED, PLACED, RUN_STARTED)  # all that ``diffusion`` looks at
 _HOW_OF_KIND = {"event": OBSERVED, "thought": THOUGHT, "plan": PLANNED, "chat": CONVERSATION}
 
 # -- the keyword judge ---------------------------------------------------------------

@@ -273,15 +273,32 @@ class EventStore:
             yield Event(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
                         json.loads(row[6]) if row[6] else None)
 
-    def event_rows(self, run_id: str) -> list[EventRow]:
-        """Every event of a run in log order as ``(seq, sim_time, kind, agent, data, wall)`` tuples.
+    def event_rows(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None, after: int = 0,
+                   through: int | None = None, omit: Mapping[str, tuple[str, ...]] | None = None) -> list[EventRow]:
+        """The events of a run in log order as ``(seq, sim_time, kind, agent, data, wall)`` tuples.
 
-        The fast path for readers that load a whole run at once (the
-        dashboard): one query, JSON decoded with orjson, no per-row objects.
+        The fast path for readers that load a run at once (the dashboard): one
+        query, JSON decoded with orjson, no per-row objects. ``kinds`` and ``agent`` read
+        only those; ``after``/``through`` only seqs in (after, through] (what a live
+        run logged since); ``omit`` leaves out these ``data`` fields of these kinds (prompts: most of a log's bytes).
         """
+        where = ["run_id=?", "seq>?"]
+        args: list[Any] = [run_id, after]
+        if through is not None:
+            where, args = [*where, "seq<=?"], [*args, through]
+        if kinds:
+            where, args = [*where, f"kind IN ({','.join('?' * len(kinds))})"], [*args, *kinds]
+        if agent is not None:
+            where, args = [*where, "agent=?"], [*args, agent]
+        # else SQLite's planner scans the whole run by seq
+        source = f"events INDEXED BY events_by_{'agent' if agent is not None else 'kind'}" if kinds else "events"
+        data, fields = "data", list[str]()
+        for kind, names in (omit or {}).items():
+            data = f"CASE WHEN kind=? THEN json_remove(data{', ?' * len(names)}) ELSE {data} END"
+            fields = [kind, *(f"$.{name}" for name in names), *fields]
+        query = f"SELECT seq, sim_time, kind, agent, {data}, wall FROM {source} WHERE {' AND '.join(where)}"
         loads = orjson.loads
-        cursor = self.db.execute(
-            "SELECT seq, sim_time, kind, agent, data, wall FROM events WHERE run_id=? ORDER BY seq", (run_id,))
+        cursor = self.db.execute(query + " ORDER BY seq", fields + args)
         return [(seq, sim_time, kind, agent, loads(data), loads(wall) if wall else None)
                 for seq, sim_time, kind, agent, data, wall in cursor]
 
@@ -290,8 +307,14 @@ class EventStore:
         return [agent for (agent,) in self.db.execute(
             "SELECT DISTINCT agent FROM events WHERE run_id = ? AND agent IS NOT NULL ORDER BY agent", (run_id,))]
 
-    def count_events(self, run_id: str) -> int:
-        return int(self.db.execute("SELECT COUNT(*) FROM events WHERE run_id=?", (run_id,)).fetchone()[0])
+    def count_events(self, run_id: str, *, until: float | None = None, through: int | None = None) -> int:
+        """Events of a run (logged at or before simulated second ``until``, with seq up to ``through``)."""
+        where = ["run_id=?"]
+        args: list[Any] = [run_id]
+        for condition, value in (("sim_time<=?", until), ("seq<=?", through)):
+            if value is not None:
+                where, args = [*where, condition], [*args, value]
+        return int(self.db.execute(f"SELECT COUNT(*) FROM events WHERE {' AND '.join(where)}", args).fetchone()[0])
 
     def run_signature(self, run_id: str | None = None) -> RunSignature:
         """(run id, events logged, simulated seconds reached, status) of a run (the newest when None).

@@ -554,3 +554,20 @@ def test_generation_numbers_are_formatted(monkeypatch, village_db):
     formats = {name: c["type_config"]["format"] for name, c in json.loads(stats.proto.columns).items()}
     assert formats["p50_ms"] == "%.0f" and formats["tok_per_s"] == "%.1f" and formats["cache_hit_%"] == "%.1f"
     assert "calls" not in formats  # counts are whole numbers already
+
+
+def test_the_generation_table_counts_parse_failures_and_leaves_out_what_was_not_measured(monkeypatch, tmp_path):
+    """The tab once read llm_call rows alone (parse failures 0, only the backend's fallbacks) and showed columns of
+    "None" where the backend measures nothing (prefix reuse)."""
+    from .test_commands_ux import scripted_run  # garbled decompositions and schedules, importance never answered
+
+    db, _ = scripted_run(tmp_path)
+    test = app(monkeypatch, db)
+    stats = next(d for d in test.dataframe if "p50_ms" in d.value.columns).value
+    with EventStore(db, read_only=True) as store:
+        logged = store.events(kinds=[events.PARSE_FAILED, events.FALLBACK, events.LLM_CALL])
+    backend_fallbacks = sum(bool(d.get("fallback")) for d in logged[logged["kind"] == events.LLM_CALL]["data"])
+    assert stats.loc["TOTAL", "parse_failed"] == (logged["kind"] == events.PARSE_FAILED).sum() > 0
+    assert stats.loc["TOTAL", "fallbacks"] == (logged["kind"] == events.FALLBACK).sum() + backend_fallbacks > 0
+    assert not stats.isna().all().any() and "prefix_hit_%" not in stats.columns
+    assert any("Not measured in this run: prefix_hit_%" in c.value for c in test.caption)

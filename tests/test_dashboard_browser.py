@@ -321,6 +321,7 @@ def test_live_page_follows_a_running_simulation(tmp_path, spawn, browser):
     later = wait_for(browser, lambda d: (t := simulated_time(d)) is not None and t > first and t, 40,
                      f"the simulated time to advance past {first:%Y-%m-%d %H:%M}", tmp_path, dashboard)
     assert later > first
+    assert "Latest lines" in page_text(browser)  # the feed of what is said, beside the followed map
 
 
 # ----- text from the run is text: no markup, no outside requests -----
@@ -438,3 +439,60 @@ def test_hostile_text_is_shown_as_text_and_fetches_nothing(tmp_path, spawn, watc
     assert not missing, f"not shown as it is: {missing}"
     graph = [label.get_attribute("textContent") for label in browser.find_elements(By.CSS_SELECTOR, "svg .node text")]
     assert sorted(graph) == [ANN, BOB]  # Graphviz reads no entity (&lt;) in a name either
+
+
+# ----- every tab at 25 agents, as a screenshot (issue 16) -----
+
+SMALLVILLE = WORLDS / "smallville.yaml"
+# 11 h 45 min into the fake run three conversations are going on (two at the market): the map has something to show
+SMALLVILLE_UNTIL = "+705m"
+SCREENSHOTS_ENV = "AGENTVILLE_SCREENSHOTS"  # a folder to keep the screenshots in (else the test's tmp_path)
+TALKER = (0xD9, 0x48, 0x0F)  # the town map's colour for people talking (dashboard.townmap.TALK)
+VIEWS_25 = {"Town map": shows("Latest lines"), "Agents": shows("Memory stream"),
+            "Conversations": shows("conversations"), "Timeline": draws(MAP), "Relationships": draws("svg .node"),
+            "Diffusion": shows("Type the keywords"), "Generation": shows("How early")}
+
+
+def open_tab(driver: webdriver.Chrome, tab: str) -> None:
+    button = driver.find_element(By.XPATH, f"//*[@role='tab'][contains(normalize-space(.), '{tab}')]")
+    driver.execute_script("arguments[0].click()", button)
+
+
+def picture(path: Path):
+    """The screenshot as RGB pixels (PIL comes with Streamlit); it fails here if the file is no PNG."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        return image.convert("RGB")
+
+
+def test_every_tab_at_25_agents_draws_a_screenshot_worth_looking_at(tmp_path, spawn, browser):
+    from agentville.dashboard import data, interactions
+
+    db = tmp_path / "smallville.db"
+    subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(SMALLVILLE), "--llm", "fake",
+                    "--until", SMALLVILLE_UNTIL, "--db", str(db), "--no-progress"], cwd=ROOT, check=True,
+                   capture_output=True, timeout=180)
+    log = data.load_run(db)
+    assert len(log.agents) == 25 and len(interactions.talks_at(log, log.reached)) >= 2
+    folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
+    folder.mkdir(parents=True, exist_ok=True)
+    url, dashboard = start_dashboard(spawn, db)
+    browser.set_window_size(1400, 1700)  # tall enough for the timeline and its legend
+    browser.get(url)
+    wait_for(browser, simulated_time, STARTUP_S, "the page", tmp_path, dashboard)
+    for tab, drawn in VIEWS_25.items():
+        open_tab(browser, tab)
+        wait_for(browser, drawn, 20, f"the {tab} tab", tmp_path, dashboard)
+        time.sleep(1.5)  # the charts draw (Vega, Graphviz) after their element appears
+        shot = folder / f"{tab.lower().replace(' ', '-')}.png"
+        assert browser.save_screenshot(str(shot))
+        pixels = picture(shot)
+        colours = pixels.getcolors(maxcolors=1 << 20) or []
+        assert len(colours) > 40, f"{shot} is nearly blank: {len(colours)} colours"
+        if tab == "Town map":  # people talking are drawn in the talk colour (with a line between them)
+            talkers = sum(n for n, rgb in colours if max(abs(a - b) for a, b in zip(rgb, TALKER)) <= 12)
+            assert talkers > 50, f"{shot}: no one drawn talking ({talkers} pixels of the talk colour)"
+            newest = interactions.latest_lines(log, log.reached, 1).iloc[0]
+            assert f"{newest['speaker']} → {newest['listener']}" in page_text(browser)  # the feed beside the map

@@ -1,0 +1,66 @@
+"""Who is talking to whom at a simulated time, and what they said last: what the town map draws between
+agents and the "Latest lines" feed beside it, from the conversation events alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from agentville.dashboard.data import RunLog, upto
+from agentville.sim import events
+from agentville.sim.location import place_of
+
+# Most talks last under a simulated minute, the slider's step: one that ended this recently still shows,
+# so that replaying minute by minute (or following a run) does not skip nearly every conversation.
+LINGER_S = 60.0
+TALK_COLUMNS = ["conversation", "a", "b", "place", "started", "ended", "ongoing", "speaker", "listener", "text",
+                "said"]
+LINE_COLUMNS = ["time", "speaker", "listener", "text", "conversation"]
+
+
+def talks_at(log: RunLog, t: float, linger: float = LINGER_S) -> pd.DataFrame:
+    """The conversations going on at t (or ended less than ``linger`` seconds before), one row each.
+
+    ``a`` started it with ``b`` at ``place``; ``speaker``, ``listener``, ``text`` and ``said`` (simulated
+    seconds) are its latest line by t (empty before the first); ``ended`` is NaN while it goes on.
+    """
+    starts = upto(log.kind(events.CONVERSATION_START), t)
+    ends = upto(log.kind(events.CONVERSATION_END), t)
+    ended = {d["conversation"]: s for s, d in zip(ends["sim_time"], ends["data"])}
+    talks = pd.DataFrame({
+        "conversation": [d["conversation"] for d in starts["data"]], "a": starts["agent"].to_numpy(),
+        "b": [d["partner"] for d in starts["data"]], "place": [place_of(d.get("location", "")) for d in starts["data"]],
+        "started": starts["sim_time"].to_numpy(dtype=float)}, columns=TALK_COLUMNS[:5])
+    talks["ended"] = talks["conversation"].map(ended).astype(float)
+    talks = talks[~(talks["ended"] < t - linger)]  # NaN (still going) compares False: kept
+    if talks.empty:
+        return pd.DataFrame(columns=TALK_COLUMNS)
+    talks = talks.assign(ongoing=talks["ended"].isna())
+    lines = last_lines(log, t, set(talks["conversation"]), since=talks["started"].min())
+    return talks.merge(lines, on="conversation", how="left").reset_index(drop=True)[TALK_COLUMNS]
+
+
+def last_lines(log: RunLog, t: float, conversations: set[str], since: float) -> pd.DataFrame:
+    """The latest line by t (said since ``since``) of each of ``conversations``."""
+    said = upto(log.kind(events.UTTERANCE), t)
+    said = said[said["sim_time"] >= since]
+    ids = [d["conversation"] for d in said["data"]]
+    mine = np.array([i in conversations for i in ids], dtype=bool)  # a list would pick columns when empty
+    frame = pd.DataFrame({"conversation": pd.Series(ids, dtype=object), "speaker": said["agent"].to_numpy(),
+                          "listener": [d["listener"] for d in said["data"]], "text": [d["text"] for d in said["data"]],
+                          "said": said["sim_time"].to_numpy(dtype=float)})[mine]
+    return frame.groupby("conversation").tail(1)
+
+
+def latest_lines(log: RunLog, t: float, n: int = 8) -> pd.DataFrame:
+    """The ``n`` latest lines said by t, newest first: time (a datetime), speaker, listener, text, conversation."""
+    said = upto(log.kind(events.UTTERANCE), t).tail(n)[::-1]
+    return pd.DataFrame({"time": [log.at(s) for s in said["sim_time"]], "speaker": said["agent"].to_numpy(),
+                         "listener": [d["listener"] for d in said["data"]], "text": [d["text"] for d in said["data"]],
+                         "conversation": [d["conversation"] for d in said["data"]]}, columns=LINE_COLUMNS)
+
+
+def partners(talks: pd.DataFrame) -> dict[str, str]:
+    """Agent -> whom it is talking with, from ``talks_at`` (both ways; a talk going on wins over an ended one)."""
+    talks = talks.sort_values(["ongoing", "started"], kind="stable")
+    return {**dict(zip(talks["a"], talks["b"])), **dict(zip(talks["b"], talks["a"]))}
