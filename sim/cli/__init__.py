@@ -18,6 +18,7 @@ from typing import NoReturn
 
 from .. import __version__
 from ..errors import GenerationError, ScenarioError, UserError
+from .importing import add_import_ga
 from .reading import cmd_dashboard, cmd_events, cmd_runs, cmd_stats, cmd_sweep, cmd_validate
 from .running import cmd_fork, cmd_resume, cmd_run
 
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     dashboard.add_argument("--port", type=int, default=8501, help="port to listen on (default: 8501)")
     dashboard.add_argument("--headless", action="store_true", help="do not open a browser window")
     dashboard.set_defaults(handler=cmd_dashboard)
+    add_import_ga(commands)
     return parser
 
 
