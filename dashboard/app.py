@@ -24,6 +24,7 @@ import streamlit as st
 from agentville.dashboard import data, diffusion, relations, runlog, townmap
 from agentville.dashboard.plain import LABEL_CHARS, md
 from agentville.sim import events, provenance
+from agentville.sim.errors import UserError
 
 REFRESH_S = 1.0  # how often a live page reads what the run logged since
 LAZY_TABS_FROM = 40_000  # events: from here only the open tab computes (a 25-agent day logs ~18,000)
@@ -118,7 +119,10 @@ def page(path: str, run_id: str) -> None:
         if lazy and not tab.open:
             continue
         with tab:
-            view(log, t)
+            try:
+                view(log, t)
+            except UserError as exc:  # a damaged store: the line naming the event, not a traceback
+                st.error(md(str(exc)))
 
 
 def choose_time(log: data.RunLog) -> float:

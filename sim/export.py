@@ -17,6 +17,7 @@ design, become ``wall_*`` columns typed from their values.
 from __future__ import annotations
 
 import json
+import logging
 import types
 import typing
 from collections.abc import Iterable, Iterator, Sequence
@@ -126,7 +127,7 @@ def kind_table(kind: str, rows: list[Row], starts: dict[str, Any]) -> pd.DataFra
     })
     start = pd.Series([starts[r[0]] for r in rows], dtype="datetime64[ns]")
     base.insert(3, "time", (start + pd.to_timedelta(base["sim_time"], unit="s")).astype("datetime64[ns]"))
-    payload = {_column(field): typed([r[5].get(field) for r in rows], dtype)
+    payload = {_column(field): typed([r[5].get(field) for r in rows], dtype, f"{kind}.{field}")
                for field, dtype in field_dtypes(kind).items()}
     walls = [r[6] or {} for r in rows]
     wall = {}
@@ -136,8 +137,12 @@ def kind_table(kind: str, rows: list[Row], starts: dict[str, Any]) -> pd.DataFra
     return pd.concat([base, pd.DataFrame(payload | wall, index=base.index)], axis=1)
 
 
-def typed(values: list[Any], dtype: str) -> pd.Series:
-    """A column of ``dtype`` (JSON: lists and dicts as JSON text), absent values as NA."""
+def typed(values: list[Any], dtype: str, name: str = "") -> pd.Series:
+    """A column of ``dtype`` (JSON: lists and dicts as JSON text), absent values as NA.
+
+    A value off its declared type (a store edited by hand) keeps the column as
+    text rather than losing the value, and says so in one warning line.
+    """
     import pandas as pd
 
     if dtype == JSON:
@@ -145,8 +150,22 @@ def typed(values: list[Any], dtype: str) -> pd.Series:
         dtype = "str"
     try:
         return pd.Series(values, dtype=dtype)
-    except (TypeError, ValueError):  # a value off its declared type: keep it readable rather than fail
+    except (TypeError, ValueError):
+        odd = [v for v in values if v is not None and not _fits(v, dtype)]
+        logging.getLogger(__name__).warning("%s: %d value%s not %s (e.g. %r): the column is exported as text", name,
+                                            len(odd), " is" if len(odd) == 1 else "s are", dtype, odd[:1] or values[:1])
         return pd.Series([None if v is None else str(v) for v in values], dtype="str")
+
+
+def _fits(value: Any, dtype: str) -> bool:
+    """Whether one value can stand in a column of ``dtype``."""
+    import pandas as pd
+
+    try:
+        pd.Series([value], dtype=dtype)
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _inferred(values: list[Any]) -> str:

@@ -17,7 +17,6 @@ tables are defined and created by the cache itself, not here.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import os
 import secrets
 import sqlite3
@@ -26,11 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from .errors import UserError
 from .events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
 from .eventwriter import Diverged, EventWriter, StoredPrefix, encode
+from .payloads import decode, decode_all, run_settings
 from .stored_scenario import text_digest
 
 __all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Diverged", "Event", "EventRow",
@@ -218,7 +216,7 @@ class EventStore:
         names = [c[0] for c in cursor.description]
         rows = [dict(zip(names, row)) for row in cursor]
         for row in rows:
-            row["settings"] = json.loads(row["settings"])
+            row["settings"] = run_settings(self.path, row["run_id"], row["settings"])
             for name in ADDED_RUN_COLUMNS:  # a store from before they were added, read-only
                 row.setdefault(name, None)
             if row["status"] == RUNNING and not _process_alive(row["pid"]):
@@ -270,15 +268,14 @@ class EventStore:
             query += " AND sim_time<=?"
             args.append(until)
         for row in self.db.execute(query + " ORDER BY seq", args):
-            yield Event(row[0], row[1], row[2], row[3], row[4], json.loads(row[5]),
-                        json.loads(row[6]) if row[6] else None)
+            yield Event(row[0], row[1], row[2], row[3], row[4], *decode(self.path, run_id, row[1:]))
 
     def event_rows(self, run_id: str, *, kinds: list[str] | None = None, agent: str | None = None, after: int = 0,
                    through: int | None = None, omit: Mapping[str, tuple[str, ...]] | None = None) -> list[EventRow]:
         """The events of a run in log order as ``(seq, sim_time, kind, agent, data, wall)`` tuples.
 
         The fast path for readers that load a run at once (the dashboard): one
-        query, JSON decoded with orjson, no per-row objects. ``kinds`` and ``agent`` read
+        query, JSON decoded with orjson (``sim.payloads``), no per-row objects. ``kinds`` and ``agent`` read
         only those; ``after``/``through`` only seqs in (after, through] (what a live
         run logged since); ``omit`` leaves out these ``data`` fields of these kinds (prompts: most of a log's bytes).
         """
@@ -297,10 +294,7 @@ class EventStore:
             data = f"CASE WHEN kind=? THEN json_remove(data{', ?' * len(names)}) ELSE {data} END"
             fields = [kind, *(f"$.{name}" for name in names), *fields]
         query = f"SELECT seq, sim_time, kind, agent, {data}, wall FROM {source} WHERE {' AND '.join(where)}"
-        loads = orjson.loads
-        cursor = self.db.execute(query + " ORDER BY seq", fields + args)
-        return [(seq, sim_time, kind, agent, loads(data), loads(wall) if wall else None)
-                for seq, sim_time, kind, agent, data, wall in cursor]
+        return decode_all(self.path, run_id, self.db.execute(query + " ORDER BY seq", fields + args))
 
     def agents(self, run_id: str) -> list[str]:
         """The agents that logged anything in a run, sorted."""

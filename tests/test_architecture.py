@@ -28,7 +28,7 @@ MAX_LINES = 360  # "about 350": small enough to read in one sitting
 LAYERS = [
     ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario",
                 "sim.scenario_checks", "sim.placenames", "sim.world", "sim.town", "sim.store", "sim.eventwriter",
-                "sim.kernel", "sim.eventlog", "sim.stored_scenario", "sim.pacing"]),
+                "sim.kernel", "sim.eventlog", "sim.stored_scenario", "sim.pacing", "sim.payloads"]),
     ("generation", ["sim.generation"]),
     ("context", ["sim.context"]),
     ("agents", ["agents"]),

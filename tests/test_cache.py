@@ -148,3 +148,31 @@ def test_cli_read_only_without_store_is_a_usage_error(tmp_path):
                              "fake", "--llm-cache", "read-only", "--db", str(tmp_path / "none.db")],
                             capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+@pytest.mark.parametrize("stored", ["{not json", "[1]", '{"prompt_tokens": 3}', "null"])
+def test_a_damaged_cached_answer_is_asked_again_or_named_in_a_replay(tiny, tmp_path, stored):
+    """Such a row once stopped a rerun with a JSON traceback (or a KeyError) from deep inside the generation service."""
+    store = EventStore(tmp_path / "d.db")
+    original = run(tiny, store)
+    store.db.execute("UPDATE llm_cache SET response=? WHERE rowid=(SELECT MIN(rowid) FROM llm_cache)", (stored,))
+    store.db.commit()
+    backend = FakeBackend()
+    again = run(tiny, store, backend=backend)
+    assert 1 <= backend.calls <= 5  # the damaged answer (and those due after the first run's end) asked again
+    assert comparable(store, original.run_id) == comparable(store, again.run_id)
+    store.db.execute("UPDATE llm_cache SET response=? WHERE rowid=(SELECT MIN(rowid) FROM llm_cache)", (stored,))
+    store.db.commit()
+    replay_backend = make_backend("fake", GenerationSpec(), replay_only=True)
+    with pytest.raises(GenerationError, match="its cached answer is damaged"):
+        run(tiny, store, backend=replay_backend, cache_mode="read-only")
+
+
+def test_a_damaged_cached_vector_is_computed_again(tiny, tmp_path):
+    store = EventStore(tmp_path / "v.db")
+    sim = assemble(tiny, store=store, backend=FakeBackend(), embedder=HashEmbedder())
+    first = sim.llm.embed(["the cafe is open"])
+    store.db.execute("UPDATE embedding_cache SET vector=?", (b"\x00\x01\x02",))
+    store.db.commit()
+    again = assemble(tiny, store=store, backend=FakeBackend(), embedder=HashEmbedder()).llm.embed(["the cafe is open"])
+    assert np.array_equal(first, again)

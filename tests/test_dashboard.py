@@ -571,3 +571,17 @@ def test_the_generation_table_counts_parse_failures_and_leaves_out_what_was_not_
     assert stats.loc["TOTAL", "fallbacks"] == (logged["kind"] == events.FALLBACK).sum() + backend_fallbacks > 0
     assert not stats.isna().all().any() and "prefix_hit_%" not in stats.columns
     assert any("Not measured in this run: prefix_hit_%" in c.value for c in test.caption)
+
+
+def test_a_damaged_event_is_one_error_line_in_the_page_not_a_traceback(monkeypatch, village_db, tmp_path):
+    damaged = tmp_path / "damaged.db"
+    damaged.write_bytes(village_db.read_bytes())
+    with sqlite3.connect(damaged) as db:
+        (seq,) = db.execute("SELECT seq FROM events WHERE kind='action' ORDER BY seq LIMIT 1").fetchone()
+        db.execute("UPDATE events SET data='[1, 2]' WHERE seq=?", (seq,))
+    test = app(monkeypatch, damaged)  # asserts no exception reached the page
+    said = [e.value.replace("\\", "") for e in test.error]  # shown as Markdown: its punctuation escaped
+    assert said and all(f"event {seq} (action): its data is a JSON list, not an object" in line for line in said)
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "events", str(damaged), "--kind", "action"],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "Traceback" not in done.stderr

@@ -149,3 +149,23 @@ def test_bad_flag_combinations_are_one_line_and_exit_2(store_path, flags, words)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1 and words in done.stderr, done.stderr
     assert not (ROOT / "x.csv").exists()
+
+
+def test_a_value_off_its_declared_type_keeps_the_column_as_text_and_says_so(store_path, tmp_path, caplog):
+    edited = tmp_path / "edited.db"
+    edited.write_bytes(store_path.read_bytes())
+    with EventStore(edited) as store:
+        run_id = export.run_ids(store)[0]
+        seq, data = store.db.execute("SELECT seq, data FROM events WHERE run_id=? AND kind='move' LIMIT 1",
+                                     (run_id,)).fetchone()
+        store.db.execute("UPDATE events SET data=? WHERE run_id=? AND seq=?",
+                         (json.dumps(json.loads(data) | {"minutes": "lots"}), run_id, seq))
+        store.db.commit()
+        with caplog.at_level("WARNING"):
+            moves = export.tidy_tables(store, run_id, kinds=["move"])["move"]
+    assert "lots" in set(moves["minutes"]) and moves["minutes"].dtype == "str"  # kept, not lost
+    assert [r.getMessage() for r in caplog.records] == [
+        "move.minutes: 1 value is not float64 (e.g. ['lots']): the column is exported as text"]
+    done = agentville("events", str(edited), "--run", run_id, "--csv", str(tmp_path / "m.csv"), "--tidy", "--kind",
+                      "move")
+    assert done.returncode == 0 and "move.minutes: 1 value is not float64" in done.stderr

@@ -211,3 +211,34 @@ def test_another_programs_sqlite_file_is_refused_and_left_as_it_was(tmp_path):
     with pytest.raises(store_module.NotAStore, match="not an SQLite file"):
         EventStore(text)
     assert text.read_text() == "not a database at all\n" * 100
+
+
+@pytest.mark.parametrize("column, stored, said", [
+    ("data", "[1, 2]", "its data is a JSON list, not an object"),
+    ("data", '"text"', "its data is a JSON str, not an object"),
+    ("data", "{not json", "its payload is not JSON"),
+    ("wall", "7", "its wall is a JSON int, not an object"),
+    ("wall", "{", "its payload is not JSON"),
+])
+def test_a_payload_changed_by_hand_is_one_line_naming_the_event(tmp_path, column, stored, said):
+    """Such a row once surfaced as an AttributeError in whichever reader met it first (export, events, views)."""
+    store = EventStore(tmp_path / "s.db")
+    run_id = fill(store)
+    store.db.execute(f"UPDATE events SET {column}=? WHERE run_id=? AND seq=7", (stored, run_id))
+    store.db.commit()
+    expected = f"{tmp_path / 's.db'}: run {run_id}, event 7 (move): {said}"
+    for read in (lambda: store.event_rows(run_id), lambda: list(store.iter_events(run_id)),
+                 lambda: store.events(run_id)):
+        with pytest.raises(store_module.UserError) as caught:
+            read()
+        assert str(caught.value).startswith(expected) and "\n" not in str(caught.value)
+    assert len(store.event_rows(run_id, kinds=["action"])) == 5  # the other events still read
+
+
+def test_a_runs_settings_changed_by_hand_is_one_line_naming_the_run(tmp_path):
+    store = EventStore(tmp_path / "s.db")
+    run_id = fill(store)
+    store.db.execute("UPDATE runs SET settings='{oops' WHERE run_id=?", (run_id,))
+    store.db.commit()
+    with pytest.raises(store_module.UserError, match=f"run {run_id}: its settings are not a JSON object"):
+        store.runs()

@@ -26,6 +26,7 @@ import hashlib
 import json
 import sqlite3
 from dataclasses import asdict
+from typing import Any
 
 import numpy as np
 
@@ -95,15 +96,16 @@ class LLMCache:
         if "llm_cache" in self._present:
             row = self.db.execute("SELECT response FROM llm_cache WHERE key=?",
                                   (request_key(model_id, request),)).fetchone()
-        answer = json.loads(row[0]) if row else None
+        answer = _answer(row[0]) if row else None
         if answer is not None and answer.get("fallback") and self.writable and self.retry_fallbacks:
             answer = None  # worth asking the model again
         if answer is None:
             if self.mode == "read-only":
+                why = ("its cached answer is damaged (changed outside Agentville)" if row else
+                       "the run being replayed used another scenario, seed, model or settings")
                 raise CacheMiss(f"read-only replay: no cached answer for this '{request.purpose}' request of "
-                                f"{request.agent or 'the engine'} (model {model_id}); the run being replayed used "
-                                f"another scenario, seed, model or settings")
-            return None
+                                f"{request.agent or 'the engine'} (model {model_id}); {why}")
+            return None  # a damaged row is a miss too: the model is asked again and the row rewritten
         self.hits += 1
         return Completion(answer["text"], answer.get("prompt_tokens", 0), answer.get("output_tokens", 0),
                           fallback=answer.get("fallback", False), raw=answer.get("raw"))
@@ -135,7 +137,8 @@ class LLMCache:
             marks = ",".join("?" * len(chunk))
             rows = self.db.execute(f"SELECT key, vector FROM embedding_cache WHERE key IN ({marks})", chunk)
             for key, blob in rows:
-                found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
+                if isinstance(blob, bytes) and blob and len(blob) % 4 == 0:  # else damaged: computed again
+                    found[keys[key]] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_vectors(self, model_id: str, texts: list[str], vectors: np.ndarray) -> None:
@@ -164,3 +167,12 @@ def _existing_tables(db: sqlite3.Connection) -> set[str]:
 
 def _embedding_key(model_id: str, text: str) -> str:
     return hashlib.sha256(f"{model_id}\x1f{text}".encode()).hexdigest()
+
+
+def _answer(text: str) -> dict[str, Any] | None:
+    """A cached answer as stored by ``put``, or None when the row was damaged (not JSON, no text)."""
+    try:
+        answer = json.loads(text)
+    except (TypeError, ValueError):
+        return None
+    return answer if isinstance(answer, dict) and isinstance(answer.get("text"), str) else None
