@@ -167,6 +167,7 @@ class Simulation:
     def add_agent(self, persona: PersonaSpec) -> Agent:
         """A new resident; once the run has started it begins living at once (logged as ``agent_added``)."""
         self.world.resolve(persona.home)  # a KeyError names a home that does not exist
+        self.world.add_resident(persona)
         agent = self._register(persona)
         if self.running:
             self.log(events.AGENT_ADDED, persona.name, persona=persona.model_dump(mode="json"))

@@ -107,6 +107,21 @@ class World:
     def travel_minutes(self, origin: Location, target: Location) -> float:
         return self.route(origin, target)[1]
 
+    def add_resident(self, persona: PersonaSpec) -> None:
+        """Someone who moves in during a run: a resident of its home (its owners, if that is a private room)
+        and of rooms named after it, and a name that is no place, like the scenario's residents."""
+        home = self.resolve(persona.home)
+        self.residents.append(persona.name)
+        self._homes[persona.name] = home
+        self.place_names = PlaceNames({p.name: p.aliases for p in self.places.values()}, self.residents)
+        private = self.private_areas  # updated in place: the town and the scheduler hold this very dict
+        for place in self.places.values():
+            for area in place.areas:
+                if area_owners(area.name, [persona.name]):
+                    private.setdefault((place.name, area.name), set()).add(persona.name)
+        if home.area_key in private:
+            private[home.area_key].add(persona.name)
+
     def objects_in(self, place: str, area: str) -> list[Location]:
         """The objects of one area, in scenario order."""
         return self._objects_by_area.get((place, area), [])

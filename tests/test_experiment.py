@@ -142,3 +142,21 @@ def test_time_past_the_end_of_simulated_time_is_a_clear_error(tiny, tmp_path):
             exp.run(dt.datetime(9999, 6, 1))
         with pytest.raises(UserError, match="past the year 9999"):
             exp.run("+100000000d")
+
+
+def test_a_resident_added_during_a_run_is_at_home_in_its_own_room(tmp_path):
+    """The town's residents were fixed when the run was built: a newcomer moving into a room named after its
+    flatmate was a stranger there, so walking home broke the rule that keeps strangers out of private rooms."""
+    room = "Dorm for Oak Hill College: Klaus Mueller's room"
+    with Experiment(WORLDS / "the_ville_3.yaml", db=tmp_path / "n.db", backend=FakeBackend()) as exp:
+        exp.run("+1h")
+        exp.add_agent({"name": "Kai Mueller", "age": 20, "traits": "quiet", "home": room,
+                       "learned": "Kai Mueller shares his brother Klaus's room at the dorm and studies at Oak Hill "
+                                  "College."})
+        assert exp.sim.world.private_areas[("Dorm for Oak Hill College", "Klaus Mueller's room")] == {
+            "Klaus Mueller", "Kai Mueller"}
+        exp.run("+20h")
+        events = exp.events()
+    kai = events[events.agent == "Kai Mueller"]
+    assert (kai.kind == "action").sum() > 5
+    assert EventStore(tmp_path / "n.db").run()["status"] == "finished"
