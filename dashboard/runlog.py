@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from agentville.sim import events
+from agentville.sim import events, provenance
 from agentville.sim.scenario import Scenario
 from agentville.sim.store import EventRow, EventStore
 from agentville.sim.townstate import KINDS as TOWN_KINDS
@@ -171,10 +171,9 @@ class RunLog:
 
     @property
     def agents(self) -> list[str]:
-        started = self.kind(events.RUN_STARTED)
-        if len(started):
-            first: events.RunStarted = started.iloc[0]["data"]
-            return list(first.get("agents", []))
+        started = self.kind(events.RUN_STARTED, events.AGENT_ADDED)
+        if (started["kind"] == events.RUN_STARTED).any():  # the first residents, then those added during the run
+            return provenance.residents(started)
         if self._all is None:
             with open_store(self.run["db_path"]) as store:
                 return store.agents(self.run["run_id"])

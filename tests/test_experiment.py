@@ -10,6 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
+from agentville.dashboard import data
 from agentville.sim import metrics
 from agentville.sim.experiment import Experiment
 from agentville.sim.generation import FakeBackend
@@ -160,3 +161,7 @@ def test_a_resident_added_during_a_run_is_at_home_in_its_own_room(tmp_path):
     kai = events[events.agent == "Kai Mueller"]
     assert (kai.kind == "action").sum() > 5
     assert EventStore(tmp_path / "n.db").run()["status"] == "finished"
+    log = data.load_run(tmp_path / "n.db")  # the dashboard knew only the first residents
+    assert log.agents == [*(p.name for p in exp.scenario.personas), "Kai Mueller"]
+    states = data.agent_states(log, log.reached).set_index("agent")
+    assert states.loc["Kai Mueller", "activity"] == kai[kai.kind == "action"].data.iloc[-1]["activity"]
