@@ -12,11 +12,12 @@ when the event is over.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .planning import clock_minute
+from .planning import clock_minute, is_sleep
 
 if TYPE_CHECKING:
     from .generative import GenerativeAgent
@@ -36,6 +37,7 @@ class Commitment:
     start: int  # minute of the day
     end: int
     activity: str
+    event: str = ""  # the word that names it ("party"): a schedule line with it keeps the commitment
 
 
 def for_day(agent: GenerativeAgent, day: dt.date, memories: list[MemoryNode]) -> list[Commitment]:
@@ -63,7 +65,7 @@ def read(text: str, agent: GenerativeAgent) -> Commitment | None:
     end = end if end is not None and end > start else start + DEFAULT_MINUTES
     places = [p for p in agent.ctx.world.places_named_in(text) if p.lower() not in event.group(1).lower()]
     where = f" at {places[0]}" if places else ""
-    return Commitment(start, min(end, 1440), f"going to the {event.group(1)}{where}")
+    return Commitment(start, min(end, 1440), f"going to the {event.group(1)}{where}", event.group(1).split()[-1])
 
 
 def _names_day(text: str, day: dt.date, agent: GenerativeAgent, memory: MemoryNode) -> bool:
@@ -95,3 +97,27 @@ def fit(lines: list[str], woke: int, commitments: list[Commitment], bed: int) ->
             entries.append((c.end % 1440, before[-1] if before[-1] != c.activity else "going about the day"))
         entries.sort(key=lambda e: offset(e[0]))
     return [f"{m // 60:02d}:{m % 60:02d} {a}" for m, a in entries]
+
+
+def kept(entries: list[tuple[float, str]], midnight: float, commitments: list[Commitment]) -> list[tuple[float, str]]:
+    """A model's schedule (``(simulated second, activity)`` entries of the day from ``midnight``) with each
+    commitment it left out put in its hours, and what it had the agent doing then resumed after it.
+
+    A small model often writes its usual day and forgets the party it was told of; the agent does not. A
+    commitment counts as planned when a line from half an hour before it names its event; one before the
+    schedule's first line or after its bedtime (its first line about sleeping) is left alone.
+    """
+    if not entries:
+        return entries
+    bed = next((at for at, activity in entries[1:] if is_sleep(activity)), math.inf)
+    for c in commitments:
+        start, end = midnight + c.start * 60, midnight + c.end * 60
+        planned = any(start - 1800 <= at < end and c.event.lower() in activity.lower() for at, activity in entries)
+        if planned or not entries[0][0] < start < bed:
+            continue
+        doing = [activity for at, activity in entries if at <= end][-1]
+        entries = [e for e in entries if not start <= e[0] < end] + [(start, c.activity)]
+        if end < bed and all(at != end for at, _ in entries):
+            entries.append((end, doing if doing != c.activity else "going about the day"))
+        entries.sort(key=lambda e: e[0])
+    return entries

@@ -166,7 +166,7 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
         plain = []
 
     def parse(text: str) -> tuple[list[Block], float]:
-        entries = planning.parse_schedule(text, from_date, after=wake)
+        entries = commitments.kept(planning.parse_schedule(text, from_date, after=wake), from_date, promised)
         return planning.schedule_blocks(entries, habit, habit=habit, plain=plain)
 
     try:

@@ -278,3 +278,40 @@ def test_a_speaker_tells_its_news_one_piece_per_line_skipping_none():
     said = [line for who, line in talk.lines if who == "Ann"]
     assert said == [f"Hi Bob! You know, {PARTY}.", "You know, Ann has baked bread every Sunday for ten years.",
                     "You know, the new espresso machine arrived this morning."]
+
+
+def test_a_models_schedule_that_forgets_the_party_gets_it_back(tmp_path):
+    """The plain plan fitted commitments in, but a model's own schedule was taken as written: a small model
+    that wrote its usual day left every invited guest at home."""
+    party = "Ann is throwing a birthday party at the Cafe on February 14th from 6 pm to 8 pm"
+    path = tmp_path / "party.yaml"
+    path.write_text(TOWN.replace(PARTY, party))
+    usual = "08:00 going about the day\n12:00 eating lunch\n17:00 reading a book\n21:00 relaxing\n22:30 sleeping"
+    # the model writes its usual day where the plain schedule would go to the party (after hearing of it)
+    forgets = lambda request: usual if "party" in (request.default or "") else request.default  # noqa: E731
+    backend = ScriptedBackend({"reaction": "talk", "conversation_end": "no", "schedule": forgets})
+    scenario = load_scenario(path)
+    with EventStore(tmp_path / "run.db") as store:
+        summary = assemble(scenario, store=store, backend=backend).run(dt.datetime(2023, 2, 14, 19, 30))
+        events = store.events(summary.run_id)
+    plans = {(a, d["date"]): d for a, d in zip(events.agent, events.data) if d.get("level") == "day"}
+    for guest in ("Bob", "Cid"):
+        tuesday = [(r["start"], r["end"], r["activity"]) for r in plans[guest, "2023-02-14"]["schedule"]]
+        assert ("17:00", "18:00", "reading a book") in tuesday  # the model's day stands around it
+        assert ("18:00", "20:00", "going to the birthday party at Cafe") in tuesday
+        assert ("20:00", "21:00", "reading a book") in tuesday  # what it was doing, resumed
+        assert not [r for r in plans[guest, "2023-02-13"]["schedule"] if "party" in r["activity"]]
+    start, end = ((dt.datetime(2023, 2, 14, h) - scenario.start).total_seconds() for h in (18, 20))
+    assert {"Bob", "Cid"} <= set(metrics.attendance(events, "Cafe", start, end))
+
+
+def test_a_schedule_that_plans_the_event_itself_is_left_as_it_is():
+    from agentville.agents.commitments import Commitment, kept
+
+    party = Commitment(18 * 60, 20 * 60, "going to the party at the Cafe", "party")
+    own = [(8 * 3600.0, "working"), (17.5 * 3600, "heading to Ann's party"), (21 * 3600.0, "sleeping")]
+    assert kept(own, 0.0, [party]) == own
+    late = Commitment(22 * 60, 23 * 60, "going to the late show", "show")  # after bedtime
+    assert kept(own, 0.0, [late]) == own
+    early = Commitment(7 * 60, 8 * 60, "going to the breakfast", "breakfast")  # before the day's first line
+    assert kept(own, 0.0, [early]) == own
