@@ -24,12 +24,11 @@ from typing import Any
 
 import yaml
 
-from . import yamlpos
 from .errors import UserError
 from .ga_cognition import cognition
 from .ga_match import TownNames
 from .maze_ga import read_json, read_maze, town_paths, town_places
-from .scenario import Scenario, check, load_scenario
+from .scenario import Scenario, load_scenario, load_scenario_text
 
 TIME_FORMATS = ("%B %d, %Y, %H:%M:%S", "%B %d, %Y")  # "February 13, 2023, 00:00:00", "February 13, 2023"
 DEFAULT_START = dt.datetime(2023, 2, 13, 6, 0)  # the reference's Smallville day, at dawn
@@ -100,7 +99,7 @@ def to_yaml(imported: Imported, name: str = "<import-ga>") -> str:
     text = (f"# Imported by `agentville import-ga` from {imported.source}.\n"
             "# Each guess the import made was printed when it ran; read homes and known places before a long run.\n"
             "# Format: see README.md, \"Scenario files\" and \"Coming from generative_agents\".\n" + body)
-    check(yamlpos.load(text, name))
+    load_scenario_text(text, name, quiet=True)
     return text
 
 

@@ -74,9 +74,14 @@ def mentions(text: str, keywords: Iterable[str]) -> bool:
 # -- who is in the town ----------------------------------------------------------------
 def residents(events: pd.DataFrame) -> list[str]:
     """Everyone living in the run by the last of ``events``: its first residents, then those added."""
-    names: list[str] = []
     rows = events[events["kind"].isin([RUN_STARTED, AGENT_ADDED])]
-    for kind, agent, data in zip(rows["kind"], rows["agent"], rows["data"]):
+    return residents_in(zip(rows["kind"], rows["agent"], rows["data"]))
+
+
+def residents_in(rows: Iterable[tuple[str, Any, Any]]) -> list[str]:
+    """``residents`` from ``(kind, agent, data)`` rows in log order (other kinds are skipped)."""
+    names: list[str] = []
+    for kind, agent, data in rows:
         if kind == RUN_STARTED:
             names += [a for a in data.get("agents", []) if a not in names]
         elif kind == AGENT_ADDED and agent not in names:

@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import events
+from .provenance import residents_in
 from .store import EventStore
 from .townstate import KINDS as TOWN_KINDS
 from .townstate import TownHistory
@@ -96,13 +97,7 @@ def _steps(run: dict, rows: list, every: str) -> np.ndarray:
 
 def _agents(rows: list) -> list[str]:
     """The residents: those the run started with, then those added while it ran."""
-    names: dict[str, None] = {}
-    for _, _, kind, agent, data, _ in rows:
-        if kind == events.RUN_STARTED:
-            names.update(dict.fromkeys(data.get("agents", [])))
-        elif kind == events.AGENT_ADDED and agent:
-            names[agent] = None
-    return list(names)
+    return residents_in((kind, agent, data) for _, _, kind, agent, data, _ in rows)
 
 
 def _times(rows: list, kind: str) -> np.ndarray:

@@ -27,6 +27,7 @@ GROUPS: dict[str, tuple[str, ...]] = {WHERE: events.WHERE_LOCATED, DOING: (event
                                       WALKING: (events.MOVE, events.ARRIVED)}
 KINDS = tuple(kind for kinds in GROUPS.values() for kind in kinds)
 """The event kinds the town's state is folded from."""
+_GROUPS_OF = {kind: [name for name, kinds in GROUPS.items() if kind in kinds] for kind in KINDS}  # arrived: two
 
 
 @dataclass(frozen=True)
@@ -148,23 +149,21 @@ class TownHistory:
         return cls().extended_by_frame(frame)
 
     def extended_by_frame(self, frame: pd.DataFrame) -> TownHistory:
-        """The same, from an events frame: a group at a time, each event's payload read once."""
-        groups = dict(self.groups)
-        for name, kinds in GROUPS.items():
-            mine = frame[frame["kind"].isin(kinds) & frame["agent"].notna()]
-            times, kinds_, datas = mine["sim_time"].tolist(), mine["kind"].tolist(), mine["data"].tolist()
-            values = [_VALUES[name](kind, time, data) for kind, time, data in zip(kinds_, times, datas)]
-            groups[name] = groups[name].extended(mine["agent"].tolist(), times, mine["seq"].tolist(), values)
-        return TownHistory(groups)
+        """The same, from an events frame (columns seq, sim_time, kind, agent, data)."""
+        return self.extended(zip(*(frame[c].tolist() for c in ("seq", "sim_time", "kind", "agent", "data"))))
 
     def extended(self, rows: Iterable[tuple[int, float, str, str | None, dict[str, Any]]]) -> TownHistory:
-        """This history and the events logged after it (a live run's new rows)."""
+        """This history and the events logged after it (a live run's new rows); each payload read once."""
         new: dict[str, tuple[list, list, list, list]] = {name: ([], [], [], []) for name in GROUPS}
         for seq, time, kind, agent, data in rows:
-            for name, kinds in GROUPS.items():
-                if kind in kinds and agent is not None:
-                    for column, value in zip(new[name], (agent, time, seq, _VALUES[name](kind, time, data))):
-                        column.append(value)
+            if not isinstance(agent, str):  # a frame's missing agent may read NaN, not None
+                continue
+            for name in _GROUPS_OF.get(kind, ()):
+                agents, times, seqs, values = new[name]
+                agents.append(agent)
+                times.append(time)
+                seqs.append(seq)
+                values.append(_VALUES[name](kind, time, data))
         return TownHistory({name: self.groups[name].extended(*new[name]) for name in GROUPS})
 
     def state(self, agent: str, t: float) -> AgentState:
