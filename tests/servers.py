@@ -3,11 +3,14 @@
 ``FakeOpenAIServer`` is a scripted OpenAI-compatible server in a thread: it can
 fail on cue (HTTP errors, garbage, dropped connections, slow answers) and
 behave like servers that honour, reject or silently ignore guided choice.
-``TransformersServe`` runs the real ``transformers serve`` on a local model.
+``TransformersServe`` runs the real ``transformers serve`` on a local model, and
+``CountingProxy`` stands in front of a server to count what reaches it (a
+server's own log lines are no interface: their text changes between releases).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -278,18 +281,6 @@ class TransformersServe:
             pass
         process.wait(timeout=10)
 
-    def requests_received(self) -> int:
-        """How many generation requests the server has logged, across restarts."""
-        return self.log_tail(chars=10**9).count("[Request received]")
-
-    def wait_for_requests(self, count: int, timeout_s: float = 30) -> None:
-        """Wait until the server has logged ``count`` requests in all, so they are surely in its hands."""
-        deadline = time.monotonic() + timeout_s
-        while self.requests_received() < count:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"transformers serve logged {self.requests_received()} of {count} requests")
-            time.sleep(0.02)
-
     def log_tail(self, chars: int = 3000) -> str:
         return self.log_path.read_text(errors="replace")[-chars:] if self.log_path.exists() else ""
 
@@ -298,3 +289,89 @@ class TransformersServe:
 
     def __exit__(self, *exc_info: object) -> None:
         self.kill()
+
+
+# ----- a pass-through proxy that counts -----
+
+class CountingProxy:
+    """A plain HTTP proxy on 127.0.0.1 in front of ``upstream_port``: it counts the POSTs it has handed on.
+
+    Tests that must know a request is in the server's hands count here rather
+    than in the server's log. When the server is gone (killed mid-answer, or
+    not listening), the proxy hangs up on its client without a word, as the
+    dead server would have: the client sees a dropped connection.
+    """
+
+    def __init__(self, upstream_port: int):
+        self.upstream_port = upstream_port
+        self.forwarded = 0
+        self._lock = threading.Lock()
+        self._httpd = ThreadingHTTPServer((HOST, 0), _ProxyHandler)
+        self._httpd.daemon_threads = True
+        self._httpd.owner = self  # type: ignore[attr-defined]
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
+                                        daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self._httpd.server_address[1]}/v1"
+
+    def count(self) -> None:
+        with self._lock:
+            self.forwarded += 1
+
+    def wait_for_posts(self, count: int, timeout_s: float = 30) -> None:
+        """Wait until ``count`` POSTs in all have been sent on to the server."""
+        deadline = time.monotonic() + timeout_s
+        while self.forwarded < count:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the proxy handed on {self.forwarded} of {count} requests")
+            time.sleep(0.02)
+
+    def __enter__(self) -> CountingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+
+class _ProxyHandler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_GET(self) -> None:
+        self._forward(b"")
+
+    def do_POST(self) -> None:
+        self._forward(self.rfile.read(int(self.headers.get("Content-Length", 0))))
+
+    def _forward(self, body: bytes) -> None:
+        proxy: CountingProxy = self.server.owner  # type: ignore[attr-defined]
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "connection")}
+        upstream = http.client.HTTPConnection(HOST, proxy.upstream_port, timeout=120)
+        try:
+            upstream.request(self.command, self.path, body=body or None, headers=headers)
+            if self.command == "POST":
+                proxy.count()
+            answer = upstream.getresponse()
+            data = answer.read()
+        except (OSError, http.client.HTTPException):
+            self.close_connection = True  # the server is gone: hang up, as it did
+            return
+        finally:
+            upstream.close()
+        try:
+            self.send_response(answer.status)
+            for key, value in answer.getheaders():
+                if key.lower() not in ("transfer-encoding", "connection", "content-length"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True

@@ -14,7 +14,7 @@ from agentville.sim.generation.decoding import apply_stops
 from agentville.sim.generation.openai_backend import BackendUnavailable, OpenAIBackend, normalise_base_url
 from agentville.sim.generation.replicas import redact
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, derive_seed
-from tests.servers import GUIDED, FakeOpenAIServer, TransformersServe, free_port, serving_available
+from tests.servers import GUIDED, CountingProxy, FakeOpenAIServer, TransformersServe, free_port, serving_available
 
 WAIT_S = 20  # no future is awaited longer than this
 
@@ -326,11 +326,11 @@ def test_real_health_check_names_the_served_model(server):
 @pytest.mark.slow
 def test_real_server_killed_and_restarted(server):
     """Requests in flight when the server dies, and those sent while it is down, complete after a restart."""
-    with OpenAIBackend(server.model, [server.url], max_concurrency=8, timeout_s=30, retries=12,
-                       backoff_s=0.25, max_backoff_s=2) as backend:
-        received = server.requests_received()
+    with CountingProxy(server.port) as proxy, \
+            OpenAIBackend(server.model, [proxy.url], max_concurrency=8, timeout_s=30, retries=12,
+                          backoff_s=0.25, max_backoff_s=2) as backend:
         in_flight = [backend.submit(TextRequest(f"Long story {n}:", max_tokens=400)) for n in range(3)]
-        server.wait_for_requests(received + 3)  # 400 tokens take the warm tiny model over a second
+        proxy.wait_for_posts(3)  # in the server's hands; 400 tokens take the warm tiny model over a second
         assert not any(future.done() for future in in_flight), [f.exception() or f.result() for f in in_flight
                                                                 if f.done()]
         server.kill()
