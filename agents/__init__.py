@@ -1,7 +1,7 @@
 """Cognition: the generative agents that live in the town, and how they think.
 
 ``generative.GenerativeAgent`` is the agent the engine hosts (through
-``agentville.sim.context``); the other modules are its parts: ``days``
+``agentville.sim.context.protocols``); the other modules are its parts: ``days``
 (wake-up, day plan, schedule, revisions), ``places`` (where to do
 something), ``acting`` (steps, reactions, sleep), ``dialogue``,
 ``reflection``, ``memory`` (the memory stream and retrieval),

@@ -14,19 +14,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from agentville.sim import events
+from agentville.sim.core import events
 
-from .dialogue import converse
-from .memory import Impression
-from .templates import render
-from .timing import REACTION_S
+from .llm.templates import render
+from .llm.timing import REACTION_S
+from .memory.stream import Impression
+from .talk.dialogue import converse
 
 if TYPE_CHECKING:
-    from agentville.sim.location import Location
+    from agentville.sim.context import SubProcess
+    from agentville.sim.core.location import Location
 
     from .generative import GenerativeAgent
     from .perception import Observation
-    from .protocols import SubProcess
 
 AWAKE, ACTING, TALKING, SLEEPING = "awake", "acting", "talking", "sleeping"
 REACTIONS = ("talk", "wait", "carry on")

@@ -26,27 +26,29 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
-from agentville.sim import events
-from agentville.sim.scenario import CognitionSpec, PersonaSpec
+from agentville.sim.core import events
+from agentville.sim.scenario.schema import CognitionSpec, PersonaSpec
 
-from . import acting, days, identity
+from . import acting, living
 from .acting import ACTING, AWAKE, TALKING
-from .asking import Unparseable
-from .dialogue import Conversation, clean_line
-from .memory import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
+from .llm.asking import Unparseable
+from .llm.templates import render
+from .llm.timing import CONSOLIDATION_S, FALLING_ASLEEP_S
+from .memory import identity
+from .memory.reflection import reflect
+from .memory.stream import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
 from .perception import Perception
-from .reflection import reflect
-from .templates import render
-from .timing import CONSOLIDATION_S, FALLING_ASLEEP_S
+from .planning import days
+from .talk.conversation import Conversation, clean_line
 
 if TYPE_CHECKING:
-    from agentville.sim.context import AgentContext, AgentFactory
+    from agentville.sim.context import SubProcess
+    from agentville.sim.context.protocols import AgentContext, AgentFactory
+    from agentville.sim.core.location import Location
     from agentville.sim.generation import TextRequest
-    from agentville.sim.location import Location
 
-    from .ahead import NextChunk
-    from .days import DayPlan
-    from .protocols import SubProcess
+    from .planning.ahead import NextChunk
+    from .planning.schedule import DayPlan
 
 MIN_SLEEP_S = 4 * 3600
 
@@ -259,7 +261,7 @@ class GenerativeAgent:
         ctx.town.place(self.name, self.home)
         yield self.remember_all([Impression("event", text) for text in self.persona.memories], delay=0)
         if not self.cognition.planning:
-            yield from days.live_moment_to_moment(self)
+            yield from living.live_moment_to_moment(self)
             return
         # Starting in its waking hours it is up (a night worker's may have begun yesterday); late in its day
         # it sleeps, then plans the next; otherwise it decides when to get up.
@@ -270,7 +272,7 @@ class GenerativeAgent:
             if wake > ctx.env.now:
                 yield from acting.sleep_until(self, wake)
             yield from days.plan_day(self, day, wake, strokes)
-            yield from days.live_day(self)
+            yield from living.live_day(self)
             # Falling asleep it decides when to get up; the next day's plan is then asked, due on waking.
             day = day + dt.timedelta(days=1)
             yield from acting.fall_asleep(self)
@@ -285,4 +287,4 @@ class GenerativeAgent:
 
 
 if TYPE_CHECKING:
-    _factory: AgentFactory = GenerativeAgent  # what the engine is handed (sim/runner.py) must type-check
+    _factory: AgentFactory = GenerativeAgent  # what the engine is handed (sim/runtime/runner.py) must type-check

@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from agentville.sim.context import AgentContext
-    from agentville.sim.location import Location
+    from agentville.sim.context.protocols import AgentContext
+    from agentville.sim.core.location import Location
 
 ATTENTION_BANDWIDTH = 3
 RETENTION = 5  # own activities remembered as recent: starting one of them again is not news

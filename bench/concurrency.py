@@ -40,15 +40,15 @@ from pathlib import Path
 
 from engine import grown  # bench/engine.py: the same grown towns
 
-from agentville.sim import events
+from agentville.sim.core import events
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, Request
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import Scenario, load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 # Per-request latencies (seconds) used for the projections: (choice, text).
 DEVICES = {
-    "H200, transformers continuous batching": (0.05, 1.5),  # DESIGN.md: a scored choice, a 64-token text
+    "H200, transformers continuous batching": (0.05, 1.5),  # a scored choice, a 64-token text
     "this CPU, embedded Gemma 3 270M": (1.0, 15.0),  # README, Benchmarks: choices ~1 s, texts 5-37 s
 }
 PROJECTION_TEXT_S = 0.05  # the scaled-down text latency the projection runs use

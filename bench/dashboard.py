@@ -32,7 +32,7 @@ from pathlib import Path
 import altair as alt
 
 from agentville.dashboard import data
-from agentville.sim import events
+from agentville.sim.core import events
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
@@ -58,7 +58,7 @@ def views(log: data.RunLog, t: float) -> dict[str, callable]:
         return alt.Chart(data.timeline(log, t)).mark_bar().encode(x="start:T", x2="end:T", y="agent:N").to_dict()
 
     def generation():
-        from agentville.sim.stats import llm_stats
+        from agentville.sim.analysis.stats import llm_stats
 
         llm_stats(data.upto(log.kind(events.LLM_CALL), t))
         return data.generation_calls(log, t)
@@ -80,9 +80,9 @@ def grown_day(db: Path, agents: int, hours: float) -> None:
     from engine import grown
 
     from agentville.sim.generation import FakeBackend
-    from agentville.sim.runner import assemble
+    from agentville.sim.runtime.runner import assemble
     from agentville.sim.scenario import load_scenario
-    from agentville.sim.store import EventStore
+    from agentville.sim.store.eventstore import EventStore
 
     scenario = grown(load_scenario(ROOT / "worlds" / "smallville.yaml"), agents)
     with EventStore(db) as store:

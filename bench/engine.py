@@ -19,11 +19,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from agentville.sim.core.location import split_location
 from agentville.sim.generation import FakeBackend
-from agentville.sim.location import split_location
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import PathSpec, Scenario, load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 TOWN_LINK_MINUTES = 15.0  # walk between neighbouring copies of the town
 

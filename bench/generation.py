@@ -67,7 +67,7 @@ def request_mix(n: int, seed: int = 0) -> list[Request]:
     opens with the person's persona block, then memories (random, so never
     shared) and the question.
     """
-    from agentville.agents.memory import importance_prompt
+    from agentville.agents.memory.stream import importance_prompt
 
     rng = random.Random(seed)
     kinds = ["rating", "yesno", "place", "plan", "utterance", "describe"]
@@ -125,7 +125,7 @@ def _logged_requests(seed: int) -> list[Request]:
     import tempfile
     from pathlib import Path
 
-    from agentville.sim.experiment import Experiment
+    from agentville.sim.lab.experiment import Experiment
 
     with tempfile.TemporaryDirectory() as folder:
         world = Path(__file__).resolve().parents[1] / "worlds" / "smallville.yaml"

@@ -23,8 +23,9 @@ import streamlit as st
 
 from agentville.dashboard import data, diffusion, relations, runlog, townmap
 from agentville.dashboard.plain import LABEL_CHARS, md
-from agentville.sim import events, provenance
-from agentville.sim.errors import UserError
+from agentville.sim.analysis import provenance
+from agentville.sim.core import events
+from agentville.sim.core.errors import UserError
 
 REFRESH_S = 1.0  # how often a live page reads what the run logged since
 LAZY_TABS_FROM = 40_000  # events: from here only the open tab computes (a 25-agent day logs ~18,000)
@@ -279,7 +280,7 @@ def spread_of_a_fact(log: data.RunLog, t: float) -> None:
 
 
 def generation(log: data.RunLog, t: float) -> None:
-    from agentville.sim.stats import ANSWER_KINDS, llm_stats
+    from agentville.sim.analysis.stats import ANSWER_KINDS, llm_stats
 
     answers = data.upto(log.kind(*ANSWER_KINDS), t)  # the calls, and what the parsers made of their answers
     if not (answers["kind"] == events.LLM_CALL).any():

@@ -21,15 +21,15 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentville.agents import memory as retrieval
+from agentville.agents.memory import stream as retrieval
 from agentville.dashboard import layout
 from agentville.dashboard.runlog import RunLog, open_store
-from agentville.sim import events
+from agentville.sim.analysis.runlist import fork_origin, varying_settings
+from agentville.sim.core import events
+from agentville.sim.core.location import place_of
 from agentville.sim.generation.cache import LLMCache
-from agentville.sim.location import place_of
-from agentville.sim.runlist import fork_origin, varying_settings
-from agentville.sim.store import RunSignature
-from agentville.sim.stored_scenario import scenario_or_warning
+from agentville.sim.scenario.stored import scenario_or_warning
+from agentville.sim.store.eventstore import RunSignature
 
 EMOJI = [  # first matching keyword wins
     ("sleep", "😴"), ("talking", "💬"), ("coffee", "☕"), ("eat", "🍽️"), ("lunch", "🍽️"), ("dinner", "🍽️"),

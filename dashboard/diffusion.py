@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from agentville.dashboard.data import RunLog, upto
-from agentville.sim import provenance
+from agentville.sim.analysis import provenance
 
 COLOURS = {provenance.AT_START: "#e4572e", provenance.CONVERSATION: "#4c78a8", provenance.OBSERVED: "#54a24b",
            provenance.THOUGHT: "#b279a2", provenance.PLANNED: "#9d755d"}  # how each agent came to know it

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 
 from agentville.dashboard.data import RunLog, upto
-from agentville.sim import events
-from agentville.sim.location import place_of
+from agentville.sim.core import events
+from agentville.sim.core.location import place_of
 
 # Most talks last under a simulated minute, the slider's step: one that ended this recently still shows,
 # so that replaying minute by minute (or following a run) does not skip nearly every conversation.

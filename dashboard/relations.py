@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from agentville.dashboard import data
-from agentville.sim.location import place_of
+from agentville.sim.core.location import place_of
 
 
 def show(log: data.RunLog, t: float) -> None:

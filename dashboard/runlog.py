@@ -24,11 +24,12 @@ from typing import Any
 
 import pandas as pd
 
-from agentville.sim import events, provenance
-from agentville.sim.scenario import Scenario
-from agentville.sim.store import EventRow, EventStore
-from agentville.sim.townstate import KINDS as TOWN_KINDS
-from agentville.sim.townstate import TownHistory
+from agentville.sim.analysis import provenance
+from agentville.sim.analysis.townstate import KINDS as TOWN_KINDS
+from agentville.sim.analysis.townstate import TownHistory
+from agentville.sim.core import events
+from agentville.sim.scenario.schema import Scenario
+from agentville.sim.store.eventstore import EventRow, EventStore
 
 COLUMNS = ["seq", "sim_time", "kind", "agent", "data", "wall"]
 UNSHOWN = {events.LLM_CALL: ("prompt", "output", "options", "raw", "seed", "request", "model")}

@@ -19,8 +19,10 @@ import datetime as dt
 import time
 from pathlib import Path
 
-from agentville.sim import events, metrics, provenance
-from agentville.sim.experiment import Experiment
+from agentville.sim.analysis import provenance
+from agentville.sim.core import events
+from agentville.sim.lab import metrics
+from agentville.sim.lab.experiment import Experiment
 
 SCENARIO = Path(__file__).resolve().parent.parent / "worlds" / "smallville.yaml"
 FACTS = {

@@ -40,8 +40,8 @@ def rows_digest(rows) -> tuple[int, str]:
 
 
 def run_case(name: str, folder: Path, scheduling: str = "in-order") -> tuple[int, str]:
-    from agentville.sim.runner import open_run  # noqa: F401  (the one place that assembles a run)
-    from agentville.sim.store import EventStore
+    from agentville.sim.runtime.runner import open_run  # noqa: F401  (the one place that assembles a run)
+    from agentville.sim.store.eventstore import EventStore
 
     scenario, seed, hours, cognition = CASES[name]
     db = folder / f"{name}.db"

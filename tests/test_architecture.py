@@ -1,122 +1,125 @@
-"""The shape of the code: one-way layers, small modules, one install namespace.
+"""The shape of the code: folders as layers that import one way, no cycles, small modules, one namespace.
 
-Layers, lowest first (a module may import its own layer and those below):
-
-0 kernel      clock, location, events, scenario, world, town, store (+ its writer), event log
-1 generation  requests, backends, cache, the generation service
-2 context     what agents may see (protocols only)
-3 agents      cognition
-4 runtime     the engine (which never imports agents) and the run assembly
-5 interfaces  experiment API, metrics, stats, sweeps, CLI, dashboard
+The facts are read from the source by ``tests/architecture_report.py``
+(``python -m tests.architecture_report`` prints them); these tests hold them.
 """
 
 from __future__ import annotations
 
-import ast
 import subprocess
 import sys
 import textwrap
+import tomllib
+import warnings
 from pathlib import Path
 
 import networkx as nx
 import pytest
 
+from tests import architecture_report as arch
+
 ROOT = Path(__file__).resolve().parent.parent
-FOLDERS = {"sim": "agentville.sim", "agents": "agentville.agents", "dashboard": "agentville.dashboard"}
 MAX_LINES = 360  # "about 350": small enough to read in one sitting
 
-LAYERS = [
-    ("kernel", ["sim.errors", "sim.clock", "sim.location", "sim.events", "sim.yamlpos", "sim.scenario",
-                "sim.scenario_checks", "sim.placenames", "sim.world", "sim.town", "sim.store", "sim.eventwriter",
-                "sim.kernel", "sim.eventlog", "sim.stored_scenario", "sim.pacing", "sim.payloads"]),
-    ("generation", ["sim.generation"]),
-    ("context", ["sim.context"]),
-    ("agents", ["agents"]),
-    ("runtime", ["sim.engine", "sim.scheduler", "sim.runner"]),
-    ("interfaces", ["sim.experiment", "sim.metrics", "sim.provenance", "sim.stats", "sim.sweep", "sim.cli",
-                    "sim.import_ga", "sim.maze_ga", "sim.ga_match", "sim.ga_cognition",
-                    "sim.runlist", "sim.export", "sim.townstate", "sim.tables", "dashboard"]),
-]
 
-
-def modules() -> dict[str, Path]:
-    """Every module of the three packages, named as in the repository ("sim.engine")."""
-    found = {}
-    for folder in FOLDERS:
-        for path in sorted((ROOT / folder).rglob("*.py")):
-            parts = list(path.relative_to(ROOT).with_suffix("").parts)
-            if parts[-1] == "__init__":
-                parts.pop()
-            found[".".join(parts)] = path
-    return found
-
-
-def imports_of(name: str, path: Path) -> set[str]:
-    """The project modules ``name`` imports (type-checking imports included: they are dependencies too)."""
-    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    targets = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            targets |= {alias.name for alias in node.names}
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                module = ".".join(base + ([node.module] if node.module else []))
-            else:
-                module = node.module or ""
-            targets |= {module} | {f"{module}.{alias.name}" for alias in node.names}
-    known = modules()
-    result = set()
-    for target in targets:
-        target = target.removeprefix("agentville.")
-        if target in known and target != name:
-            result.add(target)
-    return result
-
-
-def layer(name: str) -> int:
-    matches = [(len(prefix), i) for i, (_, prefixes) in enumerate(LAYERS) for prefix in prefixes
-               if name == prefix or name.startswith(prefix + ".")]
-    assert matches, f"{name} belongs to no layer: add it to LAYERS in {__file__}"
-    return max(matches)[1]
-
-
-def graph() -> nx.DiGraph:
-    g = nx.DiGraph()
-    for name, path in modules().items():
-        g.add_node(name)
-        g.add_edges_from((name, target) for target in imports_of(name, path))
-    return g
+def test_every_module_belongs_to_a_layer():
+    for name in arch.modules():
+        if not arch.is_package_root(name):
+            arch.layer_of(name)  # raises, naming the module
 
 
 def test_every_import_points_down_the_layers():
-    packages = {"sim", "agents", "dashboard"}  # package inits export lazily; they import nothing at load time
-    wrong = [f"{a} ({LAYERS[layer(a)][0]}) imports {b} ({LAYERS[layer(b)][0]})"
-             for a, b in graph().edges if not {a, b} & packages and layer(b) > layer(a)]
+    wrong = arch.upward_imports()
     assert not wrong, "\n".join(wrong)
 
 
-def test_no_import_cycle_between_sim_and_agents():
-    g = graph()
-    for cycle in nx.strongly_connected_components(g):
-        tops = {name.split(".")[0] for name in cycle}
-        assert len(cycle) == 1 or not {"sim", "agents"} <= tops, f"import cycle: {sorted(cycle)}"
-    engine_reach = nx.descendants(g, "sim.engine")
-    assert not [m for m in engine_reach if m.startswith("agents")], "the engine must not depend on agents"
+def test_no_import_cycle_at_run_time():
+    assert not arch.cycles(run_time_only=True)
+
+
+def test_the_only_type_only_back_edges_name_the_agent_class_from_planning_and_acting():
+    g = arch.graph(run_time_only=False)
+    allowed = [(e.source, e.target) for e in arch.all_imports() if not e.run_time and e.target == arch.AGENT_CLASS
+               and e.source.startswith(arch.ALLOWED_TYPE_BACK_EDGES)]
+    g.remove_edges_from(allowed)
+    assert nx.is_directed_acyclic_graph(g), [sorted(c) for c in nx.strongly_connected_components(g) if len(c) > 1]
+
+
+def test_the_engine_does_not_depend_on_agents():
+    reach = nx.descendants(arch.graph(run_time_only=False), "sim.runtime.engine")
+    assert not [m for m in reach if m.startswith("agents")]
 
 
 def test_the_walker_sees_imports():
     """The checks above would pass vacuously if imports were missed."""
-    g = graph()
-    assert g.has_edge("sim.runner", "agents.generative") and g.has_edge("sim.engine", "sim.town")
-    assert g.has_edge("agents.generative", "sim.context")
+    edges = {(e.source, e.target): e.run_time for e in arch.all_imports()}
+    assert edges[("sim.runtime.runner", "agents.generative")] is True
+    assert edges[("sim.runtime.engine", "sim.world.town")] is True
+    assert edges[("agents.planning.days", "agents.generative")] is False  # type-only
+    assert ("agents.generative", "sim.context.protocols") in edges
+    assert edges[("agents.planning.ahead", "agents.planning.steps")] is True  # an import inside a function
 
 
-@pytest.mark.parametrize("folder", ["sim", "agents"])
+def test_no_new_top_level_module_in_sim():
+    """Every module of sim/ lives in a folder that says its layer."""
+    assert sorted(p.name for p in (ROOT / "sim").glob("*.py")) == ["__init__.py"]
+
+
+def test_every_folder_is_installed():
+    """pyproject.toml lists the packages one by one (package-dir maps them into agentville.*): a new folder
+    missing there would be left out of a wheel."""
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    folders = {"agentville." + ".".join(p.parent.relative_to(ROOT).parts)
+               for top in arch.PACKAGES for p in (ROOT / top).rglob("__init__.py")}
+    assert folders == listed, (folders - listed, listed - folders)
+
+
+@pytest.mark.parametrize("folder", ["sim", "agents", "dashboard"])
 def test_modules_stay_small(folder):
     big = {str(p.relative_to(ROOT)): n for p in (ROOT / folder).rglob("*.py")
            if (n := len(p.read_text().splitlines())) > MAX_LINES}
     assert not big, f"modules over {MAX_LINES} lines: {big}"
+
+
+def test_the_readme_layout_table_is_the_folders():
+    text = arch.README.read_text()
+    assert arch.readme_with_table(text) == text, "run python -m tests.architecture_report --readme"
+
+
+def test_old_module_names_still_import_and_say_where_they_went():
+    import importlib
+
+    from agentville.sim import MOVED
+
+    for old, new in MOVED.items():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            module = importlib.import_module(old)
+        assert module is importlib.import_module(new), old
+        assert not sys.modules.get(old) or sys.modules[old] is module
+    with pytest.warns(DeprecationWarning, match="moved to agentville.sim.lab.sweep"):
+        sys.modules.pop("agentville.sim.sweep", None)
+        importlib.import_module("agentville.sim.sweep")
+    from agentville.sim.experiment import Experiment  # the README of earlier releases said so
+    from agentville.sim.lab.experiment import Experiment as Moved
+    assert Experiment is Moved
+
+
+def test_the_project_itself_uses_the_new_names():
+    from agentville.sim import MOVED
+
+    old = {name.removeprefix("agentville.") for name in MOVED}
+    known = arch.modules()
+    users = []
+    for folder in ("sim", "agents", "dashboard", "tests", "bench", "experiments"):
+        for path in (ROOT / folder).rglob("*.py"):
+            if path.name == "test_architecture.py":  # imports old names on purpose
+                continue
+            text = path.read_text()
+            users += [f"{path.relative_to(ROOT)}: {name}" for name in old
+                      if f"agentville.{name} " in text or f"agentville.{name}\n" in text
+                      or f"agentville.{name}." in text and f"agentville.{name}." not in str(known)]
+    assert not users, users
 
 
 @pytest.mark.slow
@@ -143,9 +146,9 @@ def test_installs_next_to_another_top_level_agents_package(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
     top = {p.name for p in target.iterdir() if not p.name.endswith((".dist-info", ".egg-info"))}
     assert {"sim", "dashboard"}.isdisjoint(top) and "agentville" in top
-    probe = ("import agents, agentville.agents.memory as m, agentville.sim.events as e, agentville.dashboard.data; "
+    probe = ("import agents, agentville.agents.memory.stream as m, agentville.sim.core.events as e, agentville.dashboard.data; "
              "print(agents.WHO); print(m.__file__); print(len(e.KINDS)); "
-             "import agentville.agents.templates as t; print(len(t.template('importance')) > 0)")
+             "import agentville.agents.llm.templates as t; print(len(t.template('importance')) > 0)")
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -19,9 +19,9 @@ from agentville.sim.generation import (
     TextRequest,
     make_backend,
 )
-from agentville.sim.runner import assemble
-from agentville.sim.scenario import GenerationSpec
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.scenario.schema import GenerationSpec
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import ROOT, WORLDS
 from .models import tiny_model_dir

@@ -12,16 +12,16 @@ from pathlib import Path
 
 import pytest
 
-from agentville.agents.memory import importance_prompt
-from agentville.agents.templates import PROMPTS, render, template
+from agentville.agents.llm.templates import PROMPTS, render, template
+from agentville.agents.memory.stream import importance_prompt
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, HashEmbedder
 from agentville.sim.generation.cache import LLMCache
 from agentville.sim.generation.choices import GUIDED_PARAMS, guided_answer, guided_fields, parse_choice
 from agentville.sim.generation.openai_backend import OpenAIBackend
 from agentville.sim.generation.requests import GenerationFailed, Request, TextRequest
 from agentville.sim.generation.transformers_backend import TransformersBackend
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 from tests.servers import CONSTRAINTS, FakeOpenAIServer, _guided_options
 
 WAIT_S = 20

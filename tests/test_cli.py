@@ -9,7 +9,7 @@ import sys
 import pandas as pd
 import pytest
 
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import ROOT, WORLDS, kill_after_events
 

@@ -10,10 +10,10 @@ import sys
 import numpy as np
 import pytest
 
-from agentville.agents.reflection import parse_insights, parse_questions
+from agentville.agents.memory.reflection import parse_insights, parse_questions
 from agentville.sim.generation import FakeBackend
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT
 from tests.scripted import ScriptedBackend
 

@@ -15,15 +15,15 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agentville.sim import events
+from agentville.sim.analysis.stats import ANSWER_KINDS, answer_troubles, llm_stats
 from agentville.sim.cli import main
 from agentville.sim.cli.hints import agentville_command
 from agentville.sim.cli.running import format_summary
-from agentville.sim.pacing import Pace
-from agentville.sim.runner import assemble
+from agentville.sim.core import events
+from agentville.sim.runtime.pacing import Pace
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.stats import ANSWER_KINDS, answer_troubles, llm_stats
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import ROOT, WORLDS, wait_for_events
 from .scripted import ScriptedBackend

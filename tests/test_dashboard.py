@@ -18,14 +18,14 @@ import pytest
 from markdown_it import MarkdownIt  # a CommonMark reader (installed with transformers, through typer and rich)
 from streamlit.testing.v1 import AppTest
 
-from agentville.agents import memory as retrieval
+from agentville.agents.memory import stream as retrieval
 from agentville.dashboard import data
-from agentville.sim import events
-from agentville.sim.experiment import Experiment
+from agentville.sim.core import events
 from agentville.sim.generation import LLMCache
 from agentville.sim.generation import cache as cache_module
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.lab.experiment import Experiment
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, WORLDS
 from tests.scripted import ScriptedBackend
 

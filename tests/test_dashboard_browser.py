@@ -250,10 +250,10 @@ SLOW_RUN = textwrap.dedent("""\
     # A fake-LLM run slowed down to a steady pace so that the dashboard can watch it live.
     import datetime, sys, time
 
-    from agentville.sim.runner import assemble
+    from agentville.sim.runtime.runner import assemble
     from agentville.sim.generation import FakeBackend
     from agentville.sim.scenario import load_scenario
-    from agentville.sim.store import EventStore
+    from agentville.sim.store.eventstore import EventStore
 
     scenario_path, db = sys.argv[1], sys.argv[2]
     delay, pace, hours = float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5])
@@ -285,7 +285,7 @@ SLOW_DELAY_S, PACE_S, SLOW_HOURS = 0.05, 0.5, 24
 
 
 def test_live_page_follows_a_running_simulation(tmp_path, spawn, browser):
-    from agentville.sim.store import EventStore
+    from agentville.sim.store.eventstore import EventStore
 
     db = tmp_path / "live.db"
     script = tmp_path / "slow_run.py"

@@ -17,9 +17,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from agentville.dashboard import data, runlog
-from agentville.sim import agent_table, events, model_table
-from agentville.sim.location import place_of
-from agentville.sim.store import EventStore
+from agentville.sim import agent_table, model_table
+from agentville.sim.core import events
+from agentville.sim.core.location import place_of
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, WORLDS
 
 APP = str(ROOT / "dashboard" / "app.py")

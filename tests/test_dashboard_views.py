@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from agentville.dashboard import data, interactions, layout, relations, townmap
-from agentville.sim import events
+from agentville.sim.core import events
 from tests.test_dashboard import app, village_db  # noqa: F401 - the fixture, for the AppTest tests
 
 START = {"run_id": "r", "scenario": "S", "status": "finished", "sim_start": "2023-02-13T07:00:00",

@@ -6,11 +6,12 @@ import datetime as dt
 
 import pytest
 
-from agentville.agents.asking import Unparseable
-from agentville.agents.dialogue import END_CHECK_FROM, clean_line
-from agentville.agents.timing import CONSOLIDATION_S
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.agents.llm.asking import Unparseable
+from agentville.agents.llm.timing import CONSOLIDATION_S
+from agentville.agents.talk.conversation import clean_line
+from agentville.agents.talk.dialogue import END_CHECK_FROM
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 from tests.scripted import ScriptedBackend
 
 MEET_AT_THE_CAFE = {"location_place": "Cafe", "reaction": "talk"}

@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from agentville.agents.timing import DECIDING_S
+from agentville.agents.llm.timing import DECIDING_S
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, GenerationFailed, HashEmbedder
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
-from agentville.sim.world import Location, World
+from agentville.sim.store.eventstore import EventStore
+from agentville.sim.world.geography import Location, World
 
 from .conftest import WORLDS
 from .scripted import ScriptedBackend

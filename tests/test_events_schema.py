@@ -1,4 +1,4 @@
-"""The event schema in sim/events.py is the one definition writers and readers share."""
+"""The event schema in sim/core/events.py is the one definition writers and readers share."""
 
 from __future__ import annotations
 
@@ -7,11 +7,11 @@ from collections import Counter
 
 import pytest
 
-from agentville.sim import events
-from agentville.sim.eventlog import EventLog
-from agentville.sim.kernel import Kernel
-from agentville.sim.location import Location, place_of
-from agentville.sim.store import EventStore
+from agentville.sim.core import events
+from agentville.sim.core.kernel import Kernel
+from agentville.sim.core.location import Location, place_of
+from agentville.sim.store.eventlog import EventLog
+from agentville.sim.store.eventstore import EventStore
 
 from . import golden
 from .conftest import ROOT
@@ -19,10 +19,10 @@ from .conftest import ROOT
 
 def test_the_readme_table_is_the_generated_one():
     readme = (ROOT / "README.md").read_text()
-    found = re.search(r"<!-- events table: generated from sim/events.py -->\n(.*?)\n<!-- end of events table -->",
+    found = re.search(r"<!-- events table: generated from sim/core/events.py -->\n(.*?)\n<!-- end of events table -->",
                       readme, re.S)
     assert found, "README.md lost the markers around the events table"
-    assert found.group(1) == events.markdown_table(), "regenerate the README's events table from sim/events.py"
+    assert found.group(1) == events.markdown_table(), "regenerate the README's events table from sim/core/events.py"
 
 
 @pytest.mark.parametrize("name", ["the_ville_3-no-reflection-seed3", "smallville-day-seed7"])

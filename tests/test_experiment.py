@@ -11,11 +11,11 @@ import pandas as pd
 import pytest
 
 from agentville.dashboard import data
-from agentville.sim import metrics
-from agentville.sim.experiment import Experiment
 from agentville.sim.generation import FakeBackend
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.lab import metrics
+from agentville.sim.lab.experiment import Experiment
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, WORLDS
 
 
@@ -134,7 +134,7 @@ def test_time_past_the_end_of_simulated_time_is_a_clear_error(tiny, tmp_path):
 
     import pytest
 
-    from agentville.sim.errors import UserError
+    from agentville.sim.core.errors import UserError
 
     with Experiment(tiny, db=tmp_path / "late.db", backend=FakeBackend()) as exp:
         with pytest.raises(UserError, match="simulated times end at 9999-01-01"):

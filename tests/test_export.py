@@ -11,8 +11,9 @@ from collections import Counter
 import pandas as pd
 import pytest
 
-from agentville.sim import events, export
-from agentville.sim.store import EventStore
+from agentville.sim.analysis import export
+from agentville.sim.core import events
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import ROOT, WORLDS
 

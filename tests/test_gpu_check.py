@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from agentville.sim.errors import UserError
+from agentville.sim.core.errors import UserError
 from agentville.sim.generation.continuous import SeededPick, gumbel_noise, sampling_kwargs, token_key
 from agentville.sim.generation.models import load, resolve
 from agentville.sim.generation.requests import TextRequest

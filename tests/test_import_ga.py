@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from agentville.sim.errors import UserError
-from agentville.sim.import_ga import import_ga, to_yaml
+from agentville.sim.core.errors import UserError
+from agentville.sim.ga.importer import import_ga, to_yaml
 from agentville.sim.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -311,7 +311,7 @@ def write_grid(folder: Path, lines: list[str]) -> Path:
 
 
 def grid_paths(tmp_path, lines):
-    from agentville.sim.maze_ga import read_maze, town_paths, town_places
+    from agentville.sim.ga.maze import read_maze, town_paths, town_places
 
     maze = read_maze(write_grid(tmp_path / "m", lines))
     paths = town_paths(maze, [p["name"] for p in town_places(maze)], 60.0)  # a minute a tile: minutes == tiles
@@ -346,7 +346,7 @@ def test_the_maze_is_read_one_row_per_line_too(tmp_path):
         values = path.read_text().split(", ")
         path.write_text(", ".join(values[:3]) + "\n" + ", ".join(values[3:]) + "\n")
     paths, _ = grid_paths(tmp_path / "again", ["A.B", "..."])
-    from agentville.sim.maze_ga import read_maze
+    from agentville.sim.ga.maze import read_maze
     assert (read_maze(maze).names["sector"] == read_maze(tmp_path / "again" / "m").names["sector"]).all()
     assert paths == {("Place A", "Place B"): 2}
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import simpy
 
-from agentville.agents.memory import MemoryStream, RetrievalWeights, importance_prompt, rate_importance
+from agentville.agents.memory.stream import MemoryStream, RetrievalWeights, importance_prompt, rate_importance
 from agentville.sim.generation import FakeBackend, GenerationService
 
 HOUR = 3600.0

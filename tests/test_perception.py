@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from agentville.sim.generation import FakeBackend
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 
 from .scripted import ScriptedBackend
 
@@ -46,7 +46,7 @@ def test_the_same_sight_is_not_perceived_twice(tiny, tmp_path):
 def test_attention_bandwidth_limits_what_is_noticed(tmp_path):
     from agentville.agents.perception import Perception
     from agentville.sim.scenario import load_scenario
-    from agentville.sim.world import Location
+    from agentville.sim.world.geography import Location
 
     from .conftest import WORLDS
 

@@ -11,13 +11,13 @@ from collections import defaultdict
 
 import pytest
 
-from agentville.agents.dialogue import line_seconds
-from agentville.agents.timing import CONSOLIDATION_S, THINKING_S
-from agentville.sim import events
+from agentville.agents.llm.timing import CONSOLIDATION_S, THINKING_S
+from agentville.agents.talk.conversation import line_seconds
+from agentville.sim.core import events
 from agentville.sim.generation import Completion, FakeBackend
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import WORLDS
 from .test_engine import ThreadedBackend
@@ -150,7 +150,7 @@ def test_random_latencies_give_the_log_of_the_instant_backend(tmp_path):
 
 
 def test_tomorrow_is_decided_while_falling_asleep_and_planned_before_waking(village):
-    from agentville.agents.timing import FALLING_ASLEEP_S
+    from agentville.agents.llm.timing import FALLING_ASLEEP_S
 
     asleep = {(e.agent, e.sim_time) for e in village if e.kind == events.ACTION and e.data["activity"] == "sleeping"}
     wakes = [e for e in calls(village, "wake_up") if e.data["asked"] > 0]

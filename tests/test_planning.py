@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from agentville.agents.asking import Unparseable
-from agentville.agents.planning import (
+from agentville.agents.llm.asking import Unparseable
+from agentville.agents.planning.schedule import (
     STEP_MINUTES,
     Block,
     fit_durations,
@@ -19,8 +19,8 @@ from agentville.agents.planning import (
     timed_items,
 )
 from agentville.sim.generation import FakeBackend
-from agentville.sim.runner import assemble
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import assemble
+from agentville.sim.store.eventstore import EventStore
 
 H = 3600
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agentville.agents.asking import whole_lines
+from agentville.agents.llm.asking import whole_lines
 from tests.test_plans_revision import CAFE_TOWN, plans, run
 
 KLAUS = CAFE_TOWN.split("personas:")[0] + """\
@@ -52,7 +52,7 @@ def test_a_schedule_cut_at_the_token_limit_loses_its_unfinished_last_line(tmp_pa
 
 
 def test_a_long_item_is_cut_after_a_whole_clause_never_mid_word():
-    from agentville.agents.planning import clean_activity, timed_items
+    from agentville.agents.planning.schedule import clean_activity, timed_items
 
     long = "open the cafe at 8 am; invite customers to the Valentine's Day party; buy decorations for the party"
     assert clean_activity(long) == "open the cafe at 8 am; invite customers to the Valentine's Day party"

@@ -8,11 +8,11 @@ import textwrap
 
 import pytest
 
-from agentville.agents.planning import Block
-from agentville.agents.revision import intention, read_revision
-from agentville.sim.runner import assemble
+from agentville.agents.planning.revision import intention, read_revision
+from agentville.agents.planning.schedule import Block
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 from tests.scripted import ScriptedBackend
 
 H = 3600

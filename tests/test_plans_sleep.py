@@ -7,11 +7,11 @@ import textwrap
 
 import pytest
 
-from agentville.agents import habits
-from agentville.agents.planning import Block, parse_schedule, schedule_blocks
-from agentville.sim.runner import assemble
+from agentville.agents.planning import habits
+from agentville.agents.planning.schedule import Block, parse_schedule, schedule_blocks
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 from tests.scripted import ScriptedBackend
 
 H = 3600
@@ -186,7 +186,7 @@ def test_a_fallback_day_goes_to_bed_when_the_lifestyle_says(lifestyle, bed, tmp_
     ([("08:00", "work"), ("12:00", "lunch"), ("18:00", "dinner")], "", 8 * 60, 23 * 60),
 ])
 def test_wake_up_and_bedtime_habits_come_from_the_routine_or_the_lifestyle(routine, lifestyle, wake, bed):
-    from agentville.sim.scenario import RoutineStep
+    from agentville.sim.scenario.schema import RoutineStep
 
     steps = [RoutineStep(at=at, activity=activity, place="home") for at, activity in routine]
     assert habits.wake_minute(steps, lifestyle) == wake

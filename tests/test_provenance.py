@@ -8,8 +8,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from agentville.sim import events
-from agentville.sim.provenance import (
+from agentville.sim.analysis.provenance import (
     AT_START,
     CONVERSATION,
     diffusion,
@@ -19,6 +18,7 @@ from agentville.sim.provenance import (
     residents,
     tree_text,
 )
+from agentville.sim.core import events
 
 START = dt.datetime(2023, 2, 13, 8, 0)
 ISABELLA, MARIA, KLAUS, AYESHA = "Isabella Rodriguez", "Maria Lopez", "Klaus Mueller", "Ayesha Khan"

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from agentville.sim.cli import main
-from agentville.sim.errors import UserError
+from agentville.sim.core.errors import UserError
 from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
-from agentville.sim.runner import open_run
-from agentville.sim.store import EventStore
+from agentville.sim.runtime.runner import open_run
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, WORLDS, kill_after_events, wait_for_events
 from tests.servers import FakeOpenAIServer, free_port
 
@@ -349,7 +349,7 @@ def test_a_bad_fork_time_is_named_as_the_flag_it_came_from(tmp_path, capsys):
 
 
 def test_a_resume_that_ends_before_re_living_every_stored_row_is_refused(tmp_path):
-    from agentville.sim.eventwriter import Diverged, StoredPrefix
+    from agentville.sim.store.writer import Diverged, StoredPrefix
 
     db = tmp_path / "short.db"
     run_id = crash_midway(db, FakeBackend(), 1, 2)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from agentville.sim import events
-from agentville.sim.experiment import Experiment
+from agentville.sim.core import events
 from agentville.sim.generation import FakeBackend
-from agentville.sim.store import EventStore
+from agentville.sim.lab.experiment import Experiment
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import WORLDS
 
 

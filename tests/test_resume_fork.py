@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, WORLDS, kill_after_events
 
 

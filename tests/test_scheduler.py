@@ -12,15 +12,15 @@ from pathlib import Path
 
 import pytest
 
-from agentville.sim import events
+from agentville.sim.core import events
+from agentville.sim.core.kernel import Kernel
+from agentville.sim.core.location import area_owners
 from agentville.sim.generation import Completion, FakeBackend, Request
-from agentville.sim.kernel import Kernel
-from agentville.sim.location import area_owners
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import PersonaSpec, Scenario, load_scenario
-from agentville.sim.store import EventStore
-from agentville.sim.town import BrokenPromise, Town
-from agentville.sim.world import World
+from agentville.sim.store.eventstore import EventStore
+from agentville.sim.world.geography import World
+from agentville.sim.world.town import BrokenPromise, Town
 
 from .conftest import TINY, WORLDS
 

@@ -128,7 +128,7 @@ def test_the_embedded_model_can_answer_ten(monkeypatch):
 
 
 def test_the_cpu_dtype_follows_native_bf16_support(monkeypatch):
-    from agentville.sim.errors import UserError
+    from agentville.sim.core.errors import UserError
     from agentville.sim.generation import models
 
     monkeypatch.delenv("AGENTVILLE_DTYPE")
@@ -146,7 +146,7 @@ def test_the_cpu_dtype_follows_native_bf16_support(monkeypatch):
 def test_stats_show_the_share_of_prompt_tokens_the_store_supplied():
     import pandas as pd
 
-    from agentville.sim.stats import llm_stats
+    from agentville.sim.analysis.stats import llm_stats
 
     def call(purpose: str, prompt: int, wall: dict) -> dict:
         return {"kind": "llm_call", "wall": wall,

@@ -9,13 +9,13 @@ import re
 
 import pytest
 
+from agentville.agents.memory.reflection import normalized
 from agentville.agents.perception import Perception
-from agentville.agents.reflection import normalized
+from agentville.sim.core.location import Location
 from agentville.sim.generation import FakeBackend
-from agentville.sim.location import Location
-from agentville.sim.runner import assemble
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 
 from .conftest import TINY, WORLDS
 from .scripted import ScriptedBackend

@@ -9,11 +9,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from agentville.sim import events
-from agentville.sim import store as store_module
+from agentville.sim.core import events
 from agentville.sim.generation import Completion, LLMCache, TextRequest, request_key
 from agentville.sim.generation import cache as cache_module
-from agentville.sim.store import SCHEMA, EventStore
+from agentville.sim.store import eventstore as store_module
+from agentville.sim.store.eventstore import SCHEMA, EventStore
 
 START = dt.datetime(2023, 2, 13, 7, 0)
 

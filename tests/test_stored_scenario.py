@@ -14,12 +14,12 @@ from streamlit.testing.v1 import AppTest
 
 from agentville.dashboard import data
 from agentville.sim.cli import main
-from agentville.sim.experiment import Experiment
 from agentville.sim.generation import FakeBackend
-from agentville.sim.runner import open_run
+from agentville.sim.lab.experiment import Experiment
+from agentville.sim.runtime.runner import open_run
 from agentville.sim.scenario import Scenario, load_scenario, load_scenario_text
-from agentville.sim.store import EventStore
-from agentville.sim.stored_scenario import RENDERED, render_scenario, scenario_text, stored_scenario
+from agentville.sim.scenario.stored import RENDERED, render_scenario, scenario_text, stored_scenario
+from agentville.sim.store.eventstore import EventStore
 from tests.conftest import ROOT, TINY, WORLDS
 
 VILLE = WORLDS / "the_ville_3.yaml"

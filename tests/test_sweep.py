@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agentville.sim.sweep import load_sweep, run_sweep
+from agentville.sim.lab.sweep import load_sweep, run_sweep
 from tests.conftest import ROOT, TINY, WORLDS
 
 SWEEP = """\

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from agentville.agents.places import choose_location
-from agentville.sim.location import Location, area_owners
-from agentville.sim.runner import assemble
+from agentville.agents.planning.places import choose_location
+from agentville.sim.core.location import Location, area_owners
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import Scenario, load_scenario
-from agentville.sim.store import EventStore
-from agentville.sim.world import World
+from agentville.sim.store.eventstore import EventStore
+from agentville.sim.world.geography import World
 from tests.conftest import TINY, WORLDS
 from tests.scripted import ScriptedBackend
 

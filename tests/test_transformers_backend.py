@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from agentville.sim.errors import UserError
+from agentville.sim.core.errors import UserError
 from agentville.sim.generation import GenerationFailed
 from agentville.sim.generation.models import resolve
 from agentville.sim.generation.requests import ChoiceRequest, TextRequest

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agentville.sim.errors import ScenarioError
+from agentville.sim.core.errors import ScenarioError
 from agentville.sim.scenario import load_scenario
 
 from .conftest import TINY

@@ -14,12 +14,12 @@ import textwrap
 
 import pytest
 
-from agentville.agents.asking import Unparseable
-from agentville.agents.takeaway import core, news_in, parse, plain
-from agentville.sim import metrics
-from agentville.sim.runner import assemble
+from agentville.agents.llm.asking import Unparseable
+from agentville.agents.talk.takeaway import core, news_in, parse, plain
+from agentville.sim.lab import metrics
+from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import load_scenario
-from agentville.sim.store import EventStore
+from agentville.sim.store.eventstore import EventStore
 from tests.scripted import ScriptedBackend
 
 PARTY = "Ann is throwing a birthday party at the Cafe on Friday at 6 pm"
@@ -218,7 +218,7 @@ def test_an_invitation_heard_on_one_day_brings_the_listeners_to_the_party_the_ne
 
 
 def test_commitments_are_read_for_their_day_and_fitted_into_the_habitual_day():
-    from agentville.agents.commitments import Commitment, fit
+    from agentville.agents.planning.commitments import Commitment, fit
 
     lines = ["08:00 serving coffee", "12:00 eating lunch", "17:00 reading", "19:00 cooking dinner", "22:00 sleeping"]
     party = Commitment(18 * 60, 20 * 60, "going to the party at the Cafe")
@@ -251,8 +251,8 @@ class _Town:
     ("Klaus is busy on February 14th at 5 pm", 13, 14, None),  # no event
 ])
 def test_a_commitment_is_an_event_with_an_hour_on_its_day(text, heard_on, day, expected):
-    from agentville.agents import commitments
-    from agentville.agents.memory import MemoryNode
+    from agentville.agents.memory.stream import MemoryNode
+    from agentville.agents.planning import commitments
 
     start = dt.datetime(2023, 2, heard_on, 9)
     agent = type("Agent", (), {"ctx": _Town(start)})()
@@ -264,8 +264,9 @@ def test_a_commitment_is_an_event_with_an_hour_on_its_day(text, heard_on, day, e
 
 
 def test_a_speaker_tells_its_news_one_piece_per_line_skipping_none():
-    from agentville.agents.dialogue import Conversation, default_line
-    from agentville.agents.memory import MemoryNode, MemoryStream
+    from agentville.agents.memory.stream import MemoryNode, MemoryStream
+    from agentville.agents.talk.conversation import Conversation
+    from agentville.agents.talk.dialogue import default_line
 
     ann = type("Ann", (), {"name": "Ann", "currently": PARTY + ".", "activity": "serving coffee",
                            "memory": MemoryStream()})()
@@ -306,7 +307,7 @@ def test_a_models_schedule_that_forgets_the_party_gets_it_back(tmp_path):
 
 
 def test_a_schedule_that_plans_the_event_itself_is_left_as_it_is():
-    from agentville.agents.commitments import Commitment, kept
+    from agentville.agents.planning.commitments import Commitment, kept
 
     party = Commitment(18 * 60, 20 * 60, "going to the party at the Cafe", "party")
     own = [(8 * 3600.0, "working"), (17.5 * 3600, "heading to Ann's party"), (21 * 3600.0, "sleeping")]

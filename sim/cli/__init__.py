@@ -16,8 +16,9 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from .. import __version__
-from ..errors import GenerationError, ScenarioError, UserError
+from agentville.sim import __version__
+from agentville.sim.core.errors import GenerationError, ScenarioError, UserError
+
 from .importing import add_import_ga
 from .reading import cmd_dashboard, cmd_events, cmd_runs, cmd_stats, cmd_sweep, cmd_validate
 from .running import cmd_fork, cmd_resume, cmd_run
@@ -58,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def seed_value(text: str) -> int:
     """A seed the store can keep (SQLite integers are 64-bit)."""
-    from ..scenario import MAX_SEED
+    from agentville.sim.scenario.schema import MAX_SEED
 
     try:
         seed = int(text)

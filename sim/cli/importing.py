@@ -34,8 +34,9 @@ def add_import_ga(commands: Any) -> None:
 
 
 def cmd_import_ga(args: argparse.Namespace) -> int:
-    from ..errors import UserError
-    from ..import_ga import import_ga, to_yaml
+    from agentville.sim.core.errors import UserError
+    from agentville.sim.ga.importer import import_ga, to_yaml
+
     from .hints import command
 
     imported = import_ga(args.storage, maze=args.maze, onto=args.onto)

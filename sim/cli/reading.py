@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .. import events
-from ..errors import ScenarioError, UserError
-from ..events import FINISHED
+from agentville.sim.core import events
+from agentville.sim.core.errors import ScenarioError, UserError
+from agentville.sim.core.events import FINISHED
 
 EXIT_USAGE = 2
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from ..scenario import load_scenario
+    from agentville.sim.scenario import load_scenario
 
     status = 0
     for name in args.files:
@@ -32,7 +32,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def open_store(db: str, read_only: bool = True):
-    from ..store import EventStore
+    from agentville.sim.store.eventstore import EventStore
 
     if not Path(db).is_file():
         raise UserError(f"{db}: no such event store")
@@ -41,8 +41,8 @@ def open_store(db: str, read_only: bool = True):
 
 def cmd_events(args: argparse.Namespace) -> int:
     """Print or export the events of a run, or of every run; ``--tidy``: one typed table per kind (``sim.export``)."""
-    from .. import export
-    from ..location import suggest
+    from agentville.sim.analysis import export
+    from agentville.sim.core.location import suggest
 
     for kind in args.kind or ():
         if kind not in events.KINDS:
@@ -100,7 +100,7 @@ def _check_export_flags(args: argparse.Namespace) -> None:
 
 def _write_tidy(args: argparse.Namespace, tables: dict[str, Any]) -> int:
     """Write the tidy tables: one CSV (one kind), or a folder of ``KIND.parquet`` files."""
-    from .. import export
+    from agentville.sim.analysis import export
 
     if args.csv:
         (table,) = tables.values()
@@ -120,7 +120,7 @@ def _short(value: Any, width: int = 80) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
-    from ..stats import ANSWER_KINDS, fault_counts, format_faults, format_llm_stats, llm_stats
+    from agentville.sim.analysis.stats import ANSWER_KINDS, fault_counts, format_faults, format_llm_stats, llm_stats
 
     with open_store(args.db) as store:
         run = store.run(args.run)
@@ -137,7 +137,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     """Check the sweep file and the output paths, then run; exit 1 (EXIT_ALL_FAILED) if not one run finished."""
     from tqdm import tqdm
 
-    from ..sweep import EXIT_ALL_FAILED, load_sweep, run_sweep
+    from agentville.sim.lab.sweep import EXIT_ALL_FAILED, load_sweep, run_sweep
 
     if args.workers is not None and args.workers < 1:
         raise UserError(f"--workers {args.workers}: needs at least 1 worker")
@@ -219,7 +219,7 @@ def port_free(address: str, port: int) -> None:
 
 def cmd_runs(args: argparse.Namespace) -> int:
     """One line per run: id, status, scenario, seed, the settings that differ between the runs, fork origin."""
-    from ..runlist import fork_origin, varying_settings
+    from agentville.sim.analysis.runlist import fork_origin, varying_settings
 
     with open_store(args.db) as store:
         runs = store.runs()

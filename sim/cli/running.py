@@ -8,16 +8,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from ..clock import parse_until
-from ..errors import GenerationError, UserError
-from ..events import FINISHED, RUNNING
+from agentville.sim.core.clock import parse_until
+from agentville.sim.core.errors import GenerationError, UserError
+from agentville.sim.core.events import FINISHED, RUNNING
+
 from .reading import open_store
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from ..generation import check_backend, model_id_for
-    from ..runner import backend_name, open_run
-    from ..scenario import load_scenario
+    from agentville.sim.generation import check_backend, model_id_for
+    from agentville.sim.runtime.runner import backend_name, open_run
+    from agentville.sim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     until = parse_until(args.until, scenario.start) if args.until else (
@@ -62,8 +63,9 @@ def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
 
 def format_summary(s: Any) -> str:
     """What the run did, and the commands to look at it, spelled to run as printed in this shell (``hints``)."""
-    from ..stats import answer_troubles, format_answer_troubles
-    from ..store import EventStore
+    from agentville.sim.analysis.stats import answer_troubles, format_answer_troubles
+    from agentville.sim.store.eventstore import EventStore
+
     from .hints import command
 
     hours = (s.sim_end - s.sim_start).total_seconds() / 3600
@@ -83,7 +85,7 @@ def format_summary(s: Any) -> str:
         f"Watch it:    {command('dashboard', s.db_path)}",
         f"Inspect it:  {command('events', s.db_path, '--kind', 'action')} | head",
         f"LLM usage:   {command('stats', s.db_path)}",
-        f"In pandas:   from agentville.sim.store import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
+        f"In pandas:   from agentville.sim import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
     ])
 
 
@@ -93,8 +95,8 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, A
     The scenario is the copy stored with the run (a note on stderr when its file has changed since);
     ``run["scenario_path"]`` becomes the file's absolute path where it is found.
     """
-    from ..scenario import CognitionSpec
-    from ..stored_scenario import stored_scenario
+    from agentville.sim.scenario.schema import CognitionSpec
+    from agentville.sim.scenario.stored import stored_scenario
 
     try:
         run = store.run(args.run)
@@ -115,7 +117,7 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, A
 
 def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until: dt.datetime,
             args: argparse.Namespace, **start: Any) -> int:
-    from ..runner import open_run
+    from agentville.sim.runtime.runner import open_run
 
     with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
                   cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
@@ -125,8 +127,8 @@ def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, unti
 
 
 def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, pace: float | None = None, **start: Any) -> Any:
-    from ..generation.embeddings import MiniLMEmbedder
-    from ..generation.models import quiet_weight_loading
+    from agentville.sim.generation.embeddings import MiniLMEmbedder
+    from agentville.sim.generation.models import quiet_weight_loading
 
     bar = _progress_bar(sim, until, disabled=disabled)
     if bar is not None and isinstance(sim.llm.embedder, MiniLMEmbedder):  # it loads mid-run, under our bar
@@ -176,7 +178,7 @@ def _changed_interventions(path: str, scenario: Any) -> list:
     import yaml
     from pydantic import ValidationError
 
-    from ..scenario import InterventionSpec
+    from agentville.sim.scenario.schema import InterventionSpec
 
     try:
         changes = yaml.safe_load(Path(path).read_text()) or {}

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..errors import UserError
+from agentville.sim.core.errors import UserError
+
 from .cache import MODES as CACHE_MODES
 from .cache import CacheMiss, LLMCache
 from .embeddings import HashEmbedder, MiniLMEmbedder, make_embedder
@@ -24,7 +25,7 @@ from .requests import (
 from .service import GenerationError, GenerationService
 
 if TYPE_CHECKING:
-    from ..scenario import GenerationSpec
+    from agentville.sim.scenario.schema import GenerationSpec
 
 BACKENDS = ("embedded", "transformers", "openai", "fake")
 

@@ -2,7 +2,7 @@
 
 Keys are ``request_key(model, request)``: (model, prompt, parameters, seed).
 Re-running a scenario with a warm cache reproduces its log exactly and fast,
-which is what replay, resume and fork are built on (DESIGN.md, invariant 4).
+which is what replay, resume and fork are built on (docs/ARCHITECTURE.md, invariant 5).
 
 Modes: ``read-write`` (default), ``read-only`` (a miss is an error: the replay
 would diverge), ``off``. A cached *fallback* (the logged default used when the

@@ -16,7 +16,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import UserError
+from agentville.sim.core.errors import UserError
+
 from .models import EMBEDDER_PACKAGE
 
 _WORD = re.compile(r"[a-z0-9']+")

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import UserError
+from agentville.sim.core.errors import UserError
+
 from . import random_weights
 
 EMBEDDED = "embedded"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import UserError
+from agentville.sim.core.errors import UserError
 
 PREFIX = "random:"
 MAX_POSITIONS = 8192  # agent prompts are long; nothing depends on it but the tokenizer's length warning

@@ -1,6 +1,6 @@
 """The generation service: the one door every agent's LLM request goes through.
 
-It bridges simpy and the backends (DESIGN.md, invariants 2 and 3):
+It bridges simpy and the backends (docs/ARCHITECTURE.md, invariants 2 and 3):
 
 * A request is submitted to the backend the moment an agent yields it, so the
   requests of all agents are in flight together and the backend can batch them.
@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import simpy
 
-from ..errors import GenerationError
+from agentville.sim.core.errors import GenerationError
+
 from .cache import CacheMiss, LLMCache
 from .requests import (
     Backend,

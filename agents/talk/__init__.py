@@ -1,0 +1,1 @@
+"""Talk: conversations between agents, their lines, and what each side takes away."""

@@ -1,0 +1,5 @@
+"""What an agent may see and do, and what the engine needs from an agent: protocols only."""
+
+from .protocols import Agent, AgentContext, AgentFactory, Process, SubProcess
+
+__all__ = ["Agent", "AgentContext", "AgentFactory", "Process", "SubProcess"]

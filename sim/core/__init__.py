@@ -1,0 +1,1 @@
+"""The kernel's vocabulary: simulated time, the simpy kernel, locations, place names, the event schema, errors."""
