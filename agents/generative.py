@@ -170,7 +170,7 @@ class GenerativeAgent:
     def learn_places(self, text: str, *, log: bool = True) -> None:
         """Places named in ``text`` become known (heard of in a conversation, a thought, a memory).
 
-        Names are matched as people say them ("the Willow Market"; ``sim.placenames``), aliases included.
+        Names are matched as people say them ("the Willow Market"; ``sim.core.placenames``), aliases included.
         """
         for place in self.ctx.world.places_named_in(text):
             if place not in self.known_places:

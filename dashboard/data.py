@@ -4,7 +4,7 @@ Everything is a function of (events, simulated time t): the state of the town
 at t is rebuilt from the events logged up to t, so live runs, finished runs
 and replays are the same code path. The log (``runlog.RunLog``) reads each
 kind of event once, and grows by a live run's new events; where each agent is
-at t is one binary search per agent (``sim.townstate``), and what a chart draws
+at t is one binary search per agent (``sim.analysis.townstate``), and what a chart draws
 is cut to what a chart takes (``MAX_BARS``): a day of 1,000 residents renders
 in about 2 s and a live one refreshes within a second (bench/dashboard.py).
 """
@@ -87,7 +87,7 @@ def upto(frame: pd.DataFrame, t: float) -> pd.DataFrame:
 def agent_states(log: RunLog, t: float) -> pd.DataFrame:
     """Per agent at time t: place, area, activity, since when, and whether it is walking (and where to).
 
-    Read from the log's town index (``sim.townstate``): one binary search per agent, whatever the log's size.
+    Read from the log's town index (``sim.analysis.townstate``): one binary search per agent, whatever the log's size.
     """
     rows = []
     for name in dict.fromkeys(log.agents):

@@ -1,6 +1,6 @@
 """The Diffusion view's data: who knew a fact by time t, from whom they heard it (no Streamlit here).
 
-The tree itself is ``sim.provenance``'s; this module cuts the log at t, finds
+The tree itself is ``sim.analysis.provenance``'s; this module cuts the log at t, finds
 the personas (the scenario's, and those of agents added during the run) and
 lays the tree out for a chart: one row per agent in order of first knowing,
 a point where it first knew, an elbow from its teller's point to its own.

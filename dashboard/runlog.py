@@ -188,7 +188,7 @@ class RunLog:
 
     @cached_property
     def town(self) -> TownHistory:
-        """Every agent's place, activity and walk at any time (``sim.townstate``)."""
+        """Every agent's place, activity and walk at any time (``sim.analysis.townstate``)."""
         return TownHistory.of_frame(self.kind(*TOWN_KINDS))
 
     # -- a live run: the events logged since -----------------------------------------------

@@ -1,4 +1,4 @@
-"""Exports people analyse: every run of a store, and one typed table per event kind (``sim.export``)."""
+"""Exports people analyse: every run of a store, and one typed table per event kind (``sim.analysis.export``)."""
 
 from __future__ import annotations
 

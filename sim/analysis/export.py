@@ -2,7 +2,7 @@
 
 The log stores each event's ``data`` as JSON; analysts want columns. A *tidy*
 table holds the events of one kind, with every field of that kind's payload
-(``sim.events``) as a typed column: ints stay ints, floats floats, bools bools,
+(``sim.core.events``) as a typed column: ints stay ints, floats floats, bools bools,
 strings strings; lists and dicts are JSON text (the same in Parquet and CSV,
 ``json.loads`` gives them back). Columns come from the payload declarations,
 not from the rows, so a field missing in some rows is NA there, and a kind
@@ -45,7 +45,7 @@ def run_ids(store: EventStore) -> list[str]:
 
 
 def field_dtypes(kind: str) -> dict[str, str]:
-    """A kind's payload fields (every one, optional ones too) and the pandas dtype of each, from ``sim.events``."""
+    """A kind's payload fields (every one, optional ones too) and the pandas dtype of each, from ``sim.core.events``."""
     hints = typing.get_type_hints(events.PAYLOADS[kind])  # NotRequired[...] unwrapped
     return {name: _dtype(hint) for name, hint in hints.items()}
 

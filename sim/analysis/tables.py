@@ -6,7 +6,7 @@ the event log at regular steps (``every``, a pandas duration: "15min", "1h"):
 
 - ``agent_table``: one row per agent per step: run_id, time, sim_time, agent,
   place, location, activity, walking_to (None unless walking). It is folded by
-  ``sim.townstate``, the same index the dashboard's town map reads, so both
+  ``sim.analysis.townstate``, the same index the dashboard's town map reads, so both
   tell the same story.
 - ``model_table``: one row per step: how many agents are walking, conversations
   going on and held so far, and running totals of utterances, memories,

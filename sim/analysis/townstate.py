@@ -6,7 +6,7 @@ last among those. Filtering the whole log again for every t is what made a big
 run's dashboard slow; here each group's events are sorted by agent and time
 once, so the state at t is one binary search per agent, and a log that grows
 (a live run) is extended by its new events only. The dashboard's town map and
-the Python API's per-step tables (``sim.tables``) both read the town this way.
+the Python API's per-step tables (``sim.analysis.tables``) both read the town this way.
 """
 
 from __future__ import annotations

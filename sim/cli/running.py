@@ -1,4 +1,4 @@
-"""The commands that run simulations: run, resume and fork (all assembled by ``sim.runner``)."""
+"""The commands that run simulations: run, resume and fork (all assembled by ``sim.runtime.runner``)."""
 
 from __future__ import annotations
 

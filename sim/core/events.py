@@ -7,7 +7,7 @@ README's event table all use these definitions, so a field cannot be renamed
 in one place and forgotten in another. ``wall`` (latencies, cache hits) is
 free-form: it differs between identical runs by design.
 
-Locations in payloads are ``Place: area: object`` strings (``sim.location``).
+Locations in payloads are ``Place: area: object`` strings (``sim.core.location``).
 """
 
 from typing import Any, Literal, NotRequired, TypedDict  # no __future__ annotations: NotRequired must be seen

@@ -18,7 +18,7 @@ order, a run in key order is the fully in-order run, and the log can be
 ordered by the key of the event that wrote each row, whatever ran first.
 
 In order (the default), the kernel keeps one heap and runs it like simpy.
-Out of order, it keeps one heap per owner and lets ``sim.scheduler`` pick
+Out of order, it keeps one heap per owner and lets ``sim.runtime.scheduler`` pick
 which owners may go ahead (``pop_head``/``process``).
 """
 

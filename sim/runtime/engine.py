@@ -59,7 +59,7 @@ class RunSummary:
 
 
 class Simulation:
-    """One run of a scenario, logged to an event store (assembled by ``sim.runner``)."""
+    """One run of a scenario, logged to an event store (assembled by ``sim.runtime.runner``)."""
 
     def __init__(self, scenario: Scenario, *, store: EventStore, backend: Backend, embedder: Embedder,
                  agent_factory: AgentFactory, seed: int | None = None, cache_mode: str = "read-write",
@@ -264,7 +264,7 @@ class Simulation:
         """Simulate up to ``until``, committing the log every 15 simulated minutes.
 
         ``pace`` (simulated minutes per wall second) holds the run back to that
-        speed and commits at least every wall second (``sim.pacing``).
+        speed and commits at least every wall second (``sim.runtime.pacing``).
         """
         if not self.running or self.run_id is None:
             raise RuntimeError("the simulation is not running; call start() first (or run())")

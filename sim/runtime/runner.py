@@ -56,7 +56,7 @@ def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: i
 
     ``cognition`` is either complete settings or overrides of the scenario's
     (``{"reflection": False}``). ``scheduling`` ("in-order", "out-of-order")
-    changes how fast the run goes, never what it logs (``sim.scheduler``);
+    changes how fast the run goes, never what it logs (``sim.runtime.scheduler``);
     "auto" runs out of order unless answers are instant (the fake backend,
     a read-only replay), where waiting costs nothing and in order is cheaper.
     """

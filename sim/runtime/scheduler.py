@@ -20,7 +20,7 @@ refuses anyone else), and no area runs more than ``MAX_AHEAD_S`` ahead of
 the slowest, so the rows waiting to be numbered stay bounded.
 
 An area's events (including the arrival of whoever walks in) run in key
-order (``sim.kernel``), so together they are exactly the in-order run
+order (``sim.core.kernel``), so together they are exactly the in-order run
 restricted to that area; an agent on the way is alone until it arrives, and
 its own events (memories consolidating) run whenever they are due. Agents in
 one area are one cluster; clusters form and dissolve as agents walk.

@@ -34,7 +34,7 @@ def load_scenario_text(text: str, name: str, *, quiet: bool = False) -> Scenario
     """``load_scenario`` for YAML text from elsewhere (the copy stored with a run); ``name`` stands for the file.
 
     The scenario remembers its text, so a run stores the very text it was loaded from
-    (``sim.stored_scenario.scenario_text``) as long as nothing was changed after loading.
+    (``sim.scenario.stored.scenario_text``) as long as nothing was changed after loading.
     """
     scenario = check(yamlpos.load(text, name))
     scenario._source = (text, scenario.model_dump())

@@ -2,7 +2,7 @@
 
 It is the only code that numbers events, so ``seq`` is gap-free and in the
 order things happened: simulated time, then the kernel's key of the event
-that logged the row (``sim.kernel``), then the order rows were logged while
+that logged the row (``sim.core.kernel``), then the order rows were logged while
 processing it. Run in order, rows arrive in that order and are written at
 once; run out of order, they wait in a heap until the scheduler says no
 earlier row can come any more (``release``).
@@ -78,7 +78,7 @@ class EventLog:
 
     def __call__(self, kind: str, agent: str | None = None, /, *, wall: dict[str, Any] | None = None,
                  **data: Any) -> None:
-        """Append one event of a kind from ``sim.events`` at the current simulated time."""
+        """Append one event of a kind from ``sim.core.events`` at the current simulated time."""
         if self._writer is None:
             raise RuntimeError("the simulation is not running; call run() first")
         if kind not in events.KINDS:

@@ -178,7 +178,7 @@ class EventStore:
         """Register a new run as 'running' and return its id.
 
         ``scenario_text`` is the YAML the run ran with, kept (with its digest) so the
-        run can be shown, resumed and forked wherever its file went (``sim.stored_scenario``).
+        run can be shown, resumed and forked wherever its file went (``sim.scenario.stored``).
         """
         run_id = f"{dt.datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
         digest = text_digest(scenario_text) if scenario_text is not None else None
@@ -276,7 +276,7 @@ class EventStore:
         """The events of a run in log order as ``(seq, sim_time, kind, agent, data, wall)`` tuples.
 
         The fast path for readers that load a run at once (the dashboard): one
-        query, JSON decoded with orjson (``sim.payloads``), no per-row objects. ``kinds`` and ``agent`` read
+        query, JSON decoded with orjson (``sim.store.payloads``), no per-row objects. ``kinds`` and ``agent`` read
         only those; ``after``/``through`` only seqs in (after, through] (what a live
         run logged since); ``omit`` leaves out these ``data`` fields of these kinds (prompts: most of a log's bytes).
         """
@@ -325,7 +325,7 @@ class EventStore:
 
         Columns: seq, time (simulated date-time), sim_time (seconds from the
         start), kind, agent, data (dict), plus the wall-clock dict ``wall``.
-        One typed table per kind, ``data`` unpacked: ``sim.export.tidy_tables``.
+        One typed table per kind, ``data`` unpacked: ``sim.analysis.export.tidy_tables``.
         """
         import pandas as pd
 

@@ -5,7 +5,7 @@ tree (place -> area -> object), walking paths form a weighted networkx graph,
 and travel time is the shortest path in minutes. It also says which places
 are public and which a resident knows when the run starts. What changes
 during a run (who is where, object states, places learned) belongs to
-``sim.town.Town`` and the agents.
+``sim.world.town.Town`` and the agents.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class World:
         return list(path), minutes
 
     def places_named_in(self, text: str) -> list[str]:
-        """Places ``text`` names, by name or alias, tolerantly (``sim.placenames``); sorted."""
+        """Places ``text`` names, by name or alias, tolerantly (``sim.core.placenames``); sorted."""
         return self.place_names.named_in(text)
 
     @functools.cached_property

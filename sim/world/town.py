@@ -75,7 +75,7 @@ class Town:
         to another object of the same area changes the location silently.
         While it walks, the agent is in no area: no one sees it or talks to it,
         and its arrival is known in advance (``walking``), which is what lets
-        areas run on their own clocks (``sim.scheduler``).
+        areas run on their own clocks (``sim.runtime.scheduler``).
         """
         origin = self.locations[name]
         if target.area_key == origin.area_key:
