@@ -40,7 +40,10 @@ def open_store(db: str, read_only: bool = True):
 
 
 def cmd_events(args: argparse.Namespace) -> int:
-    """Print or export the events of a run, or of every run; ``--tidy``: one typed table per kind (``sim.analysis.export``)."""
+    """Print or export the events of a run, or of every run.
+
+    ``--tidy``: one typed table per kind (``sim.analysis.export``).
+    """
     from agentville.sim.analysis import export
     from agentville.sim.core.location import suggest
 
