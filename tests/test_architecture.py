@@ -105,6 +105,28 @@ def test_old_module_names_still_import_and_say_where_they_went():
     assert Experiment is Moved
 
 
+def test_a_store_names_no_module(tmp_path):
+    """Stores and caches outlive a layout: nothing in them may name a module, so moving one never
+    orphans a stored run (a store written before the folders was checked by hand: runs, events
+    and fork read it as before)."""
+    import datetime as dt
+    import re
+    import sqlite3
+
+    from agentville.sim.runtime.runner import open_run
+
+    db = tmp_path / "s.db"
+    with open_run(ROOT / "worlds" / "the_ville_3.yaml", db=db, llm="fake") as sim:
+        sim.run(sim.scenario.start + dt.timedelta(hours=1))
+    connection = sqlite3.connect(db)
+    module = re.compile(r"agentville|\b(sim|agents|dashboard)\.[a-z_]+\.|\.py\b")
+    tables = [name for (name,) in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert {"runs", "events", "llm_cache"} <= set(tables)
+    named = [(table, value[:80]) for table in tables for row in connection.execute(f"SELECT * FROM {table}")
+             for value in row if isinstance(value, str) and module.search(value)]
+    assert not named, named
+
+
 def test_the_project_itself_uses_the_new_names():
     from agentville.sim import MOVED
 
