@@ -1,13 +1,12 @@
 """Cognition: the generative agents that live in the town, and how they think.
 
 ``generative.GenerativeAgent`` is the agent the engine hosts (through
-``agentville.sim.context.protocols``); the other modules are its parts: ``days``
-(wake-up, day plan, schedule, revisions), ``places`` (where to do
-something), ``acting`` (steps, reactions, sleep), ``dialogue``,
-``reflection``, ``memory`` (the memory stream and retrieval),
-``perception``, ``planning`` (plan parsers), ``asking`` (asking the model for
-text that must parse), ``templates`` (the prompt files in ``prompts/``),
-``protocols`` (what dialogue and reflection need from an agent), ``ahead``
-(the next chunk of the day, prepared during the current one) and ``timing``
-(when each kind of request is due).
+``agentville.sim.context``). Its parts sit in folders that build on each other:
+``llm`` (asking the model for text that must parse, prompt templates from
+``prompts/``, when each kind of request is due), ``memory`` (the stream and
+retrieval, importance, reflection, the nightly sense of itself), ``talk``
+(conversations and what each side takes away), ``planning`` (the day in
+strokes, the schedule, an hour's steps, revisions, commitments, places).
+At the top: ``acting`` (steps, reactions, sleep), ``living`` (the day loop)
+and ``perception``.
 """
