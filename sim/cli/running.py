@@ -1,48 +1,17 @@
-"""The commands that run simulations: run, resume and fork (all assembled by ``sim.runtime.runner``)."""
+"""What ``run``, ``resume`` and ``fork`` share: the progress bar, the summary, and re-living a stored run.
+
+The runs themselves are assembled by ``sim.runtime.runner``; this module only
+drives them from the shell and says what they did.
+"""
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Any
 
-from agentville.sim.core.clock import parse_until
 from agentville.sim.core.errors import GenerationError, UserError
-from agentville.sim.core.events import FINISHED, RUNNING
-
-from .reading import open_store
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    from agentville.sim.generation import check_backend, model_id_for
-    from agentville.sim.runtime.runner import backend_name, open_run
-    from agentville.sim.scenario import load_scenario
-
-    scenario = load_scenario(args.scenario)
-    until = parse_until(args.until, scenario.start) if args.until else (
-        scenario.end or scenario.start + dt.timedelta(days=1))
-    llm = backend_name(scenario.generation, args.llm)
-    db = Path(args.db) if args.db else Path("runs") / f"{Path(args.scenario).stem}.db"
-    replay = args.llm_cache == "read-only"
-    if replay and not db.is_file():
-        raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
-    model = check_backend(llm, args.model or scenario.generation.model)
-    if llm in ("embedded", "transformers") and not replay:
-        print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
-    with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
-                  cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,
-                  cognition=cognition_from(args, scenario.cognition)) as sim:
-        summary = _run_with_progress(sim, until, args.no_progress, pace=args.pace)
-    print(format_summary(summary))
-    return 0
-
-
-def cognition_from(args: argparse.Namespace, cognition: Any) -> Any:
-    """The scenario's cognition settings with the command line's ablation switches applied."""
-    off = {name: False for name in ("retrieval", "reflection", "planning") if getattr(args, f"no_{name}")}
-    return cognition.model_copy(update=off)
 
 
 def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
@@ -89,7 +58,7 @@ def format_summary(s: Any) -> str:
     ])
 
 
-def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, Any]:
+def stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, Any]:
     """A stored run with what it takes to re-live it: (run, scenario, backend name, cognition).
 
     The scenario is the copy stored with the run (a note on stderr when its file has changed since);
@@ -115,18 +84,20 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, A
     return run, scenario, llm, cognition
 
 
-def _relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until: dt.datetime,
-            args: argparse.Namespace, **start: Any) -> int:
+def relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until: dt.datetime,
+           args: argparse.Namespace, **start: Any) -> int:
+    """Run ``scenario`` again in the run's own store and seed, to ``until``; ``start``: resume or parent, fork time."""
     from agentville.sim.runtime.runner import open_run
 
     with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
                   cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
-        summary = _run_with_progress(sim, until, args.no_progress, pace=args.pace, **start)
+        summary = run_with_progress(sim, until, args.no_progress, pace=args.pace, **start)
     print(format_summary(summary))
     return 0
 
 
-def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, pace: float | None = None, **start: Any) -> Any:
+def run_with_progress(sim: Any, until: dt.datetime, disabled: bool, pace: float | None = None, **start: Any) -> Any:
+    """``sim.run`` under a progress bar; a run stopped on purpose says where its log is kept."""
     from agentville.sim.generation.embeddings import MiniLMEmbedder
     from agentville.sim.generation.models import quiet_weight_loading
 
@@ -141,65 +112,3 @@ def _run_with_progress(sim: Any, until: dt.datetime, disabled: bool, pace: float
     finally:
         if bar:
             bar.close()
-
-
-def cmd_resume(args: argparse.Namespace) -> int:
-    with open_store(args.db, read_only=False) as store:
-        run, scenario, llm, cognition = _stored_run(store, args)
-        if run["status"] in (FINISHED, RUNNING):
-            raise UserError(f"run {run['run_id']} is {run['status']}: nothing to resume")
-        until = dt.datetime.fromisoformat(run["sim_until"])
-        print(f"Resuming {run['run_id']} ({run['status']}) to {until:%Y-%m-%d %H:%M}", file=sys.stderr)
-        return _relive(store, run, scenario, llm, cognition, until, args, resume=run["run_id"])
-
-
-def cmd_fork(args: argparse.Namespace) -> int:
-    with open_store(args.db, read_only=False) as store:
-        run, scenario, llm, cognition = _stored_run(store, args)
-        at = parse_until(args.at, scenario.start, name="--at")
-        until = parse_until(args.until, scenario.start) if args.until else dt.datetime.fromisoformat(run["sim_until"])
-        if not scenario.start < at < until:
-            raise UserError(f"--at {args.at}: must fall between the start ({scenario.start:%Y-%m-%d %H:%M}) and "
-                            f"the end ({until:%Y-%m-%d %H:%M})")
-        kept = [i for i in scenario.interventions if i.at <= at]
-        later = [i for i in scenario.interventions if i.at > at]
-        if args.scenario:
-            later = [i for i in _changed_interventions(args.scenario, scenario) if i.at > at]
-        forked = scenario.model_copy(update={"interventions": kept + later})
-        fork_time = (at - scenario.start).total_seconds()
-        print(f"Forking {run['run_id']} at {at:%Y-%m-%d %H:%M} ({len(later)} interventions after it)",
-              file=sys.stderr)
-        return _relive(store, run, forked, llm, cognition, until, args, parent=run["run_id"],
-                       fork_time=fork_time)
-
-
-def _changed_interventions(path: str, scenario: Any) -> list:
-    """The 'interventions' of a changes file, checked like a scenario's (file, index and field in errors)."""
-    import yaml
-    from pydantic import ValidationError
-
-    from agentville.sim.scenario.schema import InterventionSpec
-
-    try:
-        changes = yaml.safe_load(Path(path).read_text()) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        reason = " ".join(str(exc).split())  # one line, whatever the parser printed
-        raise UserError(f"{path}: cannot read the changes: {reason}") from None
-    if not isinstance(changes, dict) or set(changes) - {"interventions"}:
-        raise UserError(f"{path}: a fork's changes may only hold 'interventions'")
-    items = changes.get("interventions") or []
-    if not isinstance(items, list):
-        raise UserError(f"{path}: interventions: a list of interventions (got {type(items).__name__})")
-    names = {p.name for p in scenario.personas}
-    found = []
-    for i, item in enumerate(items):
-        try:
-            spec = InterventionSpec(**item) if isinstance(item, dict) else InterventionSpec.model_validate(item)
-        except ValidationError as exc:
-            error = exc.errors()[0]
-            field = ".".join(str(x) for x in error["loc"])
-            raise UserError(f"{path}: interventions.{i}.{field}: {error['msg']}") from None
-        if spec.agent not in names:
-            raise UserError(f"{path}: interventions.{i}.agent: unknown persona '{spec.agent}'")
-        found.append(spec)
-    return found

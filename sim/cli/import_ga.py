@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
+
+from .arguments import Commands
 
 
-def add_import_ga(commands: Any) -> None:
-    """The ``import-ga`` subcommand (``commands``: the parser's subparsers)."""
+def register(commands: Commands) -> None:
     parser = commands.add_parser(
         "import-ga", help="turn a generative_agents simulation (storage folder + maze) into a scenario file",
         description="Read a reference implementation (joonspk-research/generative_agents) simulation folder: "
@@ -30,10 +30,10 @@ def add_import_ga(commands: Any) -> None:
                       help="move the people into this scenario's town instead of importing a maze")
     parser.add_argument("-o", "--output", default="-", metavar="OUT.yaml",
                         help="where to write the scenario (default: '-', standard output)")
-    parser.set_defaults(handler=cmd_import_ga)
+    parser.set_defaults(handler=handle)
 
 
-def cmd_import_ga(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> int:
     from agentville.sim.core.errors import UserError
     from agentville.sim.ga.importer import import_ga, to_yaml
 
