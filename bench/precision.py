@@ -13,17 +13,13 @@ many texts are identical (or share their first words) across the two.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generation import logged_mix, request_mix  # bench/generation.py: run as a script, its folder is on the path
 
-from generation import logged_mix, request_mix  # noqa: E402
-
-from agentville.sim.generation.models import load, resolve  # noqa: E402
-from agentville.sim.generation.requests import ChoiceRequest  # noqa: E402
-from agentville.sim.generation.transformers_backend import TransformersBackend  # noqa: E402
+from agentville.sim.generation.models import load, resolve
+from agentville.sim.generation.requests import ChoiceRequest
+from agentville.sim.generation.transformers_backend import TransformersBackend
 
 
 def answer(spec, dtype: str, requests) -> tuple[float, list]:
