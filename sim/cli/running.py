@@ -16,7 +16,7 @@ from .reading import open_store
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from agentville.sim.generation import check_backend, model_id_for
+    from agentville.sim.generation import backend_kind, check_backend, model_id_for
     from agentville.sim.runtime.runner import backend_name, open_run
     from agentville.sim.scenario import load_scenario
 
@@ -29,7 +29,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if replay and not db.is_file():
         raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
     model = check_backend(llm, args.model or scenario.generation.model)
-    if llm in ("embedded", "transformers") and not replay:
+    if backend_kind(llm).loads_model and not replay:
         print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
     with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
                   cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,
@@ -95,6 +95,7 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, A
     The scenario is the copy stored with the run (a note on stderr when its file has changed since);
     ``run["scenario_path"]`` becomes the file's absolute path where it is found.
     """
+    from agentville.sim.generation import backend_for_model
     from agentville.sim.scenario.schema import CognitionSpec
     from agentville.sim.scenario.stored import stored_scenario
 
@@ -108,7 +109,7 @@ def _stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, A
     scenario, run["scenario_path"] = stored.scenario, stored.path
     settings = run["settings"]
     used = settings.get("llm", "")
-    llm = args.llm or ("fake" if used == "fake" else "embedded" if used.startswith("embedded:") else None)
+    llm = args.llm or backend_for_model(used)
     if llm is None:
         raise UserError(f"run {run['run_id']} used the model {used!r}: pass --llm and --model to reach it again")
     cognition = CognitionSpec(**settings["cognition"]) if "cognition" in settings else scenario.cognition
