@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import heapq
 import itertools
@@ -57,7 +58,8 @@ PROJECTION_TEXT_S = 0.05  # the scaled-down text latency the projection runs use
 class LatencyBackend:
     """The fake backend's answers, each delivered after a fixed latency; unlimited parallelism."""
 
-    model_id = FakeBackend.model_id  # same answers, same embedder as the fake backend
+    model_id = FakeBackend.model_id  # same answers, same embedder as the fake backend, but not instant
+    traits = dataclasses.replace(FakeBackend.traits, instant=False)
 
     def __init__(self, choice_s: float, text_s: float):
         self.choice_s, self.text_s = choice_s, text_s

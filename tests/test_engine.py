@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import random
 import threading
@@ -94,6 +95,7 @@ class ThreadedBackend:
     """
 
     model_id = "fake"
+    traits = dataclasses.replace(FakeBackend.traits, instant=False)  # the fake's answers and embedder, delayed
 
     def __init__(self, jitter_s: float = 0.01, workers: int = 8):
         self.fake = FakeBackend()

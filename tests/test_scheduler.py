@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import concurrent.futures
+import dataclasses
 import datetime as dt
 import json
 import random
@@ -87,6 +88,7 @@ class JitteryBackend:
     """The fake backend's answers after a random delay each (seeded), from a pool of threads."""
 
     model_id = FakeBackend.model_id
+    traits = dataclasses.replace(FakeBackend.traits, instant=False)  # the fake's answers and embedder, delayed
 
     def __init__(self, seed: int, max_s: float = 0.003):
         self.fake, self.rng, self.max_s = FakeBackend(), random.Random(seed), max_s

@@ -56,7 +56,7 @@ def register(commands: Commands) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from agentville.sim.generation import check_backend, model_id_for
+    from agentville.sim.generation import backend_kind, check_backend, model_id_for
     from agentville.sim.runtime.runner import backend_name, open_run
     from agentville.sim.scenario import load_scenario
 
@@ -69,7 +69,7 @@ def handle(args: argparse.Namespace) -> int:
     if replay and not db.is_file():
         raise UserError(f"--llm-cache read-only replays answers cached in {db}, which does not exist")
     model = check_backend(llm, args.model or scenario.generation.model)
-    if llm in ("embedded", "transformers") and not replay:
+    if backend_kind(llm).loads_model and not replay:
         print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
     with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
                   cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,

@@ -64,6 +64,7 @@ def stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, An
     The scenario is the copy stored with the run (a note on stderr when its file has changed since);
     ``run["scenario_path"]`` becomes the file's absolute path where it is found.
     """
+    from agentville.sim.generation import backend_for_model
     from agentville.sim.scenario.schema import CognitionSpec
     from agentville.sim.scenario.stored import stored_scenario
 
@@ -77,7 +78,7 @@ def stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, An
     scenario, run["scenario_path"] = stored.scenario, stored.path
     settings = run["settings"]
     used = settings.get("llm", "")
-    llm = args.llm or ("fake" if used == "fake" else "embedded" if used.startswith("embedded:") else None)
+    llm = args.llm or backend_for_model(used)
     if llm is None:
         raise UserError(f"run {run['run_id']} used the model {used!r}: pass --llm and --model to reach it again")
     cognition = CognitionSpec(**settings["cognition"]) if "cognition" in settings else scenario.cognition

@@ -79,8 +79,9 @@ class MiniLMEmbedder:
 
 
 def make_embedder(name: str) -> HashEmbedder | MiniLMEmbedder:
-    if name in ("hash", "fake"):
+    """The embedder a scenario's ``generation.embedder`` (or a backend's ``Traits.embedder``) names."""
+    if name == "hash":
         return HashEmbedder()
-    if name in ("minilm", "embedded"):
+    if name == "minilm":
         return MiniLMEmbedder()
     raise UserError(f"unknown embedder '{name}' (hash or minilm)")

@@ -13,7 +13,7 @@ import concurrent.futures
 import hashlib
 import re
 
-from .requests import ChoiceRequest, Completion, Request
+from .requests import ChoiceRequest, Completion, Request, Traits
 
 _OPENERS = ("Right now,", "At the moment,", "Currently,", "For now,")
 
@@ -35,6 +35,7 @@ def _first_words(text: str, limit: int) -> tuple[str, int]:
 
 class FakeBackend:
     model_id = "fake"
+    traits = Traits(instant=True, understands=False, embedder="hash")  # its twin: the hashing embedder
 
     def __init__(self) -> None:
         self.calls = 0

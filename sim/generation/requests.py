@@ -106,6 +106,28 @@ def fallback_answer(request: Request) -> str:
     return request.default or ""
 
 
+@dataclass(frozen=True)
+class Traits:
+    """What a backend's answers are like, for the code around it to plan by.
+
+    A backend declares them as a ``traits`` attribute; one that declares none
+    is a real model (``traits_of``). Code asks these, never a backend's name
+    or class, so a new backend is told apart by what it says of itself.
+    """
+
+    instant: bool = False  # answered as soon as asked: nothing to overlap, so running in order is cheaper
+    understands: bool = True  # answers follow the prompt's meaning; a rule-based double's are not worth judging by
+    embedder: str = "minilm"  # the embedder that goes with it where the scenario names none
+
+
+REAL_MODEL = Traits()
+
+
+def traits_of(backend: object) -> Traits:
+    """The traits a backend declares, or a real model's."""
+    return getattr(backend, "traits", REAL_MODEL)
+
+
 class Backend(Protocol):
     """Anything that turns requests into completions, asynchronously.
 
@@ -114,7 +136,7 @@ class Backend(Protocol):
     ``submit`` never blocks for long; the future raises GenerationFailed when
     the backend gives up. ``Completion.info`` carries wall-clock facts
     (``queue_wait_s``, ``batch_size``...) that are logged apart from the
-    deterministic event data.
+    deterministic event data. A backend may declare ``traits`` (``Traits``).
     """
 
     model_id: str

@@ -19,6 +19,7 @@ from agentville.sim.analysis.provenance import mentions
 from agentville.sim.analysis.provenance import tree_text as tree_text
 from agentville.sim.core.events import CONVERSATION_END, LLM_CALL, MOVE, WHERE_LOCATED, Arrived, Placed
 from agentville.sim.core.location import place_of
+from agentville.sim.generation import traits_of
 
 if TYPE_CHECKING:
     from agentville.sim.lab.experiment import Experiment
@@ -34,13 +35,14 @@ def knows(exp: Experiment, fact: str, keywords: Iterable[str], judge: str | None
     What an agent knows is what it remembers plus what its persona says (the
     scenario's ``learned`` and ``currently`` texts and first memories: the
     paper's start values come from exactly those). The ``keywords`` judge
-    (deterministic; the default with the fake backend) says an agent knows
-    the fact when any of that text mentions a keyword. The ``model`` judge
-    (the default otherwise) asks the model, from the texts that mention a
-    keyword, with a yes/no choice whose seed does not disturb the run; an
-    agent none of whose texts mention a keyword does not know (no call).
+    (deterministic; the default with a backend that does not understand what
+    it is asked, such as the fake) says an agent knows the fact when any of
+    that text mentions a keyword. The ``model`` judge (the default otherwise)
+    asks the model, from the texts that mention a keyword, with a yes/no
+    choice whose seed does not disturb the run; an agent none of whose texts
+    mention a keyword does not know (no call).
     """
-    judge = judge or ("keywords" if exp.sim.llm.model_id == "fake" else "model")
+    judge = judge or ("model" if traits_of(exp.sim.llm.backend).understands else "keywords")
     if judge not in JUDGES:
         raise ValueError(f"unknown judge {judge!r}: one of {', '.join(JUDGES)}")
     words = list(keywords)

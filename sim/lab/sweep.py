@@ -40,7 +40,7 @@ from agentville.sim.core import events
 from agentville.sim.core.clock import parse_until
 from agentville.sim.core.errors import Problem, ScenarioError, UserError
 from agentville.sim.core.location import suggest
-from agentville.sim.generation import BACKENDS
+from agentville.sim.generation import BACKENDS, KINDS
 from agentville.sim.scenario import MAX_SEED, CognitionSpec, load_scenario, schema_message, yamlpos
 
 FIELDS = ("scenario", "until", "llm", "model", "seeds", "grid", "out")
@@ -127,11 +127,12 @@ Bad = Callable[[tuple[Any, ...], str], None]
 
 
 def _backend_problems(backend: Any, where: tuple[str], model: Any, servers: list[str], bad: Bad) -> None:
-    """What ``make_backend`` would refuse in every run: a remote or local model without a name, a server-less openai."""
-    if backend in ("transformers", "openai") and not model:
+    """What ``make_backend`` would refuse in every run: a backend that needs a model or a server without one."""
+    kind = KINDS.get(backend) if isinstance(backend, str) else None
+    if kind is not None and kind.needs_model and not model:
         bad(where, f"{backend} needs a model: set model: (or grid.model), or generation.model in the scenario")
-    if backend == "openai" and not servers:
-        bad(where, "openai needs a server: set generation.base_urls in the scenario")
+    if kind is not None and kind.needs_server and not servers:
+        bad(where, f"{backend} needs a server: set generation.base_urls in the scenario")
 
 
 def _scenario(value: Any, folder: Path, bad: Bad) -> Path | None:

@@ -22,13 +22,12 @@ from typing import Any
 
 from agentville.agents.generative import GenerativeAgent
 from agentville.sim.context.protocols import AgentFactory
-from agentville.sim.generation import Backend, Embedder, FakeBackend, make_backend, make_embedder
+from agentville.sim.generation import Backend, Embedder, make_backend, make_embedder, traits_of
 from agentville.sim.scenario import CognitionSpec, GenerationSpec, Scenario, load_scenario
+from agentville.sim.scenario.schema import DEFAULT_BACKEND
 from agentville.sim.store.eventstore import EventStore
 
 from .engine import RunSummary, Simulation
-
-DEFAULT_BACKEND = "embedded"  # the fake backend is a test double, never a default
 
 
 def backend_name(generation: GenerationSpec, llm: str | None = None) -> str:
@@ -43,9 +42,8 @@ def build_backend(scenario: Scenario, llm: str | None = None, *, model: str | No
 
 
 def default_embedder(scenario: Scenario, backend: Backend) -> Embedder:
-    """The scenario's embedder, else hashing for the fake backend and MiniLM for real models."""
-    fake = backend.model_id == FakeBackend.model_id
-    return make_embedder(scenario.generation.embedder or ("hash" if fake else "minilm"))
+    """The scenario's embedder, else the backend's own (hashing for the fake backend, MiniLM for real models)."""
+    return make_embedder(scenario.generation.embedder or traits_of(backend).embedder)
 
 
 def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: int | None = None,
@@ -61,7 +59,7 @@ def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: i
     a read-only replay), where waiting costs nothing and in order is cheaper.
     """
     if scheduling == "auto":
-        instant = isinstance(backend, FakeBackend) or cache_mode == "read-only"
+        instant = traits_of(backend).instant or cache_mode == "read-only"
         scheduling = "in-order" if instant else "out-of-order"
     if cognition is None or isinstance(cognition, Mapping):
         cognition = scenario.cognition.model_copy(update=dict(cognition or {}))

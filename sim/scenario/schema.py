@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, field_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator
 
 from agentville.sim.core.clock import LATEST
 from agentville.sim.core.errors import Problem
@@ -152,10 +152,29 @@ class InterventionSpec(_Spec):
     text: str = Name
 
 
+BACKENDS = ["embedded", "transformers", "openai", "fake"]
+"""The backends ``generation.backend`` (and ``--llm``) may name.
+
+Spelled here, below ``sim.generation``, so a scenario is checked without
+importing a backend. ``sim.generation.registry`` owns the list: it gives each
+name its kind, fails at import if its own and these differ, and appends the
+name of a backend registered later.
+"""
+DEFAULT_BACKEND = BACKENDS[0]  # the embedded model; the fake backend is a test double, never a default
+
+
+def _known_backend(name: Any) -> Any:
+    """An unknown name is refused in the words pydantic uses for a Literal (the field was one)."""
+    if name is not None and name not in BACKENDS:
+        *most, last = map(repr, BACKENDS)
+        raise ValueError(f"Input should be {', '.join(most)} or {last}" if most else f"Input should be {last}")
+    return name
+
+
 class GenerationSpec(_Spec):
     """How the agents' language model is reached, and what happens when it fails."""
 
-    backend: Literal["embedded", "transformers", "openai", "fake"] | None = None
+    backend: Annotated[str | None, BeforeValidator(_known_backend)] = None
     model: str | None = None
     base_urls: list[str] = []
     api_key_env: str = "OPENAI_API_KEY"
