@@ -327,8 +327,8 @@ def test_real_health_check_names_the_served_model(server):
 def test_real_server_killed_and_restarted(server):
     """Requests in flight when the server dies, and those sent while it is down, complete after a restart."""
     with CountingProxy(server.port) as proxy, \
-            OpenAIBackend(server.model, [proxy.url], max_concurrency=8, timeout_s=30, retries=12,
-                          backoff_s=0.25, max_backoff_s=2) as backend:
+            OpenAIBackend(server.model, [proxy.url], max_concurrency=8, timeout_s=30, retries=60,
+                          backoff_s=0.25, max_backoff_s=2) as backend:  # retries outlast a slow restart
         in_flight = [backend.submit(TextRequest(f"Long story {n}:", max_tokens=400)) for n in range(3)]
         proxy.wait_for_posts(3)  # in the server's hands; 400 tokens take the warm tiny model over a second
         assert not any(future.done() for future in in_flight), [f.exception() or f.result() for f in in_flight
