@@ -83,20 +83,20 @@ def imports_of(name: str, path: Path, known: dict[str, Path]) -> list[Import]:
     found: dict[str, bool] = {}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            targets = {alias.name for alias in node.names}
+            targets = {alias.name.removeprefix("agentville.") for alias in node.names}
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
                 module = ".".join(base + ([node.module] if node.module else []))
             else:
-                module = node.module or ""
-            # "from . import yamlpos" depends on the submodule, not on the package's own init
+                module = (node.module or "").removeprefix("agentville.")
+            # "from . import yamlpos" and "from agentville.sim.analysis import provenance" depend on the
+            # submodule, not on the package's own init
             submodules = {f"{module}.{alias.name}" for alias in node.names} & known.keys()
             targets = submodules if len(submodules) == len(node.names) else {module} | submodules
         else:
             continue
         for target in targets:
-            target = target.removeprefix("agentville.")
             if target in known and target != name:
                 found[target] = found.get(target, False) or id(node) not in typing_only
     return [Import(name, target, run_time) for target, run_time in sorted(found.items())]

@@ -58,6 +58,7 @@ def test_the_walker_sees_imports():
     assert edges[("agents.planning.days", "agents.generative")] is False  # type-only
     assert ("agents.generative", "sim.context.protocols") in edges
     assert edges[("agents.planning.ahead", "agents.planning.steps")] is True  # an import inside a function
+    assert edges[("dashboard.app", "sim.analysis.provenance")] is True  # from agentville.<package> import <module>
 
 
 def test_no_new_top_level_module_in_sim():
