@@ -21,11 +21,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentville.agents.memory import stream as retrieval
 from agentville.dashboard import layout
 from agentville.dashboard.runlog import RunLog, open_store
 from agentville.sim.analysis.runlist import fork_origin, varying_settings
-from agentville.sim.core import events
+from agentville.sim.core import events, retrieval
 from agentville.sim.core.location import place_of
 from agentville.sim.generation.cache import LLMCache
 from agentville.sim.scenario.stored import scenario_or_warning
@@ -199,7 +198,7 @@ def memories(log: RunLog, agent: str, t: float, focus: str | None = None) -> pd.
     if frame.empty:
         return frame.assign(time=[], recency=[], score=[])
     frame["time"] = [log.at(s) for s in frame["sim_time"]]
-    # The retrieval score of agents.memory, with creation time standing in for last access.
+    # The memory stream's retrieval score (sim.core.retrieval), with creation time standing in for last access.
     frame["recency"] = retrieval.recency_scores(frame["sim_time"].to_numpy(), t, retrieval.RECENCY_DECAY)
     parts = [retrieval.minmax(frame["recency"].to_numpy()),
              retrieval.minmax(frame["importance"].to_numpy(dtype=np.float64))]

@@ -18,9 +18,9 @@ import pytest
 from markdown_it import MarkdownIt  # a CommonMark reader (installed with transformers, through typer and rich)
 from streamlit.testing.v1 import AppTest
 
-from agentville.agents.memory import stream as retrieval
+from agentville.agents.memory.stream import MemoryStream, RetrievalWeights
 from agentville.dashboard import data
-from agentville.sim.core import events
+from agentville.sim.core import events, retrieval
 from agentville.sim.generation import LLMCache
 from agentville.sim.generation import cache as cache_module
 from agentville.sim.lab.experiment import Experiment
@@ -347,7 +347,7 @@ def memory_log(tmp_path: Path, vectors: np.ndarray) -> data.RunLog:
 def stream_scores(vectors: np.ndarray, query: np.ndarray, now: float, *, relevance: float,
                   decay: float) -> np.ndarray:
     """What agents.memory scores for the same memories (never accessed since they were made)."""
-    stream = retrieval.MemoryStream(weights=retrieval.RetrievalWeights(relevance=relevance), decay=decay)
+    stream = MemoryStream(weights=RetrievalWeights(relevance=relevance), decay=decay)
     for text, created, importance, vector in zip(TEXTS, CREATED, IMPORTANCE, vectors):
         stream.add("event", text, now=created, importance=importance, embedding=vector)
     return stream.scores(query, now)
@@ -373,7 +373,8 @@ def test_the_dashboards_memory_scores_are_the_retrievals(tmp_path):
 
 
 def test_the_dashboard_follows_a_change_of_the_retrieval_scoring(tmp_path, monkeypatch):
-    """A second copy of the decay or the normalisation in the dashboard would not follow these changes."""
+    """A second copy of the decay or the normalisation in the dashboard would not follow these changes (the memory
+    stream does: it scores through sim.core.retrieval too)."""
     recency_scores, minmax = retrieval.recency_scores, retrieval.minmax
     monkeypatch.setattr(retrieval, "RECENCY_DECAY", 0.9)
     monkeypatch.setattr(retrieval, "recency_scores", lambda last, now, decay=0.9: recency_scores(last, now, decay) ** 2)

@@ -10,10 +10,9 @@ candidates, with recency = decay ** (game hours since last access) and
 relevance the cosine similarity to the query. Retrieved memories count as
 accessed, which keeps them fresh.
 
-Embeddings are kept as whole numbers (``quantized``): their dot products are
-then exact, so a ranking cannot depend on which BLAS kernel the CPU picks
-(float products of the same rows differed in the last bit from one machine
-to the next, which turned exact ties into different orders and different logs).
+The scoring itself (recency, min-max, embeddings as whole numbers whose dot
+products are exact on every CPU) lives in ``sim.core.retrieval``, where the
+dashboard reads the same formulas.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from agentville.agents.llm.templates import render
+from agentville.sim.core import retrieval
 
 if TYPE_CHECKING:
     import simpy
@@ -34,8 +34,6 @@ if TYPE_CHECKING:
 
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
-RECENCY_DECAY = 0.995  # recency factor per game hour since last access
-QUANTUM = 2.0 ** 20  # an embedding's largest component, as a whole number (see ``quantized``)
 
 
 @dataclass
@@ -76,12 +74,12 @@ class MemoryStream:
     """One agent's memories, newest last."""
 
     weights: RetrievalWeights = field(default_factory=RetrievalWeights)
-    decay: float = RECENCY_DECAY
+    decay: float = retrieval.RECENCY_DECAY
     nodes: list[MemoryNode] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # Growable buffers (capacity doubles), so adding stays O(1) amortised.
-        self._vectors = np.zeros((0, 0), dtype=np.float64)  # whole numbers (``quantized``)
+        self._vectors = np.zeros((0, 0), dtype=np.float64)  # whole numbers (``retrieval.quantized``)
         self._norms = np.zeros(0, dtype=np.float64)
         self._importance = np.zeros(0, dtype=np.float64)
         self._last_access = np.zeros(0, dtype=np.float64)
@@ -98,7 +96,7 @@ class MemoryStream:
             source: str | None = None) -> MemoryNode:
         if kind not in KINDS:
             raise ValueError(f"unknown memory kind {kind!r} (one of {KINDS})")
-        vector = quantized(embedding)
+        vector = retrieval.quantized(embedding)
         if self.nodes and vector.shape[0] != self._vectors.shape[1]:
             raise ValueError(f"embedding has {vector.shape[0]} dimensions; this stream holds {self._vectors.shape[1]}")
         index = len(self.nodes)
@@ -108,7 +106,7 @@ class MemoryStream:
                           subject, source)
         self.nodes.append(node)
         self._vectors[index] = vector
-        self._norms[index] = exact_norm(vector)
+        self._norms[index] = retrieval.exact_norm(vector)
         self._importance[index] = node.importance
         self._last_access[index] = now
         self._kinds[index] = KINDS.index(kind)
@@ -139,11 +137,11 @@ class MemoryStream:
         mask = np.ones(n, dtype=bool)
         if kinds is not None:
             mask = np.isin(self._kinds[:n], [KINDS.index(k) for k in kinds])
-        recency = recency_scores(self._last_access[:n], now, self.decay)
-        query = quantized(query)
-        norms = self._norms[:n] * (exact_norm(query) or 1.0)
+        recency = retrieval.recency_scores(self._last_access[:n], now, self.decay)
+        query = retrieval.quantized(query)
+        norms = self._norms[:n] * (retrieval.exact_norm(query) or 1.0)
         relevance = (self._vectors[:n] @ query) / np.where(norms > 0, norms, 1.0)  # cosine
-        w = self.weights
+        w, minmax = self.weights, retrieval.minmax
         total = (w.recency * minmax(recency, mask) + w.importance * minmax(self._importance[:n], mask)
                  + w.relevance * minmax(relevance, mask))
         return np.where(mask, total, np.nan)
@@ -165,42 +163,6 @@ class MemoryStream:
     def importance_since(self, memory_id: int) -> int:
         """Summed importance of memories newer than ``memory_id`` (the reflection trigger)."""
         return int(self._importance[memory_id + 1: len(self.nodes)].sum())
-
-
-def quantized(vector: np.ndarray) -> np.ndarray:
-    """The vector's direction as whole numbers (float64), the largest component +-QUANTUM.
-
-    Products of two such vectors are sums of integers below 2**53, exact in
-    any order: the same on every CPU. The rounding (about a millionth of the
-    largest component) is far below what tells memories apart.
-    """
-    values = np.asarray(vector, dtype=np.float64).ravel()
-    top = float(np.max(np.abs(values))) if values.size else 0.0
-    return np.rint(values * (QUANTUM / top)) if top > 0 else np.zeros(values.shape)
-
-
-def exact_norm(vector: np.ndarray) -> float:
-    """Length of a ``quantized`` vector: its squared length is an exact integer, so the root is the same anywhere."""
-    return float(np.sqrt(np.dot(vector, vector)))
-
-
-def recency_scores(last_access: np.ndarray, now: float, decay: float = RECENCY_DECAY) -> np.ndarray:
-    """``decay ** game hours since last access`` (the dashboard shows the same score)."""
-    return decay ** ((now - np.asarray(last_access, dtype=np.float64)) / 3600.0)
-
-
-def minmax(values: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
-    """Scale the (masked) values to [0, 1]; all-equal values become 0.5 (they do not discriminate)."""
-    values = np.asarray(values)
-    if mask is None:
-        mask = np.ones(values.shape, dtype=bool)
-    if not mask.any():
-        return np.zeros_like(values, dtype=np.float64)
-    chosen = values[mask]
-    low, high = float(chosen.min()), float(chosen.max())
-    if high - low < 1e-12:
-        return np.full(values.shape, 0.5)
-    return (values - low) / (high - low)
 
 
 def importance_prompt(person: str, memory: str) -> str:
