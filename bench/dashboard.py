@@ -31,7 +31,7 @@ from pathlib import Path
 
 import altair as alt
 
-from agentville.dashboard import data
+from agentville.dashboard import calls, charts, interactions, minds, relations, runlog, stores, town
 from agentville.sim.core import events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,32 +40,32 @@ LIVE_EVENTS = 10_000
 TABS = ["Agents", "Conversations", "Timeline", "Relationships", "Diffusion", "Generation"]
 
 
-def views(log: data.RunLog, t: float) -> dict[str, callable]:
+def views(log: runlog.RunLog, t: float) -> dict[str, callable]:
     agent = log.agents[0]
 
-    def town():
-        places = data.place_layout(log)
-        agents = data.agent_positions(data.agent_states(log, t), places)
+    def town_map():
+        places = town.place_layout(log)
+        agents = town.agent_positions(town.agent_states(log, t), places)
         return alt.Chart(agents).mark_circle().encode(x="x:Q", y="y:Q").to_dict()
 
     def inspector():
-        data.day_plan(log, agent, t)
-        stream = data.memories(log, agent, t)
-        data.memories(log, agent, t, focus=stream["text"].iloc[-1]) if len(stream) else None
-        return data.reflections(log, agent, t)
+        minds.day_plan(log, agent, t)
+        stream = minds.memories(log, agent, t)
+        minds.memories(log, agent, t, focus=stream["text"].iloc[-1]) if len(stream) else None
+        return minds.reflections(log, agent, t)
 
     def timeline():
-        return alt.Chart(data.timeline(log, t)).mark_bar().encode(x="start:T", x2="end:T", y="agent:N").to_dict()
+        return alt.Chart(charts.timeline(log, t)).mark_bar().encode(x="start:T", x2="end:T", y="agent:N").to_dict()
 
     def generation():
         from agentville.sim.analysis.stats import llm_stats
 
-        llm_stats(data.upto(log.kind(events.LLM_CALL), t))
-        return data.generation_calls(log, t)
+        llm_stats(runlog.upto(log.kind(events.LLM_CALL), t))
+        return calls.generation_calls(log, t)
 
-    return {"town map": town, "agent inspector": inspector, "conversations": lambda: data.conversations(log, t),
-            "timeline": timeline,
-            "relationships": lambda: data.relationship_dot(data.relationships(log, t), log.agents),
+    return {"town map": town_map, "agent inspector": inspector,
+            "conversations": lambda: interactions.conversations(log, t), "timeline": timeline,
+            "relationships": lambda: relations.relationship_dot(interactions.relationships(log, t), log.agents),
             "generation stats": generation}
 
 
@@ -163,7 +163,7 @@ def main() -> None:
     elif not args.db:
         subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", "worlds/smallville.yaml", "--llm", "fake",
                         "--until", "+1d", "--db", db, "--no-progress"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
-    log = data.load_run(db)
+    log = stores.load_run(db)
     load = timed(lambda: log.events)
     print(f"log: {len(log.events):,} events, {len(log.agents)} agents; reading every event takes {load:.2f} s "
           f"(the page reads only the kinds its views ask for)")

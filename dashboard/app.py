@@ -21,8 +21,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from agentville.dashboard import data, diffusion, relations, runlog, townmap
+from agentville.dashboard import calls, charts, diffusion, interactions, minds, relations, runlog, stores, town, townmap
 from agentville.dashboard.plain import LABEL_CHARS, md
+from agentville.dashboard.runlog import RunLog, upto
 from agentville.sim.analysis import provenance
 from agentville.sim.core import events
 from agentville.sim.core.errors import UserError
@@ -49,10 +50,10 @@ def is_file(path: str) -> bool:
 @st.cache_resource(show_spinner=False)
 def held_logs() -> runlog.Logs:
     """The logs this process shows, shared by its pages (never copied: views treat them as read-only)."""
-    return runlog.Logs(data.load_run)
+    return runlog.Logs(stores.load_run)
 
 
-def cached_run(path: str, run_id: str, signature: tuple) -> data.RunLog:
+def cached_run(path: str, run_id: str, signature: tuple) -> RunLog:
     """The run's log: read once, then grown by only the events logged since whenever its signature
     (events logged, progress, status) changes."""
     return held_logs().get(path, run_id, signature)
@@ -67,7 +68,7 @@ def main() -> None:
     if not is_file(path):
         st.error(f"No event store at {md(path)}")
         return
-    with data.open_store(path) as store:
+    with runlog.open_store(path) as store:
         runs = store.runs()
     if not runs:
         st.warning(f"{md(path)} holds no runs yet")
@@ -78,28 +79,28 @@ def main() -> None:
         run_id = st.selectbox("Run", list(labels), format_func=lambda run: labels[run], key="run")
     if run_id is None:  # never: the list of runs is not empty
         return
-    first = cached_run(path, run_id, data.run_signature(path, run_id))
+    first = cached_run(path, run_id, stores.run_signature(path, run_id))
     refresh = REFRESH_S if first.live or st.session_state.get("playing") else None
     st.fragment(run_every=refresh)(page)(path, run_id)
 
 
 def pick_a_store(folder: Path) -> None:
     st.title("🏘️ Agentville")
-    stores = data.find_stores(folder)
-    if stores.empty:
+    found = stores.find_stores(folder)
+    if found.empty:
         st.info(f"No event stores in {md(folder)}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
                 "then `agentville dashboard runs/the_ville_3.db`.")
         return
     st.subheader(f"Runs found in {md(folder)}/")
-    st.dataframe(stores, hide_index=True, width="stretch")
-    db = st.selectbox("Open", sorted(stores["db"].unique()))
+    st.dataframe(found, hide_index=True, width="stretch")
+    db = st.selectbox("Open", sorted(found["db"].unique()))
     if st.button("Open this store"):
         st.query_params["db"] = db
         st.rerun()
 
 
 def page(path: str, run_id: str) -> None:
-    log = cached_run(path, run_id, data.run_signature(path, run_id))
+    log = cached_run(path, run_id, stores.run_signature(path, run_id))
     t = choose_time(log)
     status = "🟢 live" if log.live else log.run["status"]
     st.markdown(f"#### {md(log.run['scenario'], LABEL_CHARS)} — {md(status)}")
@@ -126,7 +127,7 @@ def page(path: str, run_id: str) -> None:
                 st.error(md(str(exc)))
 
 
-def choose_time(log: data.RunLog) -> float:
+def choose_time(log: RunLog) -> float:
     """The simulated time every view shows: the newest while following a live run, else the slider's.
 
     Play advances the slider by the chosen speed on every refresh of the
@@ -156,28 +157,28 @@ def choose_time(log: data.RunLog) -> float:
     return minute * 60
 
 
-def town_map(log: data.RunLog, t: float) -> None:
+def town_map(log: RunLog, t: float) -> None:
     townmap.show(log, t)
 
 
-def inspector(log: data.RunLog, t: float) -> None:
+def inspector(log: RunLog, t: float) -> None:
     if not log.agents:
         st.info("No agents yet")
         return
     name = st.selectbox("Agent", log.agents, key="agent")
     persona = next((p for p in (log.scenario.personas if log.scenario else []) if p.name == name), None)
-    state = data.agent_states(log, t).set_index("agent").loc[name]
+    state = town.agent_states(log, t).set_index("agent").loc[name]
     left, right = st.columns([1, 2])
     with left:
         st.subheader(f"{state['emoji']} {md(name)}")
         st.text(f"Now: {state['activity'] or '-'}\nWhere: {state['location'] or state['walking_to'] or '-'}")
-        revised = data.upto(log.kind(events.IDENTITY), t)  # "currently" as the agent last revised it by t
+        revised = upto(log.kind(events.IDENTITY), t)  # "currently" as the agent last revised it by t
         revised = revised[revised["agent"] == name]
         if persona is not None:
             currently = revised["data"].iloc[-1]["currently"] if len(revised) else persona.currently.strip()
             st.text(f"{persona.age}, {persona.traits}\n{persona.learned.strip()}\nCurrently: {currently}")
     with right:
-        plan, revisions = data.day_plan(log, name, t)
+        plan, revisions = minds.day_plan(log, name, t)
         if plan is None:
             st.info("No day plan yet")
         else:
@@ -189,16 +190,16 @@ def inspector(log: data.RunLog, t: float) -> None:
             st.dataframe(schedule, hide_index=True, width="stretch")
             for revision in revisions:
                 st.caption(f"Revised at {revision['time']:%H:%M}: {md(revision['reason'])}")
-    stream = data.memories(log, name, t)
+    stream = minds.memories(log, name, t)
     st.markdown(f"**Memory stream** — {len(stream)} memories")
     focus = st.selectbox("Score relevance to", ["(none)"] + list(stream["text"][::-1]), key="focus")
     if focus != "(none)":
-        stream = data.memories(log, name, t, focus=focus)
+        stream = minds.memories(log, name, t, focus=focus)
     columns = [c for c in ["time", "kind", "text", "importance", "recency", "relevance", "score", "depth"]
                if c in stream.columns]
     st.dataframe(stream.sort_values("score", ascending=False)[columns] if len(stream) else stream,
                  hide_index=True, width="stretch")
-    insights = data.reflections(log, name, t)
+    insights = minds.reflections(log, name, t)
     st.markdown(f"**Reflections** — {len(insights)} insights")
     for insight in insights[::-1][:20]:
         with st.expander(f"{insight['time']:%H:%M} {md(insight['text'], LABEL_CHARS)}"):
@@ -206,9 +207,9 @@ def inspector(log: data.RunLog, t: float) -> None:
             st.text("\n".join(cut + [f"because: {e}" for e in insight["evidence_texts"]]))
 
 
-def conversation_feed(log: data.RunLog, t: float) -> None:
+def conversation_feed(log: RunLog, t: float) -> None:
     search = st.text_input("Search conversations (words or names)", key="search")
-    talks = data.conversations(log, t, search)
+    talks = interactions.conversations(log, t, search)
     st.caption(f"{len(talks)} conversations")
     for talk in talks[:50]:
         title = md(f"{' & '.join(talk['people'])} · {talk['location']}", LABEL_CHARS)
@@ -222,20 +223,20 @@ def conversation_feed(log: data.RunLog, t: float) -> None:
 TIMELINE_HOURS = {"whole run": None, "last 12 h": 12.0, "last 4 h": 4.0, "last hour": 1.0}
 
 
-def timeline(log: data.RunLog, t: float) -> None:
+def timeline(log: RunLog, t: float) -> None:
     window = st.segmented_control("Window", list(TIMELINE_HOURS), default="whole run", key="timeline_window")
-    bars = data.timeline(log, t, hours=TIMELINE_HOURS.get(window or "whole run"))
+    bars = charts.timeline(log, t, hours=TIMELINE_HOURS.get(window or "whole run"))
     if bars.empty:
         st.info("No actions yet")
         return
     shrunk_to = bars.attrs.pop("shrunk_to", None)  # popped: Streamlit would try to send the attrs as JSON
     if shrunk_to is not None:
         st.caption(f"The latest {len(bars):,} actions, from {shrunk_to:%a %H:%M} "
-                   f"(a chart draws at most {data.MAX_BARS:,} bars)")
+                   f"(a chart draws at most {charts.MAX_BARS:,} bars)")
     chart = alt.Chart(bars).mark_bar().encode(
         x=alt.X("start:T", title="simulated time"), x2="end:T", y=alt.Y("agent:N", title=None),
         # colour by place: the agent is already the row; 24 colours, each place's the same at every time
-        color=alt.Color("place:N", scale=townmap.place_scale(data.place_layout(log)["place"], bars["place"]),
+        color=alt.Color("place:N", scale=townmap.place_scale(town.place_layout(log)["place"], bars["place"]),
                         legend=alt.Legend(orient="bottom", columns=3, symbolLimit=48, labelLimit=280)),
         tooltip=["agent", "activity", "place", alt.Tooltip("start:T", format="%H:%M"),
                  alt.Tooltip("end:T", format="%H:%M")],
@@ -243,11 +244,11 @@ def timeline(log: data.RunLog, t: float) -> None:
     st.altair_chart(chart, width="stretch")
 
 
-def relationships(log: data.RunLog, t: float) -> None:
+def relationships(log: RunLog, t: float) -> None:
     relations.show(log, t)
 
 
-def spread_of_a_fact(log: data.RunLog, t: float) -> None:
+def spread_of_a_fact(log: RunLog, t: float) -> None:
     """Who knew a fact by t and from whom they heard it (the paper's diffusion study, told as a tree)."""
     typed = st.text_input("Keywords of a fact (comma separated)", key="keywords",
                           placeholder="e.g. Valentine, party",
@@ -279,10 +280,10 @@ def spread_of_a_fact(log: data.RunLog, t: float) -> None:
     st.dataframe(diffusion.shown_table(spread.table), hide_index=True, width="stretch")
 
 
-def generation(log: data.RunLog, t: float) -> None:
+def generation(log: RunLog, t: float) -> None:
     from agentville.sim.analysis.stats import ANSWER_KINDS, llm_stats
 
-    answers = data.upto(log.kind(*ANSWER_KINDS), t)  # the calls, and what the parsers made of their answers
+    answers = upto(log.kind(*ANSWER_KINDS), t)  # the calls, and what the parsers made of their answers
     if not (answers["kind"] == events.LLM_CALL).any():
         st.info("No model calls yet")
         return
@@ -292,7 +293,7 @@ def generation(log: data.RunLog, t: float) -> None:
     if unmeasured:
         st.caption(f"Not measured in this run: {', '.join(unmeasured)} (the backend reports no timings, or no "
                    "call reached the model)")
-    per_call = data.generation_calls(log, t)
+    per_call = calls.generation_calls(log, t)
     hourly = per_call.groupby(["hour", "purpose"]).size().rename("calls").reset_index()
     st.altair_chart(alt.Chart(hourly).mark_bar().encode(
         x=alt.X("hour:T", title="simulated hour"), y="calls:Q", color="purpose:N",
@@ -302,11 +303,11 @@ def generation(log: data.RunLog, t: float) -> None:
     timed = per_call.dropna(subset=["latency_s"])
     timed = timed[~timed["cache_hit"]]
     if len(timed):  # many calls: box plots of each purpose's quantiles (a chart takes 5,000 rows)
-        st.altair_chart(alt.Chart(data.sketch(timed, "latency_s", "purpose")).mark_boxplot().encode(
+        st.altair_chart(alt.Chart(charts.sketch(timed, "latency_s", "purpose")).mark_boxplot().encode(
             x=alt.X("latency_s:Q", title="latency (s)"), y=purposes).properties(height=rows), width="stretch")
     st.caption("How early each request was asked, in simulated seconds before its answer was needed "
                "(its due time): the longer, the more requests the workers can batch together.")
-    st.altair_chart(alt.Chart(data.sketch(per_call, "lead_s", "purpose")).mark_boxplot().encode(
+    st.altair_chart(alt.Chart(charts.sketch(per_call, "lead_s", "purpose")).mark_boxplot().encode(
         x=alt.X("lead_s:Q", title="asked ahead of need (simulated s)"), y=purposes).properties(height=rows),
         width="stretch")
     in_flight(per_call)
@@ -323,20 +324,21 @@ PREDATES = "This run predates these measurements: its model calls carry no {}."
 
 
 def in_flight(per_call: pd.DataFrame) -> None:
-    busy = data.requests_in_flight(per_call)
+    busy = calls.requests_in_flight(per_call)
     if busy.empty:
         st.caption(PREDATES.format("submission times, so requests in flight are not shown"))
         return
     st.caption(f"Requests in flight over wall time (at most {busy['in_flight'].max()}): how well the shared "
                "workers are kept busy. Dips towards 0 are workers waiting for the simulation to ask.")
-    st.altair_chart(alt.Chart(data.thin_steps(busy, "wall_s", "in_flight")).mark_line(interpolate="step-after").encode(
+    steps = charts.thin_steps(busy, "wall_s", "in_flight")
+    st.altair_chart(alt.Chart(steps).mark_line(interpolate="step-after").encode(
         x=alt.X("wall_s:Q", title="wall seconds since generation started"),
         y=alt.Y("in_flight:Q", title="requests in flight", axis=alt.Axis(tickMinStep=1)),
         tooltip=[alt.Tooltip("wall_s:Q", format=".2f"), "in_flight"]), width="stretch", height=220)
 
 
 def ahead_of_slowest(per_call: pd.DataFrame) -> None:
-    ahead = data.ahead_by_hour(per_call)
+    ahead = calls.ahead_by_hour(per_call)
     if ahead.empty:
         st.caption(PREDATES.format("cluster leads, so how far ahead of the slowest cluster is not shown"))
         return

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from agentville.dashboard.data import RunLog, upto
+from agentville.dashboard.runlog import RunLog, upto
 from agentville.sim.analysis import provenance
 
 COLOURS = {provenance.AT_START: "#e4572e", provenance.CONVERSATION: "#4c78a8", provenance.OBSERVED: "#54a24b",

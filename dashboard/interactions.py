@@ -1,12 +1,15 @@
-"""Who is talking to whom at a simulated time, and what they said last: what the town map draws between
-agents and the "Latest lines" feed beside it, from the conversation events alone."""
+"""Conversations from their events alone: who is talking to whom at a simulated time and what they said last
+(what the town map draws between agents, and the "Latest lines" feed beside it), every conversation so far
+with its lines (the Conversations tab), and how often each pair talked (the Relationships tab)."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pandas as pd
 
-from agentville.dashboard.data import RunLog, upto
+from agentville.dashboard.runlog import RunLog, upto
 from agentville.sim.core import events
 from agentville.sim.core.location import place_of
 
@@ -64,3 +67,36 @@ def partners(talks: pd.DataFrame) -> dict[str, str]:
     """Agent -> whom it is talking with, from ``talks_at`` (both ways; a talk going on wins over an ended one)."""
     talks = talks.sort_values(["ongoing", "started"], kind="stable")
     return {**dict(zip(talks["a"], talks["b"])), **dict(zip(talks["b"], talks["a"]))}
+
+
+def conversations(log: RunLog, t: float, search: str = "") -> list[dict]:
+    """Conversations started by t, newest first, with their lines so far; ``search`` filters by text or name."""
+    lines = upto(log.kind(events.UTTERANCE), t)
+    starts = upto(log.kind(events.CONVERSATION_START), t)
+    ends: dict[str, events.ConversationEnd] = {
+        r.data["conversation"]: r.data for r in upto(log.kind(events.CONVERSATION_END), t).itertuples()}
+    said: dict[str, list[tuple[dt.datetime, str, str]]] = {}  # each conversation's lines, read in one pass
+    for s, a, d in zip(lines["sim_time"], lines["agent"], lines["data"]):
+        said.setdefault(d.get("conversation"), []).append((log.at(s), a, d["text"]))
+    talks = []
+    for row in starts.itertuples():
+        cid = row.data["conversation"]
+        talk = {"id": cid, "time": log.at(row.sim_time), "people": [row.agent, row.data["partner"]],
+                "location": row.data.get("location", ""), "summary": ends[cid]["summary"] if cid in ends else "",
+                "ongoing": cid not in ends, "lines": said.get(cid, [])}
+        talks.append(talk)
+    needle = search.strip().lower()
+    if needle:
+        talks = [c for c in talks
+                 if needle in " ".join([*c["people"], c["summary"], *(x[2] for x in c["lines"])]).lower()]
+    return talks[::-1]
+
+
+def relationships(log: RunLog, t: float) -> pd.DataFrame:
+    """Who talked to whom by t, and how often (one row per pair)."""
+    ends = upto(log.kind(events.CONVERSATION_END), t)
+    pairs = pd.DataFrame([sorted([a, d["partner"]]) for a, d in zip(ends["agent"], ends["data"])],
+                         columns=["a", "b"])
+    if pairs.empty:
+        return pd.DataFrame(columns=["a", "b", "conversations"])
+    return pairs.value_counts().rename("conversations").reset_index().sort_values("conversations", ascending=False)

@@ -41,6 +41,11 @@ def open_store(path: str | Path) -> EventStore:
     return EventStore(path, read_only=True)
 
 
+def upto(frame: pd.DataFrame, t: float) -> pd.DataFrame:
+    """The events of ``frame`` logged at or before simulated second t: what every view shows at t."""
+    return frame[frame["sim_time"] <= t]
+
+
 def frame_of(rows: list[EventRow] | list[tuple]) -> pd.DataFrame:
     """Event rows as a frame (index: the seqs, so frames of several kinds merge back into log order)."""
     frame = pd.DataFrame(rows, columns=COLUMNS) if rows else pd.DataFrame({c: [] for c in COLUMNS}, columns=COLUMNS)

@@ -14,8 +14,9 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from agentville.dashboard import data, interactions
+from agentville.dashboard import interactions, town
 from agentville.dashboard.plain import clip, md
+from agentville.dashboard.runlog import RunLog
 
 BUBBLE_CHARS = 40  # a line floating on the map is cut here; the hover has it whole
 FEED_LINES = 8
@@ -29,15 +30,15 @@ PLACE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#b6992d
                  "#86bcb6", "#d7b5a6", "#fabfd2", "#bab0ac", "#1b3a6b", "#17becf", "#bcbd22", "#762a83"]
 
 
-def show(log: data.RunLog, t: float) -> None:
+def show(log: RunLog, t: float) -> None:
     """The map with the "Latest lines" feed beside it, then who is where as a table."""
-    places = data.place_layout(log)
-    states = data.agent_states(log, t)
+    places = town.place_layout(log)
+    states = town.agent_states(log, t)
     talks = interactions.talks_at(log, t)
-    agents = with_talks(data.agent_positions(states, places, interactions.partners(talks)), talks)
+    agents = with_talks(town.agent_positions(states, places, interactions.partners(talks)), talks)
     left, right = st.columns([7, 2])
     with left:
-        st.altair_chart(chart(places, data.path_segments(log, places), agents, talks), width="stretch", height=560)
+        st.altair_chart(chart(places, town.path_segments(log, places), agents, talks), width="stretch", height=560)
     with right:
         feed(interactions.latest_lines(log, t, FEED_LINES))
     st.caption(f"{len(states)} agents: " + ", ".join(md(name) for name in states["agent"]))
@@ -58,7 +59,7 @@ def feed(lines: pd.DataFrame) -> None:
 
 
 def with_talks(agents: pd.DataFrame, talks: pd.DataFrame) -> pd.DataFrame:
-    """``agents`` (``data.agent_positions``) with whom each is talking and the latest line of that talk."""
+    """``agents`` (``town.agent_positions``) with whom each is talking and the latest line of that talk."""
     partner = interactions.partners(talks)
     line = {}
     for talk in talks.sort_values(["ongoing", "started"], kind="stable").itertuples():
@@ -81,7 +82,7 @@ def talk_links(agents: pd.DataFrame, talks: pd.DataFrame) -> pd.DataFrame:
 def bubbles(agents: pd.DataFrame, talks: pd.DataFrame, unit: float) -> pd.DataFrame:
     """The latest line of each talk, cut to ``BUBBLE_CHARS``, over its speaker (``line`` has it whole).
 
-    Lines said at one place stack upwards from the highest marker there, ``unit`` (``data.map_unit``) apart
+    Lines said at one place stack upwards from the highest marker there, ``unit`` (``town.map_unit``) apart
     times a line's height, so that two talks at the cafe do not write over each other.
     """
     where = agents.set_index("agent")[["x", "y", "place"]]
@@ -140,7 +141,7 @@ def chart(places: pd.DataFrame, paths: pd.DataFrame, agents: pd.DataFrame, talks
     layers += [*halo(crowd_notes(agents, places), "note", x, y, dy=37, color="#555", fontStyle="italic"),
                *halo(named[named["side"] == "right"], "tag", x, y, dx=9, align="left"),
                *halo(named[named["side"] == "left"], "tag", x, y, dx=-9, align="right"),
-               *halo(bubbles(agents, talks, data.map_unit(places)), "bubble", x, y, dy=-12, color=TALK,
+               *halo(bubbles(agents, talks, town.map_unit(places)), "bubble", x, y, dy=-12, color=TALK,
                      fontStyle="italic", tooltip=["speaker:N", "line:N"])]
     return alt.layer(*layers).configure_view(strokeWidth=0)
 

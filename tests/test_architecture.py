@@ -169,7 +169,7 @@ def test_installs_next_to_another_top_level_agents_package(tmp_path):
         assert done.returncode == 0, done.stderr[-2000:]
     top = {p.name for p in target.iterdir() if not p.name.endswith((".dist-info", ".egg-info"))}
     assert {"sim", "dashboard"}.isdisjoint(top) and "agentville" in top
-    probe = ("import agents, agentville.agents.memory.stream as m, agentville.sim.core.events as e, agentville.dashboard.data; "
+    probe = ("import agents, agentville.agents.memory.stream as m, agentville.sim.core.events as e, agentville.dashboard.stores; "
              "print(agents.WHO); print(m.__file__); print(len(e.KINDS)); "
              "import agentville.agents.llm.templates as t; print(len(t.template('importance')) > 0)")
     env = {"PYTHONPATH": str(target), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}

@@ -19,7 +19,7 @@ from markdown_it import MarkdownIt  # a CommonMark reader (installed with transf
 from streamlit.testing.v1 import AppTest
 
 from agentville.agents.memory.stream import MemoryStream, RetrievalWeights
-from agentville.dashboard import data
+from agentville.dashboard import calls, interactions, minds, runlog, stores
 from agentville.sim.core import events, retrieval
 from agentville.sim.generation import LLMCache
 from agentville.sim.generation import cache as cache_module
@@ -67,7 +67,7 @@ def test_the_schedule_reads_start_end_activity(monkeypatch, village_db):
 
 def test_the_inspector_shows_what_the_agent_is_busy_with_as_it_last_revised_it(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
+    log = stores.load_run(village_db)
     name = test.selectbox(key="agent").value
     revised = log.kind("identity")
     revised = revised[revised["agent"] == name]
@@ -80,7 +80,7 @@ def test_the_inspector_shows_what_the_agent_is_busy_with_as_it_last_revised_it(m
 
 def test_the_page_shows_the_run_its_agents_and_the_latest_time(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
+    log = stores.load_run(village_db)
     assert shown_time(test) == f"Simulated time: {log.at(log.reached):%Y-%m-%d %H:%M}"
     town = test.dataframe[0].value
     assert sorted(town["agent"]) == ["Isabella Rodriguez", "Klaus Mueller", "Maria Lopez"]
@@ -283,7 +283,7 @@ def test_the_dashboard_cannot_write_to_the_store(monkeypatch, village_db):
     before = hashlib.sha256(village_db.read_bytes()).hexdigest()
     app(monkeypatch, village_db)
     assert hashlib.sha256(village_db.read_bytes()).hexdigest() == before
-    store = data.open_store(village_db)
+    store = runlog.open_store(village_db)
     with pytest.raises(sqlite3.OperationalError, match="readonly"):
         store.db.execute("DELETE FROM events")
 
@@ -329,7 +329,7 @@ CREATED = [0.0, 1800.0, 3600.0, 4 * 3600.0, 9 * 3600.0, 9 * 3600.0]
 IMPORTANCE = [3, 7, 2, 5, 9, 5]
 
 
-def memory_log(tmp_path: Path, vectors: np.ndarray) -> data.RunLog:
+def memory_log(tmp_path: Path, vectors: np.ndarray) -> runlog.RunLog:
     """A run log holding Ann's memories, in a store whose answer cache holds their embeddings."""
     db = tmp_path / "scores.db"
     with EventStore(db) as store:
@@ -341,7 +341,7 @@ def memory_log(tmp_path: Path, vectors: np.ndarray) -> data.RunLog:
     frame = pd.DataFrame(rows, columns=["seq", "sim_time", "kind", "agent", "data", "wall"])
     run = {"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED,
            "settings": {"embedder": EMBEDDER}, "db_path": str(db)}
-    return data.RunLog(run, frame, None)
+    return runlog.RunLog(run, frame, None)
 
 
 def stream_scores(vectors: np.ndarray, query: np.ndarray, now: float, *, relevance: float,
@@ -357,13 +357,13 @@ def check_scores_match(tmp_path: Path) -> None:
     vectors = np.random.default_rng(3).normal(size=(len(TEXTS), 16)).astype(np.float32)
     log = memory_log(tmp_path, vectors)
     now = 12 * 3600.0
-    shown = data.memories(log, "Ann", now)
+    shown = minds.memories(log, "Ann", now)
     assert list(shown["text"]) == TEXTS and "relevance" not in shown
     np.testing.assert_allclose(shown["recency"], retrieval.recency_scores(np.array(CREATED), now,
                                                                           retrieval.RECENCY_DECAY))
     np.testing.assert_allclose(shown["score"], stream_scores(vectors, vectors[0], now, relevance=0.0,
                                                              decay=retrieval.RECENCY_DECAY), rtol=1e-6)
-    focused = data.memories(log, "Ann", now, focus=TEXTS[1])
+    focused = minds.memories(log, "Ann", now, focus=TEXTS[1])
     np.testing.assert_allclose(focused["score"], stream_scores(vectors, vectors[1], now, relevance=1.0,
                                                                decay=retrieval.RECENCY_DECAY), rtol=1e-5)
 
@@ -387,7 +387,7 @@ def test_a_vector_put_through_the_cache_is_found_by_the_dashboard(tmp_path, monk
     monkeypatch.setattr(cache_module, "_embedding_key", lambda model, text: f"v2|{model}|{text}")
     vectors = np.arange(len(TEXTS) * 4, dtype=np.float32).reshape(len(TEXTS), 4) + 1
     log = memory_log(tmp_path, vectors)
-    found = data.cached_vectors(log, [TEXTS[2], TEXTS[4], "never embedded"])
+    found = minds.cached_vectors(log, [TEXTS[2], TEXTS[4], "never embedded"])
     assert set(found) == {TEXTS[2], TEXTS[4]}
     np.testing.assert_allclose(found[TEXTS[2]], vectors[2] / np.linalg.norm(vectors[2]), rtol=1e-6)
 
@@ -400,32 +400,32 @@ def test_the_dashboard_reads_the_store_only_through_its_apis():
 
 
 def test_the_generation_view_shows_how_early_requests_were_asked(village_db):
-    log = data.load_run(village_db)
-    calls = data.generation_calls(log, log.reached)
-    ahead = calls[calls["lead_s"] > 0]
-    assert (calls["lead_s"] >= 0).all() and len(ahead) > len(calls) / 4
+    log = stores.load_run(village_db)
+    per_call = calls.generation_calls(log, log.reached)
+    ahead = per_call[per_call["lead_s"] > 0]
+    assert (per_call["lead_s"] >= 0).all() and len(ahead) > len(per_call) / 4
     assert {"importance", "utterance"} <= set(ahead["purpose"])  # consolidation and speech overlap with asking
 
 
 # -- the workers' view: requests in flight over wall time, clusters ahead of the slowest ------------------------
 def test_requests_in_flight_counts_overlaps_as_steps():
-    calls = pd.DataFrame({"submitted_s": [0.0, 2.0, 4.0, 6.0, float("nan")],
+    per_call = pd.DataFrame({"submitted_s": [0.0, 2.0, 4.0, 6.0, float("nan")],
                           "latency_s": [10.0, 3.0, 8.0, 0.0, 1.0]})  # a cache hit at 6, a row of an older run
-    busy = data.requests_in_flight(calls)
+    busy = calls.requests_in_flight(per_call)
     assert list(busy["wall_s"]) == [0.0, 2.0, 4.0, 5.0, 10.0, 12.0]  # the cache hit changes nothing: no step
     assert list(busy["in_flight"]) == [1, 2, 3, 2, 1, 0] and busy["in_flight"].max() == 3
     # one request ending as the next starts is no overlap
-    handover = data.requests_in_flight(pd.DataFrame({"submitted_s": [0.0, 1.0], "latency_s": [1.0, 1.0]}))
+    handover = calls.requests_in_flight(pd.DataFrame({"submitted_s": [0.0, 1.0], "latency_s": [1.0, 1.0]}))
     assert list(handover["wall_s"]) == [0.0, 2.0] and list(handover["in_flight"]) == [1, 0]
-    assert data.requests_in_flight(calls.iloc[4:]).empty
+    assert calls.requests_in_flight(per_call.iloc[4:]).empty
 
 
-def llm_call_log(calls: list[tuple[float, float, dict | None]]) -> data.RunLog:
+def llm_call_log(made: list[tuple[float, float, dict | None]]) -> runlog.RunLog:
     """A run log of model calls: (logged at, asked at, wall) each, simulated seconds from 07:00."""
     rows = [(i + 1, logged, events.LLM_CALL, "Ann", {"purpose": "utterance", "asked": asked, "due": logged}, wall)
-            for i, (logged, asked, wall) in enumerate(calls)]
+            for i, (logged, asked, wall) in enumerate(made)]
     frame = pd.DataFrame(rows, columns=["seq", "sim_time", "kind", "agent", "data", "wall"])
-    return data.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
+    return runlog.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
 
 
 def test_how_far_ahead_of_the_slowest_cluster_per_hour_asked():
@@ -437,19 +437,19 @@ def test_how_far_ahead_of_the_slowest_cluster_per_hour_asked():
         (4400.0, 4400.0, {"latency_s": 0.2}),  # logged before leads were measured: left out
         (4500.0, 4500.0, None),
     ])
-    ahead = data.ahead_by_hour(data.generation_calls(log, 5000.0))
+    ahead = calls.ahead_by_hour(calls.generation_calls(log, 5000.0))
     assert [f"{h:%H:%M}" for h in ahead["hour"]] == ["07:00", "08:00"]
     assert list(ahead["mean_min"]) == [6.0, 15.0] and list(ahead["max_min"]) == [10.0, 30.0]
     assert list(ahead["calls"]) == [2, 2]
-    assert data.ahead_by_hour(data.generation_calls(llm_call_log([(60.0, 0.0, {"latency_s": 0.1})]), 60.0)).empty
+    assert calls.ahead_by_hour(calls.generation_calls(llm_call_log([(60.0, 0.0, {"latency_s": 0.1})]), 60.0)).empty
 
 
 def test_the_generation_tab_shows_requests_in_flight_and_leads(monkeypatch, village_db):
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
-    calls = data.generation_calls(log, log.reached)
-    assert calls["submitted_s"].notna().all() and (calls["ahead_s"] == 0).all()  # the engine runs in order
-    busy = data.requests_in_flight(calls)
+    log = stores.load_run(village_db)
+    per_call = calls.generation_calls(log, log.reached)
+    assert per_call["submitted_s"].notna().all() and (per_call["ahead_s"] == 0).all()  # the engine runs in order
+    busy = calls.requests_in_flight(per_call)
     captions = [c.value for c in test.caption]
     assert f"Requests in flight over wall time (at most {busy['in_flight'].max()})" in "\n".join(captions)
     assert any(c.startswith("How far ahead of the slowest cluster") for c in captions)
@@ -463,8 +463,8 @@ def test_a_run_logged_before_these_measurements_still_renders(monkeypatch, villa
         copy.execute("UPDATE events SET wall = json_remove(wall, '$.submitted_s', '$.ahead_s') WHERE kind = ?",
                      (events.LLM_CALL,))
         copy.execute("UPDATE events SET wall = NULL WHERE kind = ? AND seq % 2 = 0", (events.LLM_CALL,))
-    calls = data.generation_calls(data.load_run(old), float("inf"))
-    assert len(calls) and calls["submitted_s"].isna().all() and calls["ahead_s"].isna().all()
+    per_call = calls.generation_calls(stores.load_run(old), float("inf"))
+    assert len(per_call) and per_call["submitted_s"].isna().all() and per_call["ahead_s"].isna().all()
     test = app(monkeypatch, old)
     assert sum("predates these measurements" in c.value for c in test.caption) == 2
     assert any("cache_hit_%" in d.value.columns for d in test.dataframe)  # the rest of the tab is there
@@ -534,8 +534,8 @@ def test_the_diffusion_view_reads_the_scenarios_personas(monkeypatch, village_db
 
 def test_a_conversation_without_lines_yet_is_in_the_feed(tmp_path):
     """A talk that has begun but logged no line (the party store's) once broke the feed: an empty mask picked columns."""
-    log = data.load_run(party_store(tmp_path))
-    talks = data.conversations(log, log.reached)
+    log = stores.load_run(party_store(tmp_path))
+    talks = interactions.conversations(log, log.reached)
     assert len(talks) == 4 and all(talk["lines"] == [] for talk in talks)
     assert talks[-1]["people"] == ["Isabella Rodriguez", "Maria Lopez"] and talks[-1]["summary"] == "they talked"
 

@@ -468,13 +468,13 @@ def picture(path: Path):
 
 
 def test_every_tab_at_25_agents_draws_a_screenshot_worth_looking_at(tmp_path, spawn, browser):
-    from agentville.dashboard import data, interactions
+    from agentville.dashboard import interactions, stores
 
     db = tmp_path / "smallville.db"
     subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(SMALLVILLE), "--llm", "fake",
                     "--until", SMALLVILLE_UNTIL, "--db", str(db), "--no-progress"], cwd=ROOT, check=True,
                    capture_output=True, timeout=180)
-    log = data.load_run(db)
+    log = stores.load_run(db)
     assert len(log.agents) == 25 and len(interactions.talks_at(log, log.reached)) >= 2
     folder = Path(os.environ.get(SCREENSHOTS_ENV) or tmp_path)
     folder.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import pyarrow as pa
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from agentville.dashboard import data, runlog
+from agentville.dashboard import charts, runlog, stores, town
 from agentville.sim import agent_table, model_table
 from agentville.sim.core import events
 from agentville.sim.core.location import place_of
@@ -38,22 +38,22 @@ def smallville_db(tmp_path_factory) -> Path:
     return db
 
 
-def scanned_states(log: data.RunLog, t: float) -> pd.DataFrame:
+def scanned_states(log: runlog.RunLog, t: float) -> pd.DataFrame:
     """The town at t as the dashboard computed it before the index: a scan of every event up to t."""
     rows: dict[str, dict[str, Any]] = {
         name: {"agent": name, "place": None, "location": "", "activity": "", "since": None, "emoji": "🙂",
                "walking_to": None, "progress": 0.0} for name in log.agents}
-    where = data.upto(log.kind(*events.WHERE_LOCATED), t).groupby("agent").tail(1)
+    where = runlog.upto(log.kind(*events.WHERE_LOCATED), t).groupby("agent").tail(1)
     for row in where.itertuples():
         if row.agent in rows:
             location = row.data["location"]
             rows[row.agent].update(location=location, place=place_of(location))
-    acts = data.upto(log.kind(events.ACTION), t).groupby("agent").tail(1)
+    acts = runlog.upto(log.kind(events.ACTION), t).groupby("agent").tail(1)
     for row in acts.itertuples():
         if row.agent in rows:
             activity = row.data["activity"]
-            rows[row.agent].update(activity=activity, since=log.at(row.sim_time), emoji=data.emoji_for(activity))
-    moves = data.upto(log.kind(events.MOVE, events.ARRIVED), t).groupby("agent").tail(1)
+            rows[row.agent].update(activity=activity, since=log.at(row.sim_time), emoji=town.emoji_for(activity))
+    moves = runlog.upto(log.kind(events.MOVE, events.ARRIVED), t).groupby("agent").tail(1)
     for row in moves.itertuples():
         if row.kind == events.MOVE and row.agent in rows:
             move: events.Move = row.data
@@ -63,17 +63,17 @@ def scanned_states(log: data.RunLog, t: float) -> pd.DataFrame:
     return pd.DataFrame(list(rows.values()))
 
 
-def moments(log: data.RunLog) -> list[float]:
+def moments(log: runlog.RunLog) -> list[float]:
     """Every 7 simulated minutes, and the exact time of every 40th move, arrival and action (ties at t)."""
     logged = log.kind(events.MOVE, events.ARRIVED, events.ACTION)["sim_time"].to_numpy()[::40]
     return sorted({*np.arange(0.0, log.reached + 1, 7 * 60.0), *logged, log.reached, -1.0})
 
 
 def test_the_town_at_any_time_is_what_a_scan_of_the_log_finds(smallville_db):
-    log = data.load_run(smallville_db)
+    log = stores.load_run(smallville_db)
     walking = 0
     for t in moments(log):
-        found, expected = data.agent_states(log, t), scanned_states(log, t)
+        found, expected = town.agent_states(log, t), scanned_states(log, t)
         pd.testing.assert_frame_equal(found, expected, obj=f"the town at {t}")
         walking += int(found["walking_to"].notna().sum())
     assert walking > 0, "the comparison covers walkers"
@@ -85,10 +85,10 @@ def test_events_logged_out_of_time_order_still_give_the_latest_logged(tmp_path):
             (3, 300.0, events.ACTION, "Ann", {"activity": "cooking", "location": "Home: room"}, None),  # late
             (4, 300.0, events.ACTION, "Ann", {"activity": "eating", "location": "Home: room"}, None)]
     frame = pd.DataFrame(rows, columns=runlog.COLUMNS)
-    log = data.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
+    log = runlog.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
     for t in (0.0, 300.0, 450.0, 600.0, 900.0):
-        pd.testing.assert_frame_equal(data.agent_states(log, t), scanned_states(log, t))
-    assert data.agent_states(log, 900.0)["activity"].iloc[0] == "eating"  # logged last, though not the latest time
+        pd.testing.assert_frame_equal(town.agent_states(log, t), scanned_states(log, t))
+    assert town.agent_states(log, 900.0)["activity"].iloc[0] == "eating"  # logged last, though not the latest time
 
 
 # -- a live run: only what was logged since is read ------------------------------------------------------------
@@ -113,40 +113,40 @@ def write_more(db: Path, copy: Path, until: float) -> None:
 
 def test_a_live_log_grows_by_reading_only_the_new_events(smallville_db, tmp_path, monkeypatch):
     copy = cut_copy(smallville_db, tmp_path, 6 * 3600.0)
-    logs = runlog.Logs(data.load_run)
-    signature = data.run_signature(copy)
+    logs = runlog.Logs(stores.load_run)
+    signature = stores.run_signature(copy)
     log = logs.get(str(copy), signature[0], signature)
     assert logs.get(str(copy), signature[0], signature) is log  # nothing new: the same log
-    early = data.agent_states(log, log.reached)  # the town index is built
+    early = town.agent_states(log, log.reached)  # the town index is built
     assert len(log.kind(events.ACTION)) and log.live
     reads: list[dict] = []
     real = EventStore.event_rows
     monkeypatch.setattr(EventStore, "event_rows", lambda self, run_id, **how: reads.append(how) or real(
         self, run_id, **how))
     write_more(smallville_db, copy, 9 * 3600.0)
-    grown = logs.get(str(copy), signature[0], data.run_signature(copy))
+    grown = logs.get(str(copy), signature[0], stores.run_signature(copy))
     assert [r.get("after") for r in reads] == [log.through] and grown.through > log.through
-    fresh = data.load_run(copy)
+    fresh = stores.load_run(copy)
     monkeypatch.undo()
     assert grown.reached == fresh.reached == 9 * 3600.0
     for kind in (events.ACTION, events.UTTERANCE):
         pd.testing.assert_frame_equal(grown.kind(kind), fresh.kind(kind))
     for t in (log.reached, 7.5 * 3600.0, grown.reached):
-        pd.testing.assert_frame_equal(data.agent_states(grown, t), data.agent_states(fresh, t))
-    pd.testing.assert_frame_equal(data.agent_states(grown, log.reached), early)
+        pd.testing.assert_frame_equal(town.agent_states(grown, t), town.agent_states(fresh, t))
+    pd.testing.assert_frame_equal(town.agent_states(grown, log.reached), early)
     assert grown.count_upto(grown.reached) == fresh.count_upto(fresh.reached) == len(fresh.events)
 
 
 def test_a_store_read_again_when_its_run_is_not_the_one_held(smallville_db, tmp_path):
-    logs = runlog.Logs(data.load_run)
-    signature = data.run_signature(smallville_db)
+    logs = runlog.Logs(stores.load_run)
+    signature = stores.run_signature(smallville_db)
     log = logs.get(str(smallville_db), signature[0], signature)
     fewer = (signature[0], signature[1] - 10, *signature[2:])  # a store rewritten with fewer events: read anew
     assert logs.get(str(smallville_db), signature[0], fewer) is not log
 
 
 # -- what charts draw -------------------------------------------------------------------------------------------
-def action_log(agents: int, actions: int) -> data.RunLog:
+def action_log(agents: int, actions: int) -> runlog.RunLog:
     """``agents`` agents each starting ``actions`` actions, one a minute."""
     names = [f"Agent {i}" for i in range(agents)]
     rows = [(1, 0.0, events.RUN_STARTED, None, {"agents": names}, None)]
@@ -155,37 +155,37 @@ def action_log(agents: int, actions: int) -> data.RunLog:
             rows.append((len(rows) + 1, 60.0 * k, events.ACTION, name,
                          {"activity": f"task {k}", "location": f"Place {i % 7}: room", "description": ""}, None))
     frame = pd.DataFrame(rows, columns=runlog.COLUMNS)
-    return data.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
+    return runlog.RunLog({"run_id": "r", "sim_start": "2023-02-13T07:00:00", "status": events.FINISHED}, frame, None)
 
 
 def test_the_timeline_draws_at_most_the_latest_bars_a_chart_takes():
     log = action_log(agents=60, actions=100)  # 6,000 bars
     t = log.reached
-    bars = data.timeline(log, t)
-    assert len(bars) < data.MAX_BARS and len(bars) > data.MAX_BARS - 60
+    bars = charts.timeline(log, t)
+    assert len(bars) < charts.MAX_BARS and len(bars) > charts.MAX_BARS - 60
     assert bars["end"].max() == log.at(t) and "shrunk_to" in bars.attrs
     assert (bars["start"] >= bars.attrs["shrunk_to"]).all()  # bars begun earlier are cut at the window's start
-    everything = data.timeline(log, t, max_bars=10_000)
+    everything = charts.timeline(log, t, max_bars=10_000)
     assert len(everything) == 6000 and "shrunk_to" not in everything.attrs
-    hour = data.timeline(log, t, hours=1.0)
+    hour = charts.timeline(log, t, hours=1.0)
     assert len(hour) == 60 * 61 and hour["start"].min() == log.at(t - 3600)  # 60 whole minutes and the one cut
 
 
 def test_box_plot_sketches_keep_each_groups_quartiles():
     rng = np.random.default_rng(1)
     calls = pd.DataFrame({"purpose": np.repeat(["a", "b"], 20_000), "latency_s": rng.exponential(1.0, 40_000)})
-    drawn = data.sketch(calls, "latency_s", "purpose")
-    assert len(drawn) <= data.MAX_BARS and set(drawn["purpose"]) == {"a", "b"}
+    drawn = charts.sketch(calls, "latency_s", "purpose")
+    assert len(drawn) <= charts.MAX_BARS and set(drawn["purpose"]) == {"a", "b"}
     for purpose in ("a", "b"):
         full, sketched = (f[f["purpose"] == purpose]["latency_s"] for f in (calls, drawn))
         np.testing.assert_allclose(sketched.quantile([0, 0.25, 0.5, 0.75, 1]), full.quantile([0, 0.25, 0.5, 0.75, 1]),
                                    rtol=0.01)
-    assert data.sketch(calls.head(100), "latency_s", "purpose").equals(calls.head(100))
+    assert charts.sketch(calls.head(100), "latency_s", "purpose").equals(calls.head(100))
 
 
 def test_a_thinned_step_curve_keeps_its_peaks():
     steps = pd.DataFrame({"wall_s": np.arange(20_000) / 10, "in_flight": np.arange(20_000) % 17})
-    thinned = data.thin_steps(steps, "wall_s", "in_flight", limit=1000)
+    thinned = charts.thin_steps(steps, "wall_s", "in_flight", limit=1000)
     assert len(thinned) <= 1000 and thinned["in_flight"].max() == 16
     assert thinned["wall_s"].is_monotonic_increasing
 
@@ -213,8 +213,8 @@ def chart_rows(test: AppTest) -> list[int]:
 
 
 def test_every_tab_of_a_big_log_renders_and_no_chart_gets_more_rows_than_it_takes(three_days_db, monkeypatch):
-    log = data.load_run(three_days_db)
-    assert len(log.kind(events.ACTION)) > data.MAX_BARS and len(log.kind(events.LLM_CALL)) > data.MAX_BARS
+    log = stores.load_run(three_days_db)
+    assert len(log.kind(events.ACTION)) > charts.MAX_BARS and len(log.kind(events.LLM_CALL)) > charts.MAX_BARS
     monkeypatch.setenv("AGENTVILLE_DB", str(three_days_db))
     test = AppTest.from_file(APP, default_timeout=120)
     test.run()
@@ -227,7 +227,7 @@ def test_every_tab_of_a_big_log_renders_and_no_chart_gets_more_rows_than_it_take
         test.run()
         assert not test.exception, (tab, [e.value for e in test.exception])
         drawn[tab] = chart_rows(test)
-        assert max(drawn[tab], default=0) <= data.MAX_BARS, (tab, drawn[tab])
+        assert max(drawn[tab], default=0) <= charts.MAX_BARS, (tab, drawn[tab])
     assert len(drawn["Generation"]) >= 4 and drawn["Timeline"]  # the charts are there, with their rows
     test.session_state["view"] = "Timeline"
     test.run()
@@ -241,13 +241,13 @@ def test_every_tab_of_a_big_log_renders_and_no_chart_gets_more_rows_than_it_take
 # -- the Mesa-style tables ----------------------------------------------------------------------------------------
 def test_the_agent_table_is_the_dashboards_town_at_every_step(smallville_db):
     table = agent_table(smallville_db, every="30min")
-    log = data.load_run(smallville_db)
+    log = stores.load_run(smallville_db)
     steps = np.arange(0.0, log.reached + 1, 1800.0)
     assert list(table.columns) == ["run_id", "time", "sim_time", "agent", "place", "location", "activity",
                                    "walking_to"]
     assert len(table) == len(steps) * len(log.agents) and set(table["sim_time"]) == set(steps)
     for t in steps[::5]:
-        shown = data.agent_states(log, t).set_index("agent")
+        shown = town.agent_states(log, t).set_index("agent")
         rows = table[table["sim_time"] == t].set_index("agent")
         assert (rows["time"] == pd.Timestamp(log.at(t))).all()
         for name in log.agents:
@@ -272,8 +272,8 @@ def test_the_model_table_counts_what_the_log_holds_at_every_step(smallville_db):
         assert row.llm_calls_total == count.get(events.LLM_CALL, 0)
         assert row.conversations_total == count.get(events.CONVERSATION_START, 0)
         assert row.conversations == count.get(events.CONVERSATION_START, 0) - count.get(events.CONVERSATION_END, 0)
-    log = data.load_run(smallville_db)
-    walking = [int(data.agent_states(log, t)["walking_to"].notna().sum()) for t in table["sim_time"]]
+    log = stores.load_run(smallville_db)
+    walking = [int(town.agent_states(log, t)["walking_to"].notna().sum()) for t in table["sim_time"]]
     assert list(table["agents_walking"]) == walking
     assert table["conversations_total"].iloc[-1] > 0 and table["memories_total"].is_monotonic_increasing
 

@@ -9,7 +9,7 @@ import re
 import pandas as pd
 import pytest
 
-from agentville.dashboard import data, interactions, layout, relations, townmap
+from agentville.dashboard import interactions, layout, relations, runlog, stores, town, townmap
 from agentville.sim.core import events
 from tests.test_dashboard import app, village_db  # noqa: F401 - the fixture, for the AppTest tests
 
@@ -17,12 +17,12 @@ START = {"run_id": "r", "scenario": "S", "status": "finished", "sim_start": "202
          "sim_reached": 3600.0}
 
 
-def log_of(*rows: tuple[float, str, str | None, dict]) -> data.RunLog:
+def log_of(*rows: tuple[float, str, str | None, dict]) -> runlog.RunLog:
     """A RunLog of (sim_time, kind, agent, data) rows; Ann, Bob, Cy and Di live in the town."""
     started = (0.0, events.RUN_STARTED, None, {"agents": ["Ann", "Bob", "Cy", "Di"]})
     frame = pd.DataFrame([{"seq": i, "sim_time": s, "kind": k, "agent": a, "data": d, "wall": None}
                           for i, (s, k, a, d) in enumerate([started, *rows], 1)])
-    return data.RunLog(dict(START), frame, None)
+    return runlog.RunLog(dict(START), frame, None)
 
 
 def start(s, who, partner, cid, location="Cafe: counter"):
@@ -90,18 +90,18 @@ def states_at(place_of_agent: dict[str, str]) -> pd.DataFrame:
 def test_agents_at_one_place_sit_apart_and_partners_face_each_other():
     names = [f"P{i}" for i in range(6)]
     partners = {"P1": "P4", "P4": "P1"}
-    shown = data.agent_positions(states_at(dict.fromkeys(names, "Cafe")), PLACES, partners).set_index("agent")
+    shown = town.agent_positions(states_at(dict.fromkeys(names, "Cafe")), PLACES, partners).set_index("agent")
     points = [(shown.loc[n, "x"], shown.loc[n, "y"]) for n in names]
     gaps = [math.dist(a, b) for i, a in enumerate(points) for b in points[i + 1:]]
     # no marker on another: a marker is about 1.5 hundredths of the map across
-    assert min(gaps) > 3 * data.map_unit(PLACES)
+    assert min(gaps) > 3 * town.map_unit(PLACES)
     assert math.dist(points[1], points[4]) == pytest.approx(max(gaps))  # the talkers at the fan's two ends
     assert (shown["y"] <= 50 + 1e-9).all()  # none below the place: its name is written there
 
 
 def test_a_crowd_is_not_named_on_the_map_but_noted_with_the_talkers_first():
     crowd = {f"P{i}": "Cafe" for i in range(5)} | {"Solo": "Park"}
-    shown = data.agent_positions(states_at(crowd), PLACES, {"P3": "P4", "P4": "P3"})
+    shown = town.agent_positions(states_at(crowd), PLACES, {"P3": "P4", "P4": "P3"})
     tags = dict(zip(shown["agent"], shown["tag"]))
     assert tags["Solo"] == "🙂 Solo" and all(tags[f"P{i}"] == "" for i in range(5))
     assert set(shown["label"]) >= {"🙂 P0", "🙂 Solo"}  # names stay for the hover
@@ -109,7 +109,7 @@ def test_a_crowd_is_not_named_on_the_map_but_noted_with_the_talkers_first():
                           "text": ["hi"]})
     notes = townmap.crowd_notes(townmap.with_talks(shown, talks), PLACES)
     assert notes.to_dict("records") == [{"x": 20.0, "y": 50.0, "place": "Cafe", "note": "P3, P4 +3 more"}]
-    few = data.agent_positions(states_at({"A": "Cafe", "B": "Cafe", "C": "Cafe"}), PLACES)
+    few = town.agent_positions(states_at({"A": "Cafe", "B": "Cafe", "C": "Cafe"}), PLACES)
     assert list(few["tag"]) == ["🙂 A", "🙂 B", "🙂 C"] and townmap.crowd_notes(few, PLACES).empty
 
 
@@ -121,9 +121,9 @@ def test_a_big_crowd_fills_a_half_disc_without_overlaps():
 
 # ----- the town map's layers -----
 
-def map_layers(log: data.RunLog, t: float, places: pd.DataFrame, where: dict[str, str]) -> dict:
+def map_layers(log: runlog.RunLog, t: float, places: pd.DataFrame, where: dict[str, str]) -> dict:
     talks = interactions.talks_at(log, t)
-    agents = townmap.with_talks(data.agent_positions(states_at(where), places, interactions.partners(talks)), talks)
+    agents = townmap.with_talks(town.agent_positions(states_at(where), places, interactions.partners(talks)), talks)
     spec = townmap.chart(places, pd.DataFrame(columns=["x", "y", "x2", "y2"]), agents, talks).to_dict()
     return {"spec": spec, "agents": agents, "talks": talks}
 
@@ -142,7 +142,7 @@ def test_the_map_draws_a_line_between_talkers_and_their_latest_line_by_the_speak
     at = drawn["agents"].set_index("agent")
     assert (links[0]["x"], links[0]["x2"]) == (at.loc["Ann", "x"], at.loc["Bob", "x"])
     length = math.dist((links[0]["x"], links[0]["y"]), (links[0]["x2"], links[0]["y2"]))
-    assert length > 4 * data.map_unit(PLACES)  # a line to see between the markers (~1.5 hundredths of the map)
+    assert length > 4 * town.map_unit(PLACES)  # a line to see between the markers (~1.5 hundredths of the map)
     bubble = next(r for r in rows if "bubble" in r)
     assert bubble["bubble"] == "“" + long[:39] + "…”" and bubble["line"] == long and bubble["speaker"] == "Ann"
     assert bubble["x"] == at.loc["Ann", "x"] and bubble["y"] <= at.loc["Ann", "y"]
@@ -159,7 +159,7 @@ def test_lines_said_at_one_place_stack_instead_of_writing_over_each_other():
                  start(100, "Cy", "Di", "Cy/1"), say(101, "Cy", "Di", "Cy/1", "two"))
     drawn = map_layers(log, 105, PLACES, dict.fromkeys(["Ann", "Bob", "Cy", "Di"], "Cafe"))
     bubbles = [r for r in rows_of(drawn["spec"]) if "bubble" in r]
-    assert len(bubbles) == 2 and abs(bubbles[0]["y"] - bubbles[1]["y"]) >= 2 * data.map_unit(PLACES)
+    assert len(bubbles) == 2 and abs(bubbles[0]["y"] - bubbles[1]["y"]) >= 2 * town.map_unit(PLACES)
 
 
 # ----- timeline colours -----
@@ -193,8 +193,8 @@ def pairs_of(*rows: tuple[str, str, int]) -> pd.DataFrame:
 
 def test_the_relationship_graph_keeps_every_agent_in_place_as_ties_grow():
     agents = [f"Agent {i}" for i in range(25)]
-    early = data.relationship_dot(pairs_of(("Agent 1", "Agent 2", 1)), agents)
-    late = data.relationship_dot(pairs_of(("Agent 1", "Agent 2", 4), ("Agent 3", "Agent 9", 1),
+    early = relations.relationship_dot(pairs_of(("Agent 1", "Agent 2", 1)), agents)
+    late = relations.relationship_dot(pairs_of(("Agent 1", "Agent 2", 4), ("Agent 3", "Agent 9", 1),
                                           ("Agent 0", "Agent 24", 2)), agents)
     assert positions(early) == positions(late) and len(positions(late)) == 25
     spots = list(positions(late).values())
@@ -204,19 +204,19 @@ def test_the_relationship_graph_keeps_every_agent_in_place_as_ties_grow():
 
 def test_relationship_edges_grow_with_conversations_and_a_focus_keeps_only_its_ties():
     pairs = pairs_of(("Ann", "Bob", 6), ("Bob", "Cy", 3), ("Cy", "Di", 1))
-    dot = data.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"])
+    dot = relations.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"])
     widths = {m[0]: float(m[1]) for m in re.findall(r'"(\w+)" -- "\w+" \[penwidth=([\d.]+)', dot)}
     assert widths["Ann"] > widths["Bob"] > widths["Cy"]
     alphas = [int(a, 16) for a in re.findall(r'color="#3b6ea5([0-9a-f]{2})"', dot)]
     assert alphas == sorted(alphas, reverse=True) and alphas[0] == 255
     assert 'tooltip="Ann – Bob: 6 conversations"' in dot
-    focused = data.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"], focus=["Ann"])
+    focused = relations.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"], focus=["Ann"])
     assert re.findall(r'"(\w+)" -- "(\w+)"', focused) == [("Ann", "Bob")]
     assert positions(focused) == positions(dot)
 
 
 def test_the_circle_puts_housemates_side_by_side(monkeypatch, village_db):  # noqa: F811 - the fixture
-    log = data.load_run(village_db)
+    log = stores.load_run(village_db)
     homes = {p.name: p.home.split(":")[0] for p in log.scenario.personas}
     order = relations.circle_order(log)
     assert sorted(order) == sorted(log.agents)
@@ -227,7 +227,7 @@ def test_the_circle_puts_housemates_side_by_side(monkeypatch, village_db):  # no
 
 def test_the_town_map_has_a_latest_lines_feed(monkeypatch, village_db):  # noqa: F811 - the fixture
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
+    log = stores.load_run(village_db)
     newest = interactions.latest_lines(log, log.reached, 1).iloc[0]
     assert any(m.value == "**Latest lines**" for m in test.markdown)
     captions = [c.value.replace("\\", "").replace("\u2060", "") for c in test.caption]  # md's escapes undone
@@ -237,8 +237,8 @@ def test_the_town_map_has_a_latest_lines_feed(monkeypatch, village_db):  # noqa:
 
 def test_the_relationships_tab_filters_by_agent(monkeypatch, village_db):  # noqa: F811 - the fixture
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
-    everyone = data.relationships(log, log.reached)
+    log = stores.load_run(village_db)
+    everyone = interactions.relationships(log, log.reached)
     chosen = everyone.iloc[-1]["a"]
     test.multiselect(key="ties_of").set_value([chosen]).run()
     assert not test.exception
@@ -255,7 +255,7 @@ def charts(test) -> list[dict]:
 
 def test_the_page_draws_a_talk_on_the_map_and_colours_the_timeline_by_place(monkeypatch, village_db):  # noqa: F811
     test = app(monkeypatch, village_db)
-    log = data.load_run(village_db)
+    log = stores.load_run(village_db)
     minute = next(m for m in range(int(log.reached // 60)) if len(interactions.talks_at(log, m * 60, linger=0)))
     test.slider(key="minute").set_value(float(minute)).run()
     assert not test.exception

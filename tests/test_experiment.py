@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from agentville.dashboard import data
+from agentville.dashboard import stores, town
 from agentville.sim.generation import FakeBackend
 from agentville.sim.lab import metrics
 from agentville.sim.lab.experiment import Experiment
@@ -161,7 +161,7 @@ def test_a_resident_added_during_a_run_is_at_home_in_its_own_room(tmp_path):
     kai = events[events.agent == "Kai Mueller"]
     assert (kai.kind == "action").sum() > 5
     assert EventStore(tmp_path / "n.db").run()["status"] == "finished"
-    log = data.load_run(tmp_path / "n.db")  # the dashboard knew only the first residents
+    log = stores.load_run(tmp_path / "n.db")  # the dashboard knew only the first residents
     assert log.agents == [*(p.name for p in exp.scenario.personas), "Kai Mueller"]
-    states = data.agent_states(log, log.reached).set_index("agent")
+    states = town.agent_states(log, log.reached).set_index("agent")
     assert states.loc["Kai Mueller", "activity"] == kai[kai.kind == "action"].data.iloc[-1]["activity"]

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from streamlit.testing.v1 import AppTest
 
-from agentville.dashboard import data
+from agentville.dashboard import stores, town
 from agentville.sim.cli import main
 from agentville.sim.generation import FakeBackend
 from agentville.sim.lab.experiment import Experiment
@@ -80,11 +80,11 @@ def test_a_run_stores_its_scenario_text_digest_and_absolute_path(tmp_path, monke
 def test_dashboard_resume_and_fork_work_from_elsewhere_after_the_file_is_gone(away, capsys):
     db, _ = away
     (db.parent.parent / "ville.yaml").unlink()
-    log = data.load_run(db)
+    log = stores.load_run(db)
     assert log.scenario is not None and log.scenario_warning is None
     assert {p.name for p in log.scenario.personas} == PERSONAS and len(log.scenario.paths) > 0
-    places = data.place_layout(log)
-    assert len(data.path_segments(log, places)) == len(log.scenario.paths)  # the file's map, not a fallback circle
+    places = town.place_layout(log)
+    assert len(town.path_segments(log, places)) == len(log.scenario.paths)  # the file's map, not a fallback circle
     assert main(["resume", str(db), "--no-progress"]) == 0, capsys.readouterr().err
     assert newest(db)["status"] == "finished"
     assert main(["fork", str(db), "--at", "+1h", "--no-progress"]) == 0, capsys.readouterr().err
@@ -97,7 +97,7 @@ def test_an_edited_file_warns_and_the_stored_copy_is_used(away, capsys):
     db, _ = away
     scenario_file = db.parent.parent / "ville.yaml"
     scenario_file.write_text(scenario_file.read_text().replace("Klaus Mueller", "Klaus Meyer"))
-    log = data.load_run(db)
+    log = stores.load_run(db)
     assert log.scenario is not None and {p.name for p in log.scenario.personas} == PERSONAS
     assert log.scenario_warning == (f"scenario file {scenario_file} changed since run {log.run['run_id']}: "
                                     "using the copy stored with the run")
@@ -150,7 +150,7 @@ def test_an_old_store_lists_loads_and_resumes_through_its_path(away, monkeypatch
     (run,) = EventStore(db, read_only=True).runs()
     assert run["scenario_text"] is None and run["scenario_digest"] is None
     assert main(["runs", str(db)]) == 0 and "interrupted" in capsys.readouterr().out
-    log = data.load_run(db)
+    log = stores.load_run(db)
     assert log.scenario is not None and {p.name for p in log.scenario.personas} == PERSONAS
     assert main(["resume", str(db), "--no-progress"]) == 0, capsys.readouterr().err
     with sqlite3.connect(db) as store:
@@ -162,7 +162,7 @@ def test_an_old_store_lists_loads_and_resumes_through_its_path(away, monkeypatch
 def test_an_old_store_whose_file_is_gone_says_so(away, capsys):
     db, _ = away
     make_old(db)
-    log = data.load_run(db)
+    log = stores.load_run(db)
     assert log.scenario is None and "is gone and the store holds no copy" in (log.scenario_warning or "")
     assert main(["resume", str(db), "--no-progress"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -180,7 +180,7 @@ def test_runs_lists_seeds_differing_settings_and_forks(tmp_path, capsys):
     assert "seed 5  reflection=off  " in ablated and "seed 7  reflection=on  " in first
     assert "llm=" not in first  # the same in every run: not shown
     assert f"seed 5  reflection=off  fork of {ablated.split()[0]} at 2023-02-13 09:00  " in fork
-    listing = data.find_stores(tmp_path)
+    listing = stores.find_stores(tmp_path)
     assert list(listing["seed"]) == [5, 5, 7]
     assert list(listing["settings"]) == ["reflection=off", "reflection=off", "reflection=on"]
     assert listing["fork"].iloc[0].startswith("fork of ") and listing["fork"].iloc[1] == ""
