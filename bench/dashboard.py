@@ -31,7 +31,8 @@ from pathlib import Path
 
 import altair as alt
 
-from agentville.dashboard import calls, charts, interactions, minds, relations, runlog, stores, town
+from agentville.dashboard import calls, charts, interactions, minds, runlog, stores, town
+from agentville.dashboard.tabs import relationships
 from agentville.sim.core import events
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +66,7 @@ def views(log: runlog.RunLog, t: float) -> dict[str, callable]:
 
     return {"town map": town_map, "agent inspector": inspector,
             "conversations": lambda: interactions.conversations(log, t), "timeline": timeline,
-            "relationships": lambda: relations.relationship_dot(interactions.relationships(log, t), log.agents),
+            "relationships": lambda: relationships.relationship_dot(interactions.relationships(log, t), log.agents),
             "generation stats": generation}
 
 

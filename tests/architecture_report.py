@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, list[str]]] = [
     ("runtime", ["sim.runtime"]),  # engine, scheduler, pacing, run assembly
     ("analysis", ["sim.analysis"]),  # reading logged runs
     ("lab", ["sim.lab", "sim.ga"]),  # experiments and sweeps; the reference's towns
-    ("interfaces", ["sim.cli", "dashboard"]),
+    ("interfaces", ["sim.cli", "dashboard", "dashboard.tabs"]),
 ]
 ALLOWED_TYPE_BACK_EDGES = ("agents.planning.", "agents.acting", "agents.living")
 """Who may name the agent class in type hints only: planning, acting and the day loop work on the agent's own state."""

@@ -50,6 +50,14 @@ def test_the_engine_does_not_depend_on_agents():
     assert not [m for m in reach if m.startswith("agents")]
 
 
+def test_the_dashboard_does_not_depend_on_agents():
+    """The dashboard reads logged runs: the schema and the analyses, never cognition (the memory scores it shows
+    come from sim.core.retrieval, as the memory stream's do)."""
+    g = arch.graph(run_time_only=False)
+    reach = {m for name in g if name.startswith("dashboard") for m in nx.descendants(g, name)}
+    assert not sorted(m for m in reach if m.startswith("agents"))
+
+
 def test_the_walker_sees_imports():
     """The checks above would pass vacuously if imports were missed."""
     edges = {(e.source, e.target): e.run_time for e in arch.all_imports()}
@@ -58,7 +66,7 @@ def test_the_walker_sees_imports():
     assert edges[("agents.planning.days", "agents.generative")] is False  # type-only
     assert ("agents.generative", "sim.context.protocols") in edges
     assert edges[("agents.planning.ahead", "agents.planning.steps")] is True  # an import inside a function
-    assert edges[("dashboard.app", "sim.analysis.provenance")] is True  # from agentville.<package> import <module>
+    assert edges[("dashboard.tabs.diffusion", "sim.analysis.provenance")] is True  # from agentville.<pkg> import <mod>
 
 
 def test_no_new_top_level_module_in_sim():

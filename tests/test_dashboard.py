@@ -392,8 +392,19 @@ def test_a_vector_put_through_the_cache_is_found_by_the_dashboard(tmp_path, monk
     np.testing.assert_allclose(found[TEXTS[2]], vectors[2] / np.linalg.norm(vectors[2]), rtol=1e-6)
 
 
+def test_importing_the_app_draws_nothing_and_loads_no_cognition(tmp_path):
+    """app.py is the script Streamlit runs (``main`` then draws the page); imported, it only defines the shell."""
+    probe = ("import sys, agentville.dashboard.app as app; print(list(app.TABS)); "
+             "print([name for name in sys.modules if name.startswith('agentville.agents')])")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "ScriptRunContext" not in done.stderr and "streamlit run" not in done.stderr  # no st call ran
+    tabs, cognition = done.stdout.splitlines()
+    assert tabs.startswith("['Town map', 'Agents'") and cognition == "[]"
+
+
 def test_the_dashboard_reads_the_store_only_through_its_apis():
-    for path in (ROOT / "dashboard").glob("*.py"):
+    for path in (ROOT / "dashboard").rglob("*.py"):
         source = path.read_text()
         for sql in ("SELECT ", "INSERT ", "execute(", "sqlite_master", "embedding_cache", "llm_cache", "hashlib"):
             assert sql not in source, f"{path.name} uses {sql.strip()!r}: read through EventStore / LLMCache"

@@ -447,7 +447,7 @@ SMALLVILLE = WORLDS / "smallville.yaml"
 # 11 h 45 min into the fake run three conversations are going on (two at the market): the map has something to show
 SMALLVILLE_UNTIL = "+705m"
 SCREENSHOTS_ENV = "AGENTVILLE_SCREENSHOTS"  # a folder to keep the screenshots in (else the test's tmp_path)
-TALKER = (0xD9, 0x48, 0x0F)  # the town map's colour for people talking (dashboard.townmap.TALK)
+TALKER = (0xD9, 0x48, 0x0F)  # the town map's colour for people talking (dashboard.tabs.town_map.TALK)
 VIEWS_25 = {"Town map": shows("Latest lines"), "Agents": shows("Memory stream"),
             "Conversations": shows("conversations"), "Timeline": draws(MAP), "Relationships": draws("svg .node"),
             "Diffusion": shows("Type the keywords"), "Generation": shows("How early")}

@@ -9,7 +9,8 @@ import re
 import pandas as pd
 import pytest
 
-from agentville.dashboard import interactions, layout, relations, runlog, stores, town, townmap
+from agentville.dashboard import interactions, layout, runlog, stores, town
+from agentville.dashboard.tabs import relationships, timeline, town_map
 from agentville.sim.core import events
 from tests.test_dashboard import app, village_db  # noqa: F401 - the fixture, for the AppTest tests
 
@@ -107,10 +108,10 @@ def test_a_crowd_is_not_named_on_the_map_but_noted_with_the_talkers_first():
     assert set(shown["label"]) >= {"🙂 P0", "🙂 Solo"}  # names stay for the hover
     talks = pd.DataFrame({"a": ["P3"], "b": ["P4"], "ongoing": [True], "started": [0.0], "speaker": ["P3"],
                           "text": ["hi"]})
-    notes = townmap.crowd_notes(townmap.with_talks(shown, talks), PLACES)
+    notes = town_map.crowd_notes(town_map.with_talks(shown, talks), PLACES)
     assert notes.to_dict("records") == [{"x": 20.0, "y": 50.0, "place": "Cafe", "note": "P3, P4 +3 more"}]
     few = town.agent_positions(states_at({"A": "Cafe", "B": "Cafe", "C": "Cafe"}), PLACES)
-    assert list(few["tag"]) == ["🙂 A", "🙂 B", "🙂 C"] and townmap.crowd_notes(few, PLACES).empty
+    assert list(few["tag"]) == ["🙂 A", "🙂 B", "🙂 C"] and town_map.crowd_notes(few, PLACES).empty
 
 
 def test_a_big_crowd_fills_a_half_disc_without_overlaps():
@@ -123,8 +124,8 @@ def test_a_big_crowd_fills_a_half_disc_without_overlaps():
 
 def map_layers(log: runlog.RunLog, t: float, places: pd.DataFrame, where: dict[str, str]) -> dict:
     talks = interactions.talks_at(log, t)
-    agents = townmap.with_talks(town.agent_positions(states_at(where), places, interactions.partners(talks)), talks)
-    spec = townmap.chart(places, pd.DataFrame(columns=["x", "y", "x2", "y2"]), agents, talks).to_dict()
+    agents = town_map.with_talks(town.agent_positions(states_at(where), places, interactions.partners(talks)), talks)
+    spec = town_map.chart(places, pd.DataFrame(columns=["x", "y", "x2", "y2"]), agents, talks).to_dict()
     return {"spec": spec, "agents": agents, "talks": talks}
 
 
@@ -170,12 +171,12 @@ def test_every_smallville_place_gets_its_own_timeline_colour_at_every_time():
 
     places = pd.Series([p.name for p in load_scenario(WORLDS / "smallville.yaml").places])
     assert len(places) >= 19
-    scale = townmap.place_scale(places, pd.Series(["Hobbs Cafe"])).to_dict()
+    scale = timeline.place_scale(places, pd.Series(["Hobbs Cafe"])).to_dict()
     colours = dict(zip(scale["domain"], scale["range"]))
     assert len(set(colours.values())) == len(places)  # 19 places, 19 colours (there were 10)
     rgb = [tuple(int(c[i:i + 2], 16) for i in (1, 3, 5)) for c in colours.values()]
     assert min(math.dist(a, b) for i, a in enumerate(rgb) for b in rgb[i + 1:]) > 25  # told apart, not just unequal
-    later = townmap.place_scale(places, pd.Series(["Johnson Park", "Somewhere new"])).to_dict()
+    later = timeline.place_scale(places, pd.Series(["Johnson Park", "Somewhere new"])).to_dict()
     assert dict(zip(later["domain"], later["range"]))["Hobbs Cafe"] == colours["Hobbs Cafe"]
     assert "Somewhere new" in later["domain"]
 
@@ -193,8 +194,8 @@ def pairs_of(*rows: tuple[str, str, int]) -> pd.DataFrame:
 
 def test_the_relationship_graph_keeps_every_agent_in_place_as_ties_grow():
     agents = [f"Agent {i}" for i in range(25)]
-    early = relations.relationship_dot(pairs_of(("Agent 1", "Agent 2", 1)), agents)
-    late = relations.relationship_dot(pairs_of(("Agent 1", "Agent 2", 4), ("Agent 3", "Agent 9", 1),
+    early = relationships.relationship_dot(pairs_of(("Agent 1", "Agent 2", 1)), agents)
+    late = relationships.relationship_dot(pairs_of(("Agent 1", "Agent 2", 4), ("Agent 3", "Agent 9", 1),
                                           ("Agent 0", "Agent 24", 2)), agents)
     assert positions(early) == positions(late) and len(positions(late)) == 25
     spots = list(positions(late).values())
@@ -204,13 +205,13 @@ def test_the_relationship_graph_keeps_every_agent_in_place_as_ties_grow():
 
 def test_relationship_edges_grow_with_conversations_and_a_focus_keeps_only_its_ties():
     pairs = pairs_of(("Ann", "Bob", 6), ("Bob", "Cy", 3), ("Cy", "Di", 1))
-    dot = relations.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"])
+    dot = relationships.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"])
     widths = {m[0]: float(m[1]) for m in re.findall(r'"(\w+)" -- "\w+" \[penwidth=([\d.]+)', dot)}
     assert widths["Ann"] > widths["Bob"] > widths["Cy"]
     alphas = [int(a, 16) for a in re.findall(r'color="#3b6ea5([0-9a-f]{2})"', dot)]
     assert alphas == sorted(alphas, reverse=True) and alphas[0] == 255
     assert 'tooltip="Ann – Bob: 6 conversations"' in dot
-    focused = relations.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"], focus=["Ann"])
+    focused = relationships.relationship_dot(pairs, ["Ann", "Bob", "Cy", "Di"], focus=["Ann"])
     assert re.findall(r'"(\w+)" -- "(\w+)"', focused) == [("Ann", "Bob")]
     assert positions(focused) == positions(dot)
 
@@ -218,7 +219,7 @@ def test_relationship_edges_grow_with_conversations_and_a_focus_keeps_only_its_t
 def test_the_circle_puts_housemates_side_by_side(monkeypatch, village_db):  # noqa: F811 - the fixture
     log = stores.load_run(village_db)
     homes = {p.name: p.home.split(":")[0] for p in log.scenario.personas}
-    order = relations.circle_order(log)
+    order = relationships.circle_order(log)
     assert sorted(order) == sorted(log.agents)
     assert [homes[a] for a in order] == sorted(homes[a] for a in order)
 
@@ -262,10 +263,10 @@ def test_the_page_draws_a_talk_on_the_map_and_colours_the_timeline_by_place(monk
     town = next(c for c in charts(test) if any(layer["mark"].get("type") == "square" for layer in c.get("layer", [])))
     marks = [(layer["mark"]["type"], layer["mark"].get("color"), layer["encoding"].get("text", {}).get("field"))
              for layer in town["layer"]]
-    assert ("rule", townmap.TALK, None) in marks  # the line between the two talking
-    assert ("text", townmap.TALK, "bubble") in marks  # what was said last, by the speaker
+    assert ("rule", town_map.TALK, None) in marks  # the line between the two talking
+    assert ("text", town_map.TALK, "bubble") in marks  # what was said last, by the speaker
     bars = next(c for c in charts(test) if c.get("mark", {}).get("type") == "bar"
                 and c["encoding"]["color"]["field"] == "place")
     scale = bars["encoding"]["color"]["scale"]
-    assert scale["range"] == townmap.PLACE_COLOURS
+    assert scale["range"] == timeline.PLACE_COLOURS
     assert scale["domain"][:len(log.scenario.places)] == [p.name for p in log.scenario.places]

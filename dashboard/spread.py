@@ -1,4 +1,4 @@
-"""The Diffusion view's data: who knew a fact by time t, from whom they heard it (no Streamlit here).
+"""How far a fact had spread by t: who knew it, from whom they heard it (the Diffusion tab's data, no Streamlit).
 
 The tree itself is ``sim.analysis.provenance``'s; this module cuts the log at t, finds
 the personas (the scenario's, and those of agents added during the run) and

@@ -1,4 +1,4 @@
-"""The town map: places, paths and agents at a simulated time, and the interactions between them.
+"""The Town map tab: places, paths and agents at a simulated time, and the interactions between them.
 
 A line joins two people talking, the latest line of their talk floats by the
 speaker, and the hover tells what each is doing and with whom. Beside the
@@ -23,11 +23,6 @@ FEED_LINES = 8
 NAMED_IN_CROWD = 2  # a crowd's note names this many (people talking first), then "+N more"
 TALK = "#d9480f"  # people talking, the lines between them and what they say
 AGENT = "#4263eb"
-# Tableau 20's ten strong colours, then its ten light ones, then four dark: a scenario lists its public places
-# first, so those get the most distinct colours; a place keeps its colour whatever the time shown.
-PLACE_COLOURS = ["#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#b07aa1", "#b6992d", "#499894", "#9d7660",
-                 "#d37295", "#79706e", "#a0cbe8", "#ffbe7d", "#8cd17d", "#ff9d9a", "#d4a6c8", "#f1ce63",
-                 "#86bcb6", "#d7b5a6", "#fabfd2", "#bab0ac", "#1b3a6b", "#17becf", "#bcbd22", "#762a83"]
 
 
 def show(log: RunLog, t: float) -> None:
@@ -165,8 +160,3 @@ def halo(frame: pd.DataFrame, field: str, x: alt.X, y: alt.Y, tooltip: list | No
     under = base.mark_text(**{**style, "color": "white"}, stroke="white", strokeWidth=3, strokeJoin="round")
     return [under.encode(**encoding), base.mark_text(**style).encode(**encoding)]
 
-
-def place_scale(places: pd.Series, shown: pd.Series) -> alt.Scale:
-    """Colours for the timeline: one per place, in the scenario's order (then places it does not list)."""
-    domain = list(dict.fromkeys([*places, *sorted(set(shown) - set(places))]))
-    return alt.Scale(domain=domain, range=PLACE_COLOURS)
