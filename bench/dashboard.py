@@ -36,7 +36,6 @@ from agentville.dashboard.tabs import relationships
 from agentville.sim.core import events
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "bench"))
 LIVE_EVENTS = 10_000
 TABS = ["Agents", "Conversations", "Timeline", "Relationships", "Diffusion", "Generation"]
 
@@ -78,7 +77,7 @@ def timed(fn) -> float:
 
 def grown_day(db: Path, agents: int, hours: float) -> None:
     """A day of Smallville grown to ``agents`` residents (bench/engine.py's town), logged into ``db``."""
-    from engine import grown
+    from engine import grown  # bench/engine.py: run as a script, this one's folder is on the path
 
     from agentville.sim.generation import FakeBackend
     from agentville.sim.runtime.runner import assemble
