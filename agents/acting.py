@@ -8,6 +8,10 @@ otherwise it carries on until the step ends. Only while it carries on can
 another agent pull it into a conversation (``GenerativeAgent.available``),
 which cuts the step short. The agent's state (``AWAKE``, ``ACTING``,
 ``TALKING``, ``SLEEPING``) says which of these it is in.
+
+Acting also keeps the agent's promises to the scheduler (``agent.promises``,
+``sim/context/promises.py``): how long it stays where it is, the step's end,
+the night, or the chunk of the day (the day loop, ``living``, says when that ends).
 """
 
 from __future__ import annotations
@@ -75,10 +79,10 @@ def go(agent: GenerativeAgent, where: Location) -> SubProcess[None]:
 
 def pause(agent: GenerativeAgent, seconds: float) -> SubProcess[bool]:
     """Carry on with the current step for ``seconds``; True if someone started a conversation meanwhile."""
-    ctx = agent.ctx
-    agent.state, agent.action_ends = ACTING, ctx.env.now + seconds
-    agent.stays_until = agent.action_ends  # only someone here can cut the step short (``join``)
-    agent.alone_until = max(agent.stays_until, agent.chunk_ends)  # the chunk's steps all happen here
+    ctx, promises = agent.ctx, agent.promises
+    agent.state, promises.action_ends = ACTING, ctx.env.now + seconds
+    promises.stays_until = promises.action_ends  # only someone here can cut the step short (``join``)
+    promises.alone_until = max(promises.stays_until, promises.chunk_ends)  # the chunk's steps all happen here
     agent.interrupt = ctx.env.event()
     yield ctx.env.any_of([ctx.env.timeout(seconds), agent.interrupt])
     agent.interrupt = None
@@ -114,7 +118,7 @@ def react(agent: GenerativeAgent, observations: list[Observation]) -> SubProcess
             return True
         if decision == "wait":
             low, high = WAIT_MINUTES
-            minutes = min(high, max(low, (other.action_ends - ctx.env.now) / 60))
+            minutes = min(high, max(low, (other.promises.action_ends - ctx.env.now) / 60))
             waiting = f"waiting for {other.name} to finish"  # for others to see; it still means to do its step
             ctx.town.start_action(agent.name, waiting, f"{agent.name} is {waiting}")
             if (yield from pause(agent, minutes * 60)):
@@ -138,9 +142,26 @@ def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
     """Go to bed (unless already asleep) and sleep until ``moment``."""
     if agent.state != SLEEPING:
         yield from fall_asleep(agent)
-    agent.stays_until = agent.alone_until = max(moment, agent.ctx.env.now)
+    stay_until(agent, moment)
     yield agent.ctx.env.timeout(max(0.0, moment - agent.ctx.env.now))
     agent.state = AWAKE
+
+
+def stay_until(agent: GenerativeAgent, moment: float) -> None:
+    """Promise to stay put, alone, until ``moment`` (asleep: however early it then decides to wake)."""
+    promises = agent.promises
+    promises.stays_until = promises.alone_until = max(moment, agent.ctx.env.now)
+
+
+def stay_for_the_step_only(agent: GenerativeAgent) -> None:
+    """Promise no longer to stay the rest of the chunk, only the step (it will rethink its day after it)."""
+    agent.promises.alone_until = agent.promises.stays_until
+
+
+def stay_while_talking(agent: GenerativeAgent) -> None:
+    """In a conversation it promises nothing more: it may leave as soon as the talk is over."""
+    promises = agent.promises
+    promises.stays_until = promises.alone_until = min(promises.stays_until, agent.ctx.env.now)
 
 
 def fall_asleep(agent: GenerativeAgent) -> SubProcess[None]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from agentville.sim.context.promises import Promises
 from agentville.sim.core import events
 from agentville.sim.scenario.schema import CognitionSpec, PersonaSpec
 
@@ -66,11 +67,7 @@ class GenerativeAgent:
         self.currently = persona.currently.strip()  # what it is busy with these days, revised nightly (identity)
         self.identity_upto = len(persona.memories) - 1  # identity: the last memory the revision has looked at
         self._persona_text = ("", "")  # (currently, the persona block rendered with it)
-        self.action_ends = 0.0
-        # The engine's lookahead (sim.scheduler): it will not walk away before ``stays_until`` unless someone
-        # here engages it, nor before ``alone_until`` (the end of its chunk of the day) unless it talks to
-        # someone or hears its inner voice. ``chunk_ends`` is when the chunk being lived ends.
-        self.stays_until = self.alone_until = self.chunk_ends = 0.0
+        self.promises = Promises()  # until when it stays put, for the engine's lookahead (kept by ``acting``)
         self.plan: DayPlan | None = None
         self.conversation: Conversation | None = None
         self.last_talked: dict[str, float] = {}
@@ -200,7 +197,7 @@ class GenerativeAgent:
         self.learn_places(text)
         self.remember("thought", text)
         self.ask_to_replan(f"{self.name} thought: {text}")
-        self.alone_until = self.stays_until  # it rethinks its day when the step ends
+        acting.stay_for_the_step_only(self)  # it rethinks its day when the step ends
 
     def ask_to_replan(self, reason: str) -> None:
         self.replan_reason = reason
@@ -212,7 +209,7 @@ class GenerativeAgent:
     def join(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.state = TALKING
-        self.stays_until = self.alone_until = min(self.stays_until, self.ctx.env.now)  # it may leave once it is over
+        acting.stay_while_talking(self)
         other = conversation.partner if conversation.starter == self.name else conversation.starter
         self.ctx.town.start_action(self.name, f"talking with {other}", f"{self.name} is talking with {other}")
         if self.interrupt is not None and not self.interrupt.triggered:
@@ -278,7 +275,7 @@ class GenerativeAgent:
             yield from acting.fall_asleep(self)
             ctx.env.process(identity.revise_identity(self, day), owner=self.name)  # beside the night (identity)
             asleep = ctx.env.now
-            self.stays_until = self.alone_until = asleep + MIN_SLEEP_S  # however early it decides to wake
+            acting.stay_until(self, asleep + MIN_SLEEP_S)  # however early it decides to wake
             while days.day_over(self, day, asleep + MIN_SLEEP_S):  # asleep so late that this day is gone too
                 day = day + dt.timedelta(days=1)
             wake = yield from days.choose_wake(self, day, due=asleep + FALLING_ASLEEP_S)

@@ -60,7 +60,7 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
         if minutes > schedule.STEP_MINUTES[1]:
             ctx.log(events.PLAN, agent.name, level="steps", activity=block.activity, minutes=minutes,
                     steps=[{"activity": a, "minutes": m} for a, m in steps])
-        agent.chunk_ends = now + minutes * 60  # every step ends no sooner than planned (``act``)
+        agent.promises.chunk_ends = now + minutes * 60  # every step ends no sooner than planned (``act``)
         for index, (activity, step_minutes) in enumerate(steps):
             if index == len(steps) - 1:
                 ahead.prepare(agent, plan, ctx.env.now + step_minutes * 60)
@@ -68,7 +68,7 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
             if interrupted or agent.replan_reason:
                 break
             agent.maybe_reflect()
-        agent.chunk_ends = 0.0
+        agent.promises.chunk_ends = 0.0
 
 
 def _today(agent: GenerativeAgent) -> DayPlan:

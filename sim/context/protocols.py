@@ -22,6 +22,8 @@ from agentville.sim.scenario.schema import CognitionSpec, PersonaSpec
 from agentville.sim.world.geography import World
 from agentville.sim.world.town import Town
 
+from .promises import Promises
+
 Process = Generator[simpy.Event, Any, Any]  # a simpy (sub-)process: ``yield from`` it
 T = TypeVar("T")
 SubProcess = Generator[simpy.Event, Any, T]
@@ -32,7 +34,7 @@ class Agent(Protocol):
     """What the engine needs from an agent."""
 
     name: str
-    stays_until: float  # it will not walk away before this simulated second unless someone in its area engages it
+    promises: Promises  # until when it stays where it is (the scheduler's lookahead)
 
     def live(self) -> Process: ...
 
@@ -70,4 +72,4 @@ class AgentContext(Protocol):
 
 AgentFactory = Callable[[AgentContext, PersonaSpec], Agent]
 
-__all__ = ["Agent", "AgentContext", "AgentFactory", "Location", "Process", "SubProcess"]
+__all__ = ["Agent", "AgentContext", "AgentFactory", "Location", "Process", "Promises", "SubProcess"]

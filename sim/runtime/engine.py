@@ -127,12 +127,12 @@ class Simulation:
         return f"{starter}/{self._conversations[starter]}"
 
     def _alone_until(self, name: str) -> float:
-        return getattr(self.agents.get(name), "alone_until", 0.0)
+        return self.agents[name].promises.alone_until
 
     def _promises(self, name: str) -> tuple[float, float]:
         """(stays_until, alone_until) of an agent; the second no later than its next scheduled whisper."""
-        agent = self.agents.get(name)
-        stays, alone = getattr(agent, "stays_until", 0.0), getattr(agent, "alone_until", 0.0)
+        promises = self.agents[name].promises
+        stays, alone = promises.stays_until, promises.alone_until
         whispers = self._whispers.get(name)
         return stays, max(stays, min(alone, whispers[0])) if whispers else alone
 

@@ -3,9 +3,10 @@
 One agent's answer can reach another only through the town: they share an
 area (perception, conversation, objects), or one walks into the other's
 area. Walking takes time, and agents say how long they will stay put
-(``stays_until``: the end of a step, or of a night's sleep, which only
-someone in the same area can cut short; ``alone_until``: the end of the chunk
-of the day, which only talking or a whisper can). So the events of an area
+(their ``Promises``, ``sim/context/promises.py``: ``stays_until``, the end of
+a step or of a night's sleep, which only someone in the same area can cut
+short; ``alone_until``, the end of the chunk of the day, which only talking
+or a whisper can). So the events of an area
 can run ahead, up to a horizon before which nobody outside can arrive:
 
     horizon(g) = min over other areas a of  departs(a) + minutes(a -> g),
