@@ -40,6 +40,7 @@ from .memory.reflection import reflect
 from .memory.stream import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
 from .perception import Perception
 from .planning import days
+from .planning.state import Planning
 from .talk.conversation import Conversation, clean_line
 
 if TYPE_CHECKING:
@@ -47,9 +48,6 @@ if TYPE_CHECKING:
     from agentville.sim.context.protocols import AgentContext, AgentFactory
     from agentville.sim.core.location import Location
     from agentville.sim.generation import TextRequest
-
-    from .planning.ahead import NextChunk
-    from .planning.schedule import DayPlan
 
 MIN_SLEEP_S = 4 * 3600
 
@@ -68,18 +66,15 @@ class GenerativeAgent:
         self.identity_upto = len(persona.memories) - 1  # identity: the last memory the revision has looked at
         self._persona_text = ("", "")  # (currently, the persona block rendered with it)
         self.promises = Promises()  # until when it stays put, for the engine's lookahead (kept by ``acting``)
-        self.plan: DayPlan | None = None
         self.conversation: Conversation | None = None
         self.last_talked: dict[str, float] = {}
+        self.planning = Planning()  # the day's plan and what planning keeps with it (its modules write it)
         # Kept here for the modules that do the agent's life:
-        self.replan_reason: str | None = None  # days: something happened, so revise the day before going on
         self.interrupt: simpy.Event | None = None  # acting: during a step, fired when a conversation starts
         self.considered: dict[str, float] = {}  # acting: when each person was last considered for a reaction
-        self.where_for: dict[str, Location] = {}  # places: where each activity (lower case) happens
         self._ratings: dict[str, int] = {}
         self._pending_ratings: dict[str, simpy.Event] = {}  # ratings asked and not yet delivered, by text
         self.reflecting: simpy.Process | None = None
-        self.next_chunk: NextChunk | None = None  # ahead: the next chunk of the day, being prepared
         self._reflected_upto = -1
         # Its home, routine and the places its texts name; its `knows` or the town's public places (sim.world).
         self.known_places: set[str] = ctx.world.places_known_to(persona)
@@ -200,7 +195,7 @@ class GenerativeAgent:
         acting.stay_for_the_step_only(self)  # it rethinks its day when the step ends
 
     def ask_to_replan(self, reason: str) -> None:
-        self.replan_reason = reason
+        self.planning.ask_to_revise(reason)
 
     def available(self) -> bool:
         """Can someone start a conversation with it now?"""

@@ -36,8 +36,8 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
     ctx = agent.ctx
     while ctx.env.now < _today(agent).bedtime:
         agent.maybe_reflect()
-        if agent.replan_reason:
-            yield from revise(agent, agent.replan_reason)
+        if agent.planning.replan_reason:
+            yield from revise(agent, agent.planning.replan_reason)
         plan = _today(agent)
         now = ctx.env.now
         if now >= plan.bedtime:
@@ -65,15 +65,16 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
             if index == len(steps) - 1:
                 ahead.prepare(agent, plan, ctx.env.now + step_minutes * 60)
             interrupted = yield from act(agent, activity, step_minutes, where)
-            if interrupted or agent.replan_reason:
+            if interrupted or agent.planning.replan_reason:
                 break
             agent.maybe_reflect()
         agent.promises.chunk_ends = 0.0
 
 
 def _today(agent: GenerativeAgent) -> DayPlan:
-    assert agent.plan is not None, "a day is lived after it is planned"
-    return agent.plan
+    plan = agent.planning.plan
+    assert plan is not None, "a day is lived after it is planned"
+    return plan
 
 
 def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:

@@ -59,12 +59,12 @@ _GENERIC = frozenset({"go", "get", "mak", "tak", "com", "do", "hav", "start", "p
 
 def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
     """Re-plan the hours ``reason`` touches, keeping what is past and the later schedule."""
-    agent.replan_reason = None
-    if agent.plan is None or _window(agent.plan, agent.ctx.env.now) is None:
+    agent.planning.replan_reason = None
+    if agent.planning.plan is None or _window(agent.planning.plan, agent.ctx.env.now) is None:
         return
     if not (yield from _calls_for_change(agent, reason)):
         return
-    ctx, plan, now = agent.ctx, agent.plan, agent.ctx.env.now
+    ctx, plan, now = agent.ctx, agent.planning.plan, agent.ctx.env.now
     end = _window(plan, now)
     if end is None:
         return
@@ -97,7 +97,7 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
         return  # an answer that changes nothing: the plan stands as it was
     lived = [Block(b.start, min(b.end, now), b.activity) for b in plan.blocks if b.start < now]
     later = [b for b in plan.blocks if b.start >= end and b.start < bedtime]
-    agent.plan = dataclasses.replace(plan, blocks=lived + blocks + later, bedtime=bedtime)
+    agent.planning.plan = dataclasses.replace(plan, blocks=lived + blocks + later, bedtime=bedtime)
     ctx.log(events.PLAN, agent.name, level="revision", reason=reason,
             schedule=schedule.schedule_rows(blocks + later, ctx.clock.at),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))
@@ -128,7 +128,7 @@ def _calls_for_change(agent: GenerativeAgent, reason: str) -> SubProcess[bool]:
         return True
     if not PLANS.search(reason):
         return False
-    ctx, plan = agent.ctx, agent.plan
+    ctx, plan = agent.ctx, agent.planning.plan
     assert plan is not None
     end = _window(plan, ctx.env.now) or plan.bedtime
     coming = [b for b in plan.blocks if b.end > ctx.env.now and b.start < end]
