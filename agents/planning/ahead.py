@@ -44,7 +44,7 @@ def prepare(agent: GenerativeAgent, plan: DayPlan, start: float) -> None:
     block, _, minutes = schedule.chunk_at(plan.blocks, plan.bedtime, start)
     if minutes < 1:
         return
-    process = agent.ctx.env.process(_prepare(agent, block.activity, minutes, start))
+    process = agent.ctx.process(_prepare(agent, block.activity, minutes, start))
     agent.planning.next_chunk = NextChunk(block, process)
 
 

@@ -67,7 +67,7 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
 
 
 def _halfway(agent: GenerativeAgent, due: float | None) -> float | None:
-    now = agent.ctx.env.now
+    now = agent.ctx.now
     return None if due is None else now + max(0.0, due - now) / 2
 
 
