@@ -8,6 +8,10 @@ otherwise it carries on until the step ends. Only while it carries on can
 another agent pull it into a conversation (``GenerativeAgent.available``),
 which cuts the step short. The agent's state (``AWAKE``, ``ACTING``,
 ``TALKING``, ``SLEEPING``) says which of these it is in.
+
+Acting also keeps the agent's promises to the scheduler (``agent.promises``,
+``sim/context/promises.py``): how long it stays where it is, the step's end,
+the night, or the chunk of the day (the day loop, ``living``, says when that ends).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ WAIT_MINUTES = (1, 10)
 def act(agent: GenerativeAgent, activity: str, minutes: float, where: Location) -> SubProcess[bool]:
     """Do one step: go there, start it, look around, maybe react; True if a conversation cut it short."""
     ctx = agent.ctx
-    end = ctx.env.now + minutes * 60
+    end = ctx.now + minutes * 60
     yield from go(agent, where)
     myself = start(agent, activity, f"{agent.name} is {activity}")
     observations = agent.perception.notice(ctx, where)
@@ -46,7 +50,7 @@ def act(agent: GenerativeAgent, activity: str, minutes: float, where: Location) 
         agent.remember_all([Impression("event", o.text, subject=o.subject) for o in seen])
     if (yield from react(agent, observations)):
         return True
-    return (yield from pause(agent, max(end - ctx.env.now, 60.0)))
+    return (yield from pause(agent, max(end - ctx.now, 60.0)))
 
 
 def start(agent: GenerativeAgent, activity: str, description: str) -> Observation | None:
@@ -54,9 +58,9 @@ def start(agent: GenerativeAgent, activity: str, description: str) -> Observatio
     returned as an observation to remember (None when it has just been doing it: ``Perception.notice_self``)."""
     ctx, where = agent.ctx, agent.location
     agent.activity = activity
-    ctx.town.start_action(agent.name, activity, description)
+    ctx.start_action(activity, description)
     if where.object:
-        ctx.town.set_object(where, f"in use by {agent.name}: {activity}", agent.name)
+        ctx.use(where, f"in use by {agent.name}: {activity}")
     return agent.perception.notice_self(activity, where)
 
 
@@ -64,23 +68,23 @@ def go(agent: GenerativeAgent, where: Location) -> SubProcess[None]:
     """Walk (or, within an area, step) to ``where``, leaving the object in use behind; a place walked to is known."""
     ctx = agent.ctx
     if agent.location.object and agent.location != where:
-        ctx.town.set_object(agent.location, None, agent.name)
+        ctx.free(agent.location)
     walking = where.area_key != agent.location.area_key
     if walking:
         agent.state = AWAKE
-    yield from ctx.town.walk(agent.name, where)
+    yield from ctx.walk(where)
     if walking:
         agent.known_places.add(where.place)
 
 
 def pause(agent: GenerativeAgent, seconds: float) -> SubProcess[bool]:
     """Carry on with the current step for ``seconds``; True if someone started a conversation meanwhile."""
-    ctx = agent.ctx
-    agent.state, agent.action_ends = ACTING, ctx.env.now + seconds
-    agent.stays_until = agent.action_ends  # only someone here can cut the step short (``join``)
-    agent.alone_until = max(agent.stays_until, agent.chunk_ends)  # the chunk's steps all happen here
-    agent.interrupt = ctx.env.event()
-    yield ctx.env.any_of([ctx.env.timeout(seconds), agent.interrupt])
+    ctx, promises = agent.ctx, agent.promises
+    agent.state, promises.action_ends = ACTING, ctx.now + seconds
+    promises.stays_until = promises.action_ends  # only someone here can cut the step short (``join``)
+    promises.alone_until = max(promises.stays_until, promises.chunk_ends)  # the chunk's steps all happen here
+    agent.interrupt = ctx.event()
+    yield ctx.any_of([ctx.timeout(seconds), agent.interrupt])
     agent.interrupt = None
     if agent.conversation is None:
         agent.state = AWAKE
@@ -98,31 +102,31 @@ def react(agent: GenerativeAgent, observations: list[Observation]) -> SubProcess
         other = cast("GenerativeAgent | None", ctx.residents.get(observation.subject))
         if other is None or not may_approach(agent, other):
             continue
-        if ctx.env.now - agent.considered.get(other.name, -REACTION_MEMO_S) < REACTION_MEMO_S:
+        if ctx.now - agent.considered.get(other.name, -REACTION_MEMO_S) < REACTION_MEMO_S:
             continue
-        agent.considered[other.name] = ctx.env.now
+        agent.considered[other.name] = ctx.now
         memories = agent.recall(other.name, k=3)
         decision = yield ctx.llm.choice(
-            render("reaction", persona=agent.persona_text, name=agent.name, time=ctx.now.strftime("%A %H:%M"),
+            render("reaction", persona=agent.persona_text, name=agent.name, time=f"{ctx.clock.at(ctx.now):%A %H:%M}",
                    activity=agent.activity, place=agent.location.place, other=other.name,
                    other_activity=other.activity,
                    memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet"),
-            REACTIONS, purpose="reaction", agent=agent.name, default="carry on", due=ctx.env.now + REACTION_S)
+            REACTIONS, purpose="reaction", agent=agent.name, default="carry on", due=ctx.now + REACTION_S)
         ctx.log(events.REACTION, agent.name, other=other.name, decision=decision)
         if decision == "talk" and may_approach(agent, other):
             yield from converse(agent, other)
             return True
         if decision == "wait":
             low, high = WAIT_MINUTES
-            minutes = min(high, max(low, (other.action_ends - ctx.env.now) / 60))
+            minutes = min(high, max(low, (other.promises.action_ends - ctx.now) / 60))
             waiting = f"waiting for {other.name} to finish"  # for others to see; it still means to do its step
-            ctx.town.start_action(agent.name, waiting, f"{agent.name} is {waiting}")
+            ctx.start_action(waiting, f"{agent.name} is {waiting}")
             if (yield from pause(agent, minutes * 60)):
                 return True
             if may_approach(agent, other):
                 yield from converse(agent, other)
                 return True
-            ctx.town.start_action(agent.name, agent.activity, f"{agent.name} is {agent.activity}")  # back to it
+            ctx.start_action(agent.activity, f"{agent.name} is {agent.activity}")  # back to it
     return False
 
 
@@ -131,16 +135,33 @@ def may_approach(agent: GenerativeAgent, other: GenerativeAgent) -> bool:
     cooldown = agent.cognition.conversation_cooldown_minutes * 60
     return (other is not agent and other.available() and agent.conversation is None
             and other.location.area_key == agent.location.area_key
-            and agent.ctx.env.now - agent.last_talked.get(other.name, -cooldown) >= cooldown)
+            and agent.ctx.now - agent.last_talked.get(other.name, -cooldown) >= cooldown)
 
 
 def sleep_until(agent: GenerativeAgent, moment: float) -> SubProcess[None]:
     """Go to bed (unless already asleep) and sleep until ``moment``."""
     if agent.state != SLEEPING:
         yield from fall_asleep(agent)
-    agent.stays_until = agent.alone_until = max(moment, agent.ctx.env.now)
-    yield agent.ctx.env.timeout(max(0.0, moment - agent.ctx.env.now))
+    stay_until(agent, moment)
+    yield agent.ctx.timeout(max(0.0, moment - agent.ctx.now))
     agent.state = AWAKE
+
+
+def stay_until(agent: GenerativeAgent, moment: float) -> None:
+    """Promise to stay put, alone, until ``moment`` (asleep: however early it then decides to wake)."""
+    promises = agent.promises
+    promises.stays_until = promises.alone_until = max(moment, agent.ctx.now)
+
+
+def stay_for_the_step_only(agent: GenerativeAgent) -> None:
+    """Promise no longer to stay the rest of the chunk, only the step (it will rethink its day after it)."""
+    agent.promises.alone_until = agent.promises.stays_until
+
+
+def stay_while_talking(agent: GenerativeAgent) -> None:
+    """In a conversation it promises nothing more: it may leave as soon as the talk is over."""
+    promises = agent.promises
+    promises.stays_until = promises.alone_until = min(promises.stays_until, agent.ctx.now)
 
 
 def fall_asleep(agent: GenerativeAgent) -> SubProcess[None]:

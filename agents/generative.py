@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import simpy
 
+from agentville.sim.context.promises import Promises
 from agentville.sim.core import events
 from agentville.sim.scenario.schema import CognitionSpec, PersonaSpec
 
@@ -39,6 +40,7 @@ from .memory.reflection import reflect
 from .memory.stream import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
 from .perception import Perception
 from .planning import days
+from .planning.state import Planning
 from .talk.conversation import Conversation, clean_line
 
 if TYPE_CHECKING:
@@ -46,9 +48,6 @@ if TYPE_CHECKING:
     from agentville.sim.context.protocols import AgentContext, AgentFactory
     from agentville.sim.core.location import Location
     from agentville.sim.generation import TextRequest
-
-    from .planning.ahead import NextChunk
-    from .planning.schedule import DayPlan
 
 MIN_SLEEP_S = 4 * 3600
 
@@ -66,23 +65,16 @@ class GenerativeAgent:
         self.currently = persona.currently.strip()  # what it is busy with these days, revised nightly (identity)
         self.identity_upto = len(persona.memories) - 1  # identity: the last memory the revision has looked at
         self._persona_text = ("", "")  # (currently, the persona block rendered with it)
-        self.action_ends = 0.0
-        # The engine's lookahead (sim.scheduler): it will not walk away before ``stays_until`` unless someone
-        # here engages it, nor before ``alone_until`` (the end of its chunk of the day) unless it talks to
-        # someone or hears its inner voice. ``chunk_ends`` is when the chunk being lived ends.
-        self.stays_until = self.alone_until = self.chunk_ends = 0.0
-        self.plan: DayPlan | None = None
+        self.promises = Promises()  # until when it stays put, for the engine's lookahead (kept by ``acting``)
         self.conversation: Conversation | None = None
         self.last_talked: dict[str, float] = {}
+        self.planning = Planning()  # the day's plan and what planning keeps with it (its modules write it)
         # Kept here for the modules that do the agent's life:
-        self.replan_reason: str | None = None  # days: something happened, so revise the day before going on
         self.interrupt: simpy.Event | None = None  # acting: during a step, fired when a conversation starts
         self.considered: dict[str, float] = {}  # acting: when each person was last considered for a reaction
-        self.where_for: dict[str, Location] = {}  # places: where each activity (lower case) happens
         self._ratings: dict[str, int] = {}
         self._pending_ratings: dict[str, simpy.Event] = {}  # ratings asked and not yet delivered, by text
         self.reflecting: simpy.Process | None = None
-        self.next_chunk: NextChunk | None = None  # ahead: the next chunk of the day, being prepared
         self._reflected_upto = -1
         # Its home, routine and the places its texts name; its `knows` or the town's public places (sim.world).
         self.known_places: set[str] = ctx.world.places_known_to(persona)
@@ -125,7 +117,7 @@ class GenerativeAgent:
         log, in the order given, at that moment. The returned process's value
         is the list of nodes, for whoever must wait for them (a reflection).
         """
-        return self.ctx.env.process(self._consolidate(list(impressions), self.ctx.env.now + delay), owner=self.name)
+        return self.ctx.process(self._consolidate(list(impressions), self.ctx.now + delay))
 
     def _consolidate(self, impressions: list[Impression], due: float) -> SubProcess[list[MemoryNode]]:
         ctx = self.ctx
@@ -138,16 +130,16 @@ class GenerativeAgent:
                 self._pending_ratings[text] = ask_importance(ctx.llm, self.name, self.summary, text, due=due)
             asked[text] = self._pending_ratings[text]
         if asked:
-            yield ctx.env.all_of(list(asked.values()))
-        if due > ctx.env.now:
-            yield ctx.env.timeout(due - ctx.env.now)
+            yield ctx.all_of(list(asked.values()))
+        if due > ctx.now:
+            yield ctx.timeout(due - ctx.now)
         for text, answer in asked.items():
             self._ratings[text] = int(str(answer.value))
             self._pending_ratings.pop(text, None)
         vectors = ctx.llm.embed([i.text for i in impressions])
         nodes = []
         for impression, vector in zip(impressions, vectors, strict=True):
-            node = self.memory.add(impression.kind, impression.text, now=ctx.env.now,
+            node = self.memory.add(impression.kind, impression.text, now=ctx.now,
                                    importance=self._ratings[impression.text], embedding=vector,
                                    subject=impression.subject, evidence=impression.evidence, depth=impression.depth,
                                    source=impression.source)
@@ -165,7 +157,7 @@ class GenerativeAgent:
         k = k or self.cognition.retrieval_k
         if not self.cognition.retrieval:
             return self.memory.recent(k)[::-1]
-        return self.memory.retrieve(self.ctx.llm.embed([query])[0], now=self.ctx.env.now, k=k, touch=touch)
+        return self.memory.retrieve(self.ctx.llm.embed([query])[0], now=self.ctx.now, k=k, touch=touch)
 
     def learn_places(self, text: str, *, log: bool = True) -> None:
         """Places named in ``text`` become known (heard of in a conversation, a thought, a memory).
@@ -185,7 +177,7 @@ class GenerativeAgent:
     def maybe_reflect(self) -> None:
         """Start reflecting in the background when enough has happened (and it is not reflecting already)."""
         if self.reflecting is None and self.wants_to_reflect():
-            self.reflecting = self.ctx.env.process(self._reflect(), owner=self.name)
+            self.reflecting = self.ctx.process(self._reflect())
 
     def _reflect(self) -> SubProcess[None]:
         try:
@@ -200,10 +192,10 @@ class GenerativeAgent:
         self.learn_places(text)
         self.remember("thought", text)
         self.ask_to_replan(f"{self.name} thought: {text}")
-        self.alone_until = self.stays_until  # it rethinks its day when the step ends
+        acting.stay_for_the_step_only(self)  # it rethinks its day when the step ends
 
     def ask_to_replan(self, reason: str) -> None:
-        self.replan_reason = reason
+        self.planning.ask_to_revise(reason)
 
     def available(self) -> bool:
         """Can someone start a conversation with it now?"""
@@ -212,9 +204,9 @@ class GenerativeAgent:
     def join(self, conversation: Conversation) -> None:
         self.conversation = conversation
         self.state = TALKING
-        self.stays_until = self.alone_until = min(self.stays_until, self.ctx.env.now)  # it may leave once it is over
+        acting.stay_while_talking(self)
         other = conversation.partner if conversation.starter == self.name else conversation.starter
-        self.ctx.town.start_action(self.name, f"talking with {other}", f"{self.name} is talking with {other}")
+        self.ctx.start_action(f"talking with {other}", f"{self.name} is talking with {other}")
         if self.interrupt is not None and not self.interrupt.triggered:
             self.interrupt.succeed()
 
@@ -222,7 +214,7 @@ class GenerativeAgent:
         """The conversation is over: it is seen going back to what it was doing (until its next step)."""
         self.conversation = None
         self.state = AWAKE
-        self.ctx.town.start_action(self.name, self.activity, f"{self.name} is {self.activity}")
+        self.ctx.start_action(self.activity, f"{self.name} is {self.activity}")
 
     def interview(self, question: str) -> str:
         """Answer ``question`` from memory, without changing the agent (no memory touched, no seed used)."""
@@ -240,7 +232,7 @@ class GenerativeAgent:
                         memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet")
         plain = f"I'd rather not say much about that. Lately I've been {self.activity}."
         request = ctx.llm.request_now(prompt, purpose="interview", agent=self.name, max_tokens=96, stop=("\n",),
-                                      seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.env.now}", default=plain)
+                                      seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.now}", default=plain)
 
         def finish(answer: str) -> str:
             try:
@@ -258,32 +250,32 @@ class GenerativeAgent:
     def live(self) -> SubProcess[None]:
         """The agent's simpy process: first memories, then day after day (or moment to moment, unplanned)."""
         ctx = self.ctx
-        ctx.town.place(self.name, self.home)
+        ctx.place(self.home)
         yield self.remember_all([Impression("event", text) for text in self.persona.memories], delay=0)
         if not self.cognition.planning:
             yield from living.live_moment_to_moment(self)
             return
         # Starting in its waking hours it is up (a night worker's may have begun yesterday); late in its day
         # it sleeps, then plans the next; otherwise it decides when to get up.
-        day, up = days.first_day(self, ctx.env.now)
-        wake = ctx.env.now if up else max((yield from days.choose_wake(self, day)), ctx.env.now)
+        day, up = days.first_day(self, ctx.now)
+        wake = ctx.now if up else max((yield from days.choose_wake(self, day)), ctx.now)
         strokes: simpy.Process | None = None
         while True:
-            if wake > ctx.env.now:
+            if wake > ctx.now:
                 yield from acting.sleep_until(self, wake)
             yield from days.plan_day(self, day, wake, strokes)
             yield from living.live_day(self)
             # Falling asleep it decides when to get up; the next day's plan is then asked, due on waking.
             day = day + dt.timedelta(days=1)
             yield from acting.fall_asleep(self)
-            ctx.env.process(identity.revise_identity(self, day), owner=self.name)  # beside the night (identity)
-            asleep = ctx.env.now
-            self.stays_until = self.alone_until = asleep + MIN_SLEEP_S  # however early it decides to wake
+            ctx.process(identity.revise_identity(self, day))  # beside the night (identity)
+            asleep = ctx.now
+            acting.stay_until(self, asleep + MIN_SLEEP_S)  # however early it decides to wake
             while days.day_over(self, day, asleep + MIN_SLEEP_S):  # asleep so late that this day is gone too
                 day = day + dt.timedelta(days=1)
             wake = yield from days.choose_wake(self, day, due=asleep + FALLING_ASLEEP_S)
             wake = max(wake, asleep + MIN_SLEEP_S)
-            strokes = ctx.env.process(days.day_strokes(self, day, wake, due=wake), owner=self.name)
+            strokes = ctx.process(days.day_strokes(self, day, wake, due=wake))
 
 
 if TYPE_CHECKING:

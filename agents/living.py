@@ -34,18 +34,18 @@ REACTIVE_STEP_MINUTES = 15  # with planning off, how far ahead an agent decides
 def live_day(agent: GenerativeAgent) -> SubProcess[None]:
     """Work through the schedule until bedtime, an hour's chunk at a time."""
     ctx = agent.ctx
-    while ctx.env.now < _today(agent).bedtime:
+    while ctx.now < _today(agent).bedtime:
         agent.maybe_reflect()
-        if agent.replan_reason:
-            yield from revise(agent, agent.replan_reason)
+        if agent.planning.replan_reason:
+            yield from revise(agent, agent.planning.replan_reason)
         plan = _today(agent)
-        now = ctx.env.now
+        now = ctx.now
         if now >= plan.bedtime:
             break
         block, chunk_end, minutes = schedule.chunk_at(plan.blocks, plan.bedtime, now)
         prepared = ahead.take(agent, block)
         if minutes < 1:
-            yield ctx.env.timeout(chunk_end - now)
+            yield ctx.timeout(chunk_end - now)
             continue
         if prepared is not None:  # thought out during the last step (it may have ended a little off schedule)
             where, steps = yield prepared.ready
@@ -56,24 +56,25 @@ def live_day(agent: GenerativeAgent) -> SubProcess[None]:
         else:
             where = yield from choose_location(agent, block.activity, due=now + DECIDING_S)
             # each decision takes a moment from when it is asked (the place may have taken one already)
-            steps = yield from decompose(agent, block.activity, minutes, where, start=now, due=ctx.env.now + DECIDING_S)
+            steps = yield from decompose(agent, block.activity, minutes, where, start=now, due=ctx.now + DECIDING_S)
         if minutes > schedule.STEP_MINUTES[1]:
             ctx.log(events.PLAN, agent.name, level="steps", activity=block.activity, minutes=minutes,
                     steps=[{"activity": a, "minutes": m} for a, m in steps])
-        agent.chunk_ends = now + minutes * 60  # every step ends no sooner than planned (``act``)
+        agent.promises.chunk_ends = now + minutes * 60  # every step ends no sooner than planned (``act``)
         for index, (activity, step_minutes) in enumerate(steps):
             if index == len(steps) - 1:
-                ahead.prepare(agent, plan, ctx.env.now + step_minutes * 60)
+                ahead.prepare(agent, plan, ctx.now + step_minutes * 60)
             interrupted = yield from act(agent, activity, step_minutes, where)
-            if interrupted or agent.replan_reason:
+            if interrupted or agent.planning.replan_reason:
                 break
             agent.maybe_reflect()
-        agent.chunk_ends = 0.0
+        agent.promises.chunk_ends = 0.0
 
 
 def _today(agent: GenerativeAgent) -> DayPlan:
-    assert agent.plan is not None, "a day is lived after it is planned"
-    return agent.plan
+    plan = agent.planning.plan
+    assert plan is not None, "a day is lived after it is planned"
+    return plan
 
 
 def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
@@ -81,7 +82,7 @@ def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
     ctx = agent.ctx
     while True:
         agent.maybe_reflect()
-        now = ctx.now
+        now = ctx.clock.at(ctx.now)
         recent = agent.recall(f"what {agent.name} should do at {now:%H:%M}", k=5)
         plain = routine_activity(agent.persona, now.hour * 60 + now.minute)
         activity = yield from ask(
@@ -91,7 +92,7 @@ def live_moment_to_moment(agent: GenerativeAgent) -> SubProcess[None]:
                                     memories="\n".join(f"- {m.text}" for m in recent) or "- nothing yet"),
             _activity, purpose="next_action", max_tokens=24, stop=("\n",), default=f" {plain}")
         if is_sleep(activity):
-            yield from sleep_until(agent, ctx.env.now + 3600)
+            yield from sleep_until(agent, ctx.now + 3600)
             continue
         where = yield from choose_location(agent, activity)
         yield from act(agent, activity, REACTIVE_STEP_MINUTES, where)

@@ -88,10 +88,10 @@ def test_interview_answers_from_memory_and_changes_nothing(tiny, tmp_path):
         yield sim.env.timeout(5 * 3600)
         ann = sim.agents["Ann"]
         before = (len(ann.memory), ann.memory._last_access.copy(), dict(sim.llm.calls_by_agent),
-                  dict(ann._ratings), ann.plan, ann.activity, ann.state)
+                  dict(ann._ratings), ann.planning.plan, ann.activity, ann.state)
         answers.append(sim.interview("Ann", "What do you think of Bob?"))
         after = (len(ann.memory), ann.memory._last_access.copy(), dict(sim.llm.calls_by_agent),
-                 dict(ann._ratings), ann.plan, ann.activity, ann.state)
+                 dict(ann._ratings), ann.planning.plan, ann.activity, ann.state)
         assert before[0] == after[0] and np.array_equal(before[1], after[1])
         assert before[2:] == after[2:]
 

@@ -74,7 +74,7 @@ def revise_identity(agent: Self, day: dt.date) -> SubProcess[None]:
                                 date=f"{day - dt.timedelta(days=1):%A, %B %d}",
                                 memories="\n".join(f"- {m.text}" for m in shown[:SHOWN])),
         parse_status, check=not_copied, purpose="identity", max_tokens=100, stop=("\n",),
-        default=" " + plain_status(agent, first), due=ctx.env.now + LOOKING_BACK_S)
+        default=" " + plain_status(agent, first), due=ctx.now + LOOKING_BACK_S)
     agent.currently = currently
     ctx.log(events.IDENTITY, agent.name, currently=currently, previous=previous, day=day.isoformat())
 

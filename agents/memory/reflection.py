@@ -144,11 +144,11 @@ def reflect(agent: Reflector) -> SubProcess[None]:
     questions = yield from ask(
         ctx, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
         parse_questions, purpose="reflection_questions", max_tokens=72, stop=LIST_END, prefix="1.",
-        default=default_questions(agent, recent), due=ctx.env.now + THINKING_S)
+        default=default_questions(agent, recent), due=ctx.now + THINKING_S)
     found = [(question, agent.recall(question, k=EVIDENCE_K, touch=True)) for question in questions]
     found = [(question, evidence) for question, evidence in found if evidence]
-    due = ctx.env.now + THINKING_S
-    asked = [ctx.env.process(ask(
+    due = ctx.now + THINKING_S
+    asked = [ctx.process(ask(
         ctx, agent.name, render("insights", name=agent.name, question=question,
                                 statements=numbered([m.text for m in evidence])),
         functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     import simpy
 
     from agentville.sim.context import SubProcess
-    from agentville.sim.generation import GenerationService
+    from agentville.sim.context.protocols import LanguageModel
 
 KINDS = ("event", "thought", "chat", "plan")
 IMPORTANCE_OPTIONS = tuple(str(i) for i in range(1, 11))
@@ -174,14 +174,14 @@ def importance_prompt(person: str, memory: str) -> str:
     return render("importance", person=person, memory=memory)
 
 
-def ask_importance(llm: GenerationService, agent: str, person: str, memory: str,
+def ask_importance(llm: LanguageModel, agent: str, person: str, memory: str,
                    due: float | None = None) -> simpy.Event:
     """The model's 1-10 rating of a memory, as an event whose value is the option ("7"); due at ``due``."""
     return llm.choice(importance_prompt(person, memory), IMPORTANCE_OPTIONS, purpose="importance", agent=agent,
                       default="3", due=due)
 
 
-def rate_importance(llm: GenerationService, agent: str, person: str, memory: str) -> SubProcess[int]:
+def rate_importance(llm: LanguageModel, agent: str, person: str, memory: str) -> SubProcess[int]:
     """A simpy sub-process: the model rates a memory 1-10 (a choice, so it always parses)."""
     answer = yield ask_importance(llm, agent, person, memory)
     return int(answer)

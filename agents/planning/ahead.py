@@ -44,8 +44,8 @@ def prepare(agent: GenerativeAgent, plan: DayPlan, start: float) -> None:
     block, _, minutes = schedule.chunk_at(plan.blocks, plan.bedtime, start)
     if minutes < 1:
         return
-    process = agent.ctx.env.process(_prepare(agent, block.activity, minutes, start))
-    agent.next_chunk = NextChunk(block, process)
+    process = agent.ctx.process(_prepare(agent, block.activity, minutes, start))
+    agent.planning.next_chunk = NextChunk(block, process)
 
 
 def take(agent: GenerativeAgent, block: Block) -> NextChunk | None:
@@ -53,7 +53,8 @@ def take(agent: GenerativeAgent, block: Block) -> NextChunk | None:
 
     A revised plan that still has the same block there keeps what was prepared for it.
     """
-    prepared, agent.next_chunk = agent.next_chunk, None
+    planning = agent.planning
+    prepared, planning.next_chunk = planning.next_chunk, None
     if prepared is not None and prepared.block == block:
         return prepared
     return None

@@ -167,8 +167,8 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
         blocks = [Block(wake, bedtime, strokes[0] if strokes else "going about the day")]
     if blocks[0].start > wake:
         blocks.insert(0, Block(wake, blocks[0].start, "waking up and getting ready"))
-    agent.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
-    agent.replan_reason = None  # the new plan already takes everything remembered into account
+    agent.planning.plan = DayPlan(day, midnight, wake, strokes, blocks, bedtime)
+    agent.planning.replan_reason = None  # the new plan already takes everything remembered into account
     ctx.log(events.PLAN, agent.name, level="day", date=day.isoformat(), wake=at.isoformat(timespec="minutes"),
             strokes=strokes, schedule=schedule.schedule_rows(blocks, ctx.clock.at),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))

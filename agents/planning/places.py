@@ -8,7 +8,7 @@ Habits and plain words come first: an activity from the persona's routine
 happens where it always does, and one that names a known place (as people
 do: ``World.places_named_in``), area or object happens there; the model
 chooses the rest, one level at a time. Choices are remembered per activity
-(``agent.where_for``), so a repeated activity costs no model call.
+(``agent.planning.where_for``), so a repeated activity costs no model call.
 """
 
 from __future__ import annotations
@@ -29,14 +29,14 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
     With ``due`` (thinking ahead, see ``ahead``), each level's answer is due
     halfway between its asking and ``due``, so the whole walk is done by then.
     """
-    key = activity.lower()
-    if key in agent.where_for:
-        return agent.where_for[key]
+    key, chosen = activity.lower(), agent.planning.where_for
+    if key in chosen:
+        return chosen[key]
     ctx, world = agent.ctx, agent.ctx.world
     habit = next((s for s in agent.persona.routine if s.activity.lower() == key), None)
     if habit is not None:
         where = world.resolve(habit.place, agent.home)
-        agent.where_for[key] = where
+        chosen[key] = where
         return where
     here = str(agent.location)
     named = [p for p in world.places_named_in(activity) if p in agent.known_places]
@@ -54,7 +54,7 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
     owners = world.private_areas
     areas = [a for a in world.places[place].areas if agent.name in owners.get((place, a.name), {agent.name})]
     if not areas:  # every part of that place is someone else's room: it does this where it is
-        agent.where_for[key] = agent.location
+        chosen[key] = agent.location
         return agent.location
     area = yield from _pick(agent, [a.name for a in areas], key, f"part of {place}", f"Parts of {place}", activity,
                             "location_area", agent.home.area if place == agent.home.place else areas[0].name, due)
@@ -62,12 +62,12 @@ def choose_location(agent: GenerativeAgent, activity: str, due: float | None = N
     obj = (yield from _pick(agent, objects, key, "thing to use", f"Things in the {area} of {place}", activity,
                             "location_object", objects[0], due)) if objects else None
     where = Location(place, area, obj)
-    agent.where_for[key] = where
+    chosen[key] = where
     return where
 
 
 def _halfway(agent: GenerativeAgent, due: float | None) -> float | None:
-    now = agent.ctx.env.now
+    now = agent.ctx.now
     return None if due is None else now + max(0.0, due - now) / 2
 
 

@@ -59,12 +59,12 @@ _GENERIC = frozenset({"go", "get", "mak", "tak", "com", "do", "hav", "start", "p
 
 def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
     """Re-plan the hours ``reason`` touches, keeping what is past and the later schedule."""
-    agent.replan_reason = None
-    if agent.plan is None or _window(agent.plan, agent.ctx.env.now) is None:
+    agent.planning.replan_reason = None
+    if agent.planning.plan is None or _window(agent.planning.plan, agent.ctx.now) is None:
         return
     if not (yield from _calls_for_change(agent, reason)):
         return
-    ctx, plan, now = agent.ctx, agent.plan, agent.ctx.env.now
+    ctx, plan, now = agent.ctx, agent.planning.plan, agent.ctx.now
     end = _window(plan, now)
     if end is None:
         return
@@ -89,7 +89,7 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
             parse, check=_sensible(agent, reason, before), purpose="revise_schedule", max_tokens=150,
             stop=(*LIST_END, "\nWhat just happened", f"\n{agent.name}'s schedule"),
             prefix=f"{clock:%H:%M}", joiner=" ", default=plain, fallback=kept, listing=True,
-            due=ctx.env.now + DECIDING_S)
+            due=ctx.now + DECIDING_S)
     except Unparseable:  # not even the plan as it stands reads back (the fallback is logged): keep it
         return
     rows = schedule.schedule_rows(blocks, ctx.clock.at)
@@ -97,7 +97,7 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
         return  # an answer that changes nothing: the plan stands as it was
     lived = [Block(b.start, min(b.end, now), b.activity) for b in plan.blocks if b.start < now]
     later = [b for b in plan.blocks if b.start >= end and b.start < bedtime]
-    agent.plan = dataclasses.replace(plan, blocks=lived + blocks + later, bedtime=bedtime)
+    agent.planning.plan = dataclasses.replace(plan, blocks=lived + blocks + later, bedtime=bedtime)
     ctx.log(events.PLAN, agent.name, level="revision", reason=reason,
             schedule=schedule.schedule_rows(blocks + later, ctx.clock.at),
             bedtime=ctx.clock.at(bedtime).isoformat(timespec="minutes"))
@@ -128,14 +128,14 @@ def _calls_for_change(agent: GenerativeAgent, reason: str) -> SubProcess[bool]:
         return True
     if not PLANS.search(reason):
         return False
-    ctx, plan = agent.ctx, agent.plan
+    ctx, plan = agent.ctx, agent.planning.plan
     assert plan is not None
-    end = _window(plan, ctx.env.now) or plan.bedtime
-    coming = [b for b in plan.blocks if b.end > ctx.env.now and b.start < end]
+    end = _window(plan, ctx.now) or plan.bedtime
+    coming = [b for b in plan.blocks if b.end > ctx.now and b.start < end]
     answer = yield ctx.llm.choice(
-        render("revise_needed", persona=agent.persona_text, name=agent.name, time=f"{ctx.now:%H:%M}",
+        render("revise_needed", persona=agent.persona_text, name=agent.name, time=f"{ctx.clock.at(ctx.now):%H:%M}",
                until=f"{ctx.clock.at(end):%H:%M}", schedule=_lines(coming, ctx.clock.at, timed=True), event=reason),
-        ("yes", "no"), purpose="revise_needed", agent=agent.name, default="no", due=ctx.env.now + DECIDING_S)
+        ("yes", "no"), purpose="revise_needed", agent=agent.name, default="no", due=ctx.now + DECIDING_S)
     return answer == "yes"
 
 

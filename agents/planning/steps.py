@@ -28,7 +28,7 @@ def decompose(agent: GenerativeAgent, activity: str, minutes: int, where: Locati
     if minutes <= schedule.STEP_MINUTES[1]:
         return [(activity, minutes)]
     ctx = agent.ctx
-    begins = ctx.clock.at(ctx.env.now if start is None else start)
+    begins = ctx.clock.at(ctx.now if start is None else start)
 
     def parse(text: str) -> list[tuple[str, int]]:
         return schedule.fit_durations(schedule.parse_steps(text), minutes, activity)

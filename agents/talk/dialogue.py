@@ -46,8 +46,8 @@ END_CHECK_FROM = 4  # the first line index at which a speaker may decide the tal
 def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     """A simpy sub-process run by ``starter``: the whole conversation, then both remember it."""
     ctx = starter.ctx
-    conversation = Conversation(ctx.next_conversation_id(starter.name), starter.name, partner.name, starter.location,
-                                ctx.env.now, ctx.env.event())
+    conversation = Conversation(ctx.next_conversation_id(), starter.name, partner.name, starter.location,
+                                ctx.now, ctx.event())
     starter.join(conversation)
     partner.join(conversation)
     ctx.log(events.CONVERSATION_START, starter.name, conversation=conversation.id, partner=partner.name,
@@ -55,8 +55,7 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
     turns = starter.cognition.conversation_turns
     speaker, listener = starter, partner
     reason = "turn limit"
-    next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turns == 1, at=ctx.env.now),
-                                owner=speaker.name)
+    next_line = speaker.ctx.process(say(speaker, listener, conversation, last_turn=turns == 1, at=ctx.now))
     summary: simpy.Process | None = None
     for turn in range(turns):
         line = yield next_line
@@ -65,7 +64,7 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
                 text=line)
         speaker.learn_places(line)
         listener.learn_places(line)
-        said = ctx.env.now + line_seconds(line)
+        said = ctx.now + line_seconds(line)
         goes_on = turn + 1 < turns and not (1 <= turn and FAREWELL.search(line))
         over = None
         if goes_on:  # the reply is composed (and the end considered) while this line is being said
@@ -75,11 +74,10 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
                     render("conversation_end", lines=conversation.transcript(), name=speaker.name,
                            other=listener.name),
                     ("yes", "no"), purpose="conversation_end", agent=speaker.name, default="no", due=said)
-            next_line = ctx.env.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said),
-                                        owner=speaker.name)
+            next_line = speaker.ctx.process(say(speaker, listener, conversation, last_turn=turn + 2 == turns, at=said))
         else:  # the last line: its summary and take-aways are written while it is being said
-            summary = ctx.env.process(sum_up(starter, partner, conversation, at=said))
-        yield ctx.env.timeout(said - ctx.env.now)
+            summary = ctx.process(sum_up(starter, partner, conversation, at=said))
+        yield ctx.timeout(said - ctx.now)
         if not goes_on:
             if turn + 1 < turns:
                 reason = f"{speaker.name} said goodbye"
@@ -88,13 +86,13 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
             reason = f"{speaker.name} ended it"
             break
     if summary is None:  # ended by a decision: summed up now
-        summary = ctx.env.process(sum_up(starter, partner, conversation, at=ctx.env.now + DECIDING_S))
+        summary = ctx.process(sum_up(starter, partner, conversation, at=ctx.now + DECIDING_S))
     text, takeaways = yield summary
-    minutes = round((ctx.env.now - conversation.started) / 60, 2)
+    minutes = round((ctx.now - conversation.started) / 60, 2)
     ctx.log(events.CONVERSATION_END, starter.name, conversation=conversation.id, partner=partner.name,
             lines=len(conversation.lines), minutes=minutes, reason=reason, summary=text)
     for (me, other), takeaway in zip(((starter, partner), (partner, starter)), takeaways, strict=True):
-        me.last_talked[other.name] = ctx.env.now
+        me.last_talked[other.name] = ctx.now
         remember_talk(me, other, conversation, text, takeaway)
     starter.leave(conversation)
     partner.leave(conversation)
@@ -104,9 +102,9 @@ def converse(starter: Speaker, partner: Speaker) -> SubProcess[None]:
 def sum_up(starter: Speaker, partner: Speaker, conversation: Conversation,
            at: float) -> SubProcess[tuple[str, list[Takeaway]]]:
     """The summary and both take-aways, asked together and due at ``at``."""
-    ctx = starter.ctx
-    asked = [ctx.env.process(summarize(starter, partner, conversation, at))]
-    asked += [ctx.env.process(take_away(me, other, conversation, at))
+    ctx = starter.ctx  # the starter's processes, all three: it drives the conversation
+    asked = [ctx.process(summarize(starter, partner, conversation, at))]
+    asked += [ctx.process(take_away(me, other, conversation, at))
               for me, other in ((starter, partner), (partner, starter))]
     answers = []
     for process in asked:

@@ -5,9 +5,9 @@ It bridges simpy and the backends (docs/ARCHITECTURE.md, invariants 2 and 3):
 * A request is submitted to the backend the moment an agent yields it, so the
   requests of all agents are in flight together and the backend can batch them.
 * A call costs a fixed simulated time (``call_seconds``, default zero). Its
-  answer is delivered by a simpy timeout scheduled at submission, so answers
-  reach agents in (due time, submission order) order, never in the order
-  threads happen to finish.
+  answer is handed over by a ``Delivery`` (a simpy timeout) scheduled at
+  submission, so answers reach agents in (due time, submission order) order,
+  never in the order threads happen to finish.
 * The driver blocks real time only when the simulated clock reaches a due
   answer that has not arrived yet, and never longer than ``wait_timeout_s``,
   stretched to the backend's ``patience_s`` (all its retries) when it has one,
@@ -52,6 +52,21 @@ CallLogger = Callable[[Request, Completion, dict[str, Any], float, float], None]
 ON_FAILURE = ("fallback", "stop")
 PATIENCE_MARGIN_S = 5.0  # past a backend's own patience, so its reason for giving up is the one logged
 VECTORS_KEPT = 50_000  # embeddings remembered in memory (~75 MB at 384 dimensions)
+
+
+class Delivery(simpy.Timeout):
+    """The timeout that hands an answer over at its due time: what the service and a scheduler share.
+
+    The answer itself waits in ``future``; an out-of-order scheduler
+    (``sim/runtime/scheduler.py``) runs the delivery only once it is done, or
+    blocks for it and counts the real seconds in ``waited_s``, which the
+    delivery no longer waits.
+    """
+
+    def __init__(self, env: simpy.Environment, delay: float, future: concurrent.futures.Future[Completion]):
+        self.future = future
+        self.waited_s = 0.0
+        super().__init__(env, delay)
 
 
 class GenerationService:
@@ -239,13 +254,12 @@ class GenerationService:
         finished: list[float] = []
         future.add_done_callback(lambda _: finished.append(time.monotonic()))
         answer = self.env.event()
-        delivery = self.env.timeout(at - asked)
-        delivery.future = future  # type: ignore[attr-defined]  # an out-of-order scheduler runs it once answered
+        delivery = Delivery(self.env, at - asked, future)
         safe = getattr(self.env, "safe_time", None)
         ahead = 0.0 if safe is None else max(0.0, asked - safe)  # how far its area ran ahead of the slowest
-        delivery.callbacks.append(lambda event: self._deliver(request, future, answer, submitted, finished,
-                                                              cache_hit=cached is not None, asked=asked, ahead=ahead,
-                                                              waited=getattr(event, "waited_s", 0.0)))
+        delivery.callbacks.append(lambda _: self._deliver(request, future, answer, submitted, finished,
+                                                          cache_hit=cached is not None, asked=asked, ahead=ahead,
+                                                          waited=delivery.waited_s))
         return answer
 
     def _deliver(self, request: Request, future: concurrent.futures.Future, answer: simpy.Event,

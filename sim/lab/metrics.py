@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -22,6 +22,7 @@ from agentville.sim.core.location import place_of
 from agentville.sim.generation import traits_of
 
 if TYPE_CHECKING:
+    from agentville.agents.generative import GenerativeAgent
     from agentville.sim.lab.experiment import Experiment
 
 KNOWS_PROMPT = ("{name} remembers:\n{memories}\n\nQuestion: going only by these memories, does {name} know that "
@@ -59,10 +60,9 @@ def knows(exp: Experiment, fact: str, keywords: Iterable[str], judge: str | None
     return pd.DataFrame(rows, columns=["agent", "knows", "time"])
 
 
-def known_texts(agent: Any) -> list[str]:
+def known_texts(agent: GenerativeAgent) -> list[str]:
     """What an agent knows as text: its persona's background and status, then its memories, oldest first."""
-    persona = agent.persona
-    background = [persona.learned.strip(), getattr(agent, "currently", persona.currently).strip()]
+    background = [agent.persona.learned.strip(), agent.currently.strip()]
     return [t for t in background if t] + [m.text for m in agent.memory]
 
 

@@ -6,7 +6,8 @@ interventions, and keeps the registry of agents. The state it hosts has one
 owner each: the town (``Town``: locations, occupancy, actions, objects), the
 event log (``EventLog``: sequence numbers and the writer) and the generation
 service (``GenerationService``: model answers). Agents are built by the
-factory the engine is handed and see all of this through ``AgentContext``.
+factory the engine is handed, each with its own view of all this
+(``AgentView``, an ``AgentContext``), never the simulation itself.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from agentville.sim.world.town import Town
 
 from .pacing import Pace
 from .scheduler import Scheduler
+from .view import AgentView
 
 PROGRESS_STEP_S = 15 * 60  # how often (in simulated seconds) the driver commits the log and reports progress
 SCHEDULING = ("in-order", "out-of-order")
@@ -89,7 +91,6 @@ class Simulation:
                          "cognition": self.cognition.model_dump(), **(settings or {})}
         self.run_id: str | None = None
         self._wall_start = time.monotonic()
-        self._conversations: dict[str, int] = {}
         self._agent_factory = agent_factory
         self.agents: dict[str, Agent] = {}
         self.homes: dict[str, tuple[str, str]] = {}
@@ -103,7 +104,7 @@ class Simulation:
         self.scheduler = Scheduler(self.env, self.town, self.world, self.log, self.llm, self.homes,
                                    self._promises) if self.env.out_of_order else None
 
-    # -- what agents see (sim.context.AgentContext) --------------------------------
+    # -- the run's state -------------------------------------------------------------
     @property
     def now(self) -> dt.datetime:
         return self.clock.at(self.env.now)
@@ -113,26 +114,17 @@ class Simulation:
         return self.log.recording
 
     @property
-    def residents(self) -> dict[str, Agent]:
-        return self.agents
-
-    @property
     def events_logged(self) -> int:
         """How many events this run has logged so far (progress displays show it)."""
         return self.log.seq
 
-    def next_conversation_id(self, starter: str) -> str:
-        """``"<starter>/<n>"``: the n-th conversation it started (numbered by each agent, so in any run order)."""
-        self._conversations[starter] = self._conversations.get(starter, 0) + 1
-        return f"{starter}/{self._conversations[starter]}"
-
     def _alone_until(self, name: str) -> float:
-        return getattr(self.agents.get(name), "alone_until", 0.0)
+        return self.agents[name].promises.alone_until
 
     def _promises(self, name: str) -> tuple[float, float]:
         """(stays_until, alone_until) of an agent; the second no later than its next scheduled whisper."""
-        agent = self.agents.get(name)
-        stays, alone = getattr(agent, "stays_until", 0.0), getattr(agent, "alone_until", 0.0)
+        promises = self.agents[name].promises
+        stays, alone = promises.stays_until, promises.alone_until
         whispers = self._whispers.get(name)
         return stays, max(stays, min(alone, whispers[0])) if whispers else alone
 
@@ -140,7 +132,9 @@ class Simulation:
         """Build an agent; its rank in the kernel's order is its place in the registry."""
         self.env.register(persona.name)
         self.homes[persona.name] = self.world.resolve(persona.home).area_key
-        agent = self._agent_factory(self, persona)
+        view = AgentView(persona.name, kernel=self.env, clock=self.clock, world=self.world, town=self.town,
+                         llm=self.llm, log=self.log, cognition=self.cognition, residents=self.agents)
+        agent = self._agent_factory(view, persona)
         self.agents[persona.name] = agent
         return agent
 

@@ -3,9 +3,10 @@
 One agent's answer can reach another only through the town: they share an
 area (perception, conversation, objects), or one walks into the other's
 area. Walking takes time, and agents say how long they will stay put
-(``stays_until``: the end of a step, or of a night's sleep, which only
-someone in the same area can cut short; ``alone_until``: the end of the chunk
-of the day, which only talking or a whisper can). So the events of an area
+(their ``Promises``, ``sim/context/promises.py``: ``stays_until``, the end of
+a step or of a night's sleep, which only someone in the same area can cut
+short; ``alone_until``, the end of the chunk of the day, which only talking
+or a whisper can). So the events of an area
 can run ahead, up to a horizon before which nobody outside can arrive:
 
     horizon(g) = min over other areas a of  departs(a) + minutes(a -> g),
@@ -44,6 +45,7 @@ from simpy.events import Event
 
 from agentville.sim.core.kernel import Kernel, Key
 from agentville.sim.generation import GenerationService
+from agentville.sim.generation.service import Delivery
 from agentville.sim.store.eventlog import EventLog
 from agentville.sim.world.geography import AREA_CHANGE_MINUTES, World
 from agentville.sim.world.town import Town
@@ -110,23 +112,22 @@ class Scheduler:
         """Nothing was safe under the horizons: run the smallest key, or wait for an answer."""
         owner = next(o for o, (key, _) in heads.items() if key == first)
         event = heads[owner][1]
-        future = _future(event)
-        if future is not None and not future.done():
-            patience = self.llm.wait_timeout_s - getattr(event, "waited_s", 0.0)
+        if isinstance(event, Delivery) and not event.future.done():
+            patience = self.llm.wait_timeout_s - event.waited_s
             if patience > 0:
-                self._wait(stalled + [future], patience, event)
+                self._wait(stalled + [event.future], patience, event)
                 return
         self.kernel.pop_head(owner)
         self.kernel.process_event(first, event)
 
-    def _wait(self, futures: list[concurrent.futures.Future], patience: float, first: Event) -> None:
-        """Block until an answer arrives (at most ``patience`` s); the wait counts against the first event."""
+    def _wait(self, futures: list[concurrent.futures.Future], patience: float, first: Delivery) -> None:
+        """Block until an answer arrives (at most ``patience`` s); the wait counts against the first delivery."""
         start = time.monotonic()
         done, _ = concurrent.futures.wait(futures, timeout=patience, return_when=concurrent.futures.FIRST_COMPLETED)
         if done and BATCH_S:
             concurrent.futures.wait([f for f in futures if f not in done], timeout=BATCH_S)
         waited = time.monotonic() - start
-        first.waited_s = getattr(first, "waited_s", 0.0) + waited  # type: ignore[attr-defined]
+        first.waited_s += waited
         self.llm.waits += 1
         self.llm.blocked_s += waited
 
@@ -276,15 +277,9 @@ class Scheduler:
 
     def _run_if_answered(self, owner: str, key: Key, event: Event, stalled: list[concurrent.futures.Future]) -> bool:
         """Run an agent's next event, unless it delivers an answer still on its way (then note what it waits for)."""
-        future = _future(event)
-        if future is not None and not future.done():
-            stalled.append(future)
+        if isinstance(event, Delivery) and not event.future.done():
+            stalled.append(event.future)
             return False
         self.kernel.pop_head(owner)
         self.kernel.process_event(key, event)
         return True
-
-
-def _future(event: Event) -> concurrent.futures.Future | None:
-    """The model answer an event delivers, if it is a delivery (``GenerationService``)."""
-    return getattr(event, "future", None)
