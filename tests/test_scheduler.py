@@ -243,7 +243,7 @@ def test_an_event_scheduled_before_the_current_key_sorts_right_after_it():
 def walk_in_a_bare_town(scenario: Scenario, who: str, start: str, target: str, promise: float | None = None) -> None:
     """Place ``who`` at ``start`` and walk it to ``target`` in a town with no agents and no log."""
     world, kernel = World(scenario), Kernel()
-    town = Town(world, kernel, lambda *a, **k: None, promises=None if promise is None else lambda name: promise)
+    town = Town(world, kernel, lambda *a, **k: None, alone_until=None if promise is None else lambda name: promise)
     town.place(who, world.resolve(start))
 
     def walk():

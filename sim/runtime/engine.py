@@ -77,7 +77,7 @@ class Simulation:
         self.clock = Clock(scenario.start)
         self.world = World(scenario)
         self.log = EventLog(self.env)
-        self.town = Town(self.world, self.env, self.log, promises=self._alone_until)
+        self.town = Town(self.world, self.env, self.log, alone_until=self._alone_until)
         generation = scenario.generation
         self.llm = GenerationService(
             backend, self.env, run_seed=self.seed, embedder=embedder,

@@ -23,7 +23,7 @@ from agentville.sim.core.location import Location
 from .geography import World
 
 Log = Callable[..., None]
-Promises = Callable[[str], float]  # the simulated second before which an agent said it would not walk away
+AloneUntil = Callable[[str], float]  # the simulated second before which an agent said it would not walk away
 
 
 @dataclass(frozen=True)
@@ -43,8 +43,8 @@ class BrokenPromise(RuntimeError):
 
 
 class Town:
-    def __init__(self, world: World, env: simpy.Environment, log: Log, promises: Promises | None = None):
-        self.world, self.env, self.log, self.promises = world, env, log, promises
+    def __init__(self, world: World, env: simpy.Environment, log: Log, alone_until: AloneUntil | None = None):
+        self.world, self.env, self.log, self.alone_until = world, env, log, alone_until
         self.walking: dict[str, Walk] = {}  # who is on the way, and to where
         self.arriving: dict[tuple[str, str], set[str]] = {}  # who is on the way to each area
         self.locations: dict[str, Location] = {}
@@ -81,9 +81,9 @@ class Town:
         if target.area_key == origin.area_key:
             self.locations[name] = target
             return
-        if self.promises is not None and self.promises(name) > self.env.now + 1e-9:
+        if self.alone_until is not None and self.alone_until(name) > self.env.now + 1e-9:
             raise BrokenPromise(f"{name} walked away at {self.env.now:.0f} s although it said it would stay "
-                                f"until {self.promises(name):.0f} s; the out-of-order engine relies on that")
+                                f"until {self.alone_until(name):.0f} s; the out-of-order engine relies on that")
         owners = self.world.private_areas.get(target.area_key)
         if owners and name not in owners:
             raise BrokenPromise(f"{name} walked into {target.place}: {target.area}, which is private to "
