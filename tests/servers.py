@@ -49,8 +49,8 @@ def free_port() -> int:
 # ----- a scripted fake -----
 
 # 500, "garbage", "drop", "empty" (a 200 with no text), ("sleep", seconds), ("echo", status, padding): the key
-# echoed after padding characters
-Fault = int | str | tuple[str, float] | tuple[str, int, int]
+# echoed after padding characters, ("body", json): a 200 with that JSON as its body
+Fault = int | str | tuple[str, float] | tuple[str, int, int] | tuple[str, Any]
 
 
 def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
@@ -193,6 +193,9 @@ class _Handler(BaseHTTPRequestHandler):
         if fault == "empty":
             self._send(200, {"object": "text_completion", "model": body.get("model"),
                              "choices": [{"index": 0, "text": "", "finish_reason": "stop"}], "usage": {}})
+            return
+        if isinstance(fault, tuple) and fault[0] == "body":  # a 200 whose JSON the test wrote
+            self._send_raw(200, json.dumps(fault[1]).encode())
             return
         if isinstance(fault, tuple) and fault[0] == "echo":  # the key where a message would be cut
             sent = self.headers.get("Authorization", "no key")

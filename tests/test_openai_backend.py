@@ -84,6 +84,32 @@ def test_faults_are_retried_and_counted(faults):
     assert len(server.posts) == len(faults) + 1
 
 
+@pytest.mark.parametrize("text", [None, {"content": "hi"}, 42, ["hi"], True])
+def test_an_answer_whose_text_is_not_a_string_is_a_fault_asked_again(text):
+    """A 200 with ``"text": null`` was taken as the answer "None" (issue 26, item 7)."""
+    bad = {"object": "text_completion", "choices": [{"index": 0, "text": text, "finish_reason": "stop"}],
+           "usage": {"prompt_tokens": 1, "completion_tokens": 1}}
+    with FakeOpenAIServer(faults=[("body", bad)]) as server, backend_for(server) as backend:
+        completion = answer(backend, TextRequest("hi"))
+    assert completion.text == "hello world" and completion.retries == 1 and len(server.posts) == 2
+
+
+@pytest.mark.parametrize("text", [None, {"content": "yes"}])
+def test_a_choice_whose_text_is_not_a_string_is_asked_again(text):
+    bad = {"choices": [{"index": 0, "text": text}]}
+    with FakeOpenAIServer(text=lambda body: "yes", faults=[("body", bad)]) as server, backend_for(server) as backend:
+        completion = answer(backend, ChoiceRequest("Is it raining? Answer yes or no:", ("yes", "no")))
+    assert completion.text == "yes" and completion.retries == 1
+
+
+@pytest.mark.parametrize("body", [{"choices": "hello"}, {"choices": [{"text": "hi"}], "usage": {"prompt_tokens": "x"}},
+                                  [], "hello", {"choices": []}])
+def test_an_answer_of_the_wrong_shape_is_a_fault_asked_again(body):
+    with FakeOpenAIServer(faults=[("body", body)]) as server, backend_for(server) as backend:
+        completion = answer(backend, TextRequest("hi"))
+    assert completion.text == "hello world" and completion.retries == 1
+
+
 def test_a_slow_server_times_out_and_is_retried():
     with FakeOpenAIServer(faults=[("sleep", 3)]) as server, backend_for(server, timeout_s=0.3) as backend:
         started = time.monotonic()

@@ -320,12 +320,22 @@ class OpenAIBackend:
         if status >= 400:
             raise _Rejected(status, redact(response.text, self._api_key, 300).strip())
         try:
-            data = response.json()
-            usage = data.get("usage") or {}
-            return _Answer(str(data["choices"][0]["text"]), int(usage.get("prompt_tokens") or 0),
-                           int(usage.get("completion_tokens") or 0))
+            return _read_answer(response.json())
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
             raise _Fault(f"unreadable answer from {base}: {redact(response.text, self._api_key, 80)!r}") from None
+
+
+def _read_answer(data: Any) -> _Answer:
+    """A completion's text and token counts, or TypeError when the text is not a string.
+
+    A server that answers ``"text": null`` (or an object, a number) has not answered: taking
+    ``str(None)`` for the text would hand an agent the word "None". It is a fault, asked again.
+    """
+    text = data["choices"][0]["text"]
+    if not isinstance(text, str):
+        raise TypeError(f"a completion's text is a string, not {type(text).__name__}")
+    usage = data.get("usage") or {}
+    return _Answer(text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
 
 
 def _settle(outcome: concurrent.futures.Future[Completion], result: Completion | None = None, *,
