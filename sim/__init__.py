@@ -31,17 +31,20 @@ _EXPORTS = {"EventStore": "store", "Experiment": "lab.experiment", "RunSummary":
             "model_table": "analysis.tables"}
 __all__ = [*_EXPORTS, "__version__"]
 
-MOVED = {old: new for new, olds in {
-    "core": ["errors", "clock", "kernel", "location", "placenames", "events"],
-    "scenario": ["yamlpos"], "runtime": ["engine", "scheduler", "runner", "pacing"],
-    "analysis": ["townstate", "tables", "provenance", "stats", "export", "runlist"],
-    "lab": ["experiment", "sweep", "metrics"]}.items() for old in olds}
-MOVED = {f"{__name__}.{old}": f"{__name__}.{new}.{old}" for old, new in MOVED.items()} | {
-    f"{__name__}.{old}": f"{__name__}.{new}" for old, new in {
-        "scenario_checks": "scenario.checks", "stored_scenario": "scenario.stored", "town": "world.town",
-        "eventwriter": "store.writer", "payloads": "store.payloads", "eventlog": "store.eventlog",
-        "import_ga": "ga.importer", "maze_ga": "ga.maze", "ga_match": "ga.matching",
-        "ga_cognition": "ga.cognition"}.items()}
+_MOVED_TO = {
+    "errors": "core.errors", "clock": "core.clock", "kernel": "core.kernel", "location": "core.location",
+    "placenames": "core.placenames", "events": "core.events",
+    "yamlpos": "scenario.yamlpos", "scenario_checks": "scenario.checks", "stored_scenario": "scenario.stored",
+    "town": "world.town",
+    "eventwriter": "store.writer", "payloads": "store.payloads", "eventlog": "store.eventlog",
+    "engine": "runtime.engine", "scheduler": "runtime.scheduler", "runner": "runtime.runner",
+    "pacing": "runtime.pacing",
+    "townstate": "analysis.townstate", "tables": "analysis.tables", "provenance": "analysis.provenance",
+    "stats": "analysis.stats", "export": "analysis.export", "runlist": "analysis.runlist",
+    "experiment": "lab.experiment", "sweep": "lab.sweep", "metrics": "lab.metrics",
+    "import_ga": "ga.importer", "maze_ga": "ga.maze", "ga_match": "ga.matching", "ga_cognition": "ga.cognition",
+}
+MOVED = {f"{__name__}.{old}": f"{__name__}.{new}" for old, new in _MOVED_TO.items()}
 """Old module name -> where it lives now (sim.scenario, sim.store, sim.world and sim.context are packages that
 re-export what their old modules offered)."""
 
