@@ -117,3 +117,8 @@ def kill_after_events(proc, db: Path, count: int) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def error_lines(stderr: str) -> list[str]:
+    """A command's stderr without blank lines and the notice of where requests go (said before the first)."""
+    return [line for line in stderr.splitlines() if line.strip() and not line.startswith("agentville: requests go to ")]

@@ -49,8 +49,8 @@ def free_port() -> int:
 # ----- a scripted fake -----
 
 # 500, "garbage", "drop", "empty" (a 200 with no text), ("sleep", seconds), ("echo", status, padding): the key
-# echoed after padding characters, ("body", json): a 200 with that JSON as its body
-Fault = int | str | tuple[str, float] | tuple[str, int, int] | tuple[str, Any]
+# echoed after padding characters, ("body", json): a 200 with that JSON as its body, ("raw", status, bytes)
+Fault = int | str | tuple[str, float] | tuple[str, int, int] | tuple[str, int, bytes] | tuple[str, Any]
 
 
 def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
@@ -93,6 +93,7 @@ class FakeOpenAIServer:
         self.honour, self.reject, self.strict = set(honour), set(reject), strict
         self.posts: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
+        self.paths: list[str] = []  # of every request, query included
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._httpd = _QuietServer((HOST, 0), _Handler)
@@ -176,12 +177,14 @@ class _Handler(BaseHTTPRequestHandler):
         return self.server.owner  # type: ignore[attr-defined]
 
     def do_GET(self) -> None:
-        if self.path.rstrip("/").endswith("/v1/models"):
+        self.owner.paths.append(self.path)
+        if self.path.split("?")[0].rstrip("/").endswith("/v1/models"):
             self._send(200, {"object": "list", "data": [{"id": m, "object": "model"} for m in self.owner.models]})
         else:
             self._send(404, {"error": {"message": "not found"}})
 
     def do_POST(self) -> None:
+        self.owner.paths.append(self.path)
         body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
         fault = self.owner.next_fault(body, {k.lower(): v for k, v in self.headers.items()})
         if fault == "drop":
@@ -196,6 +199,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if isinstance(fault, tuple) and fault[0] == "body":  # a 200 whose JSON the test wrote
             self._send_raw(200, json.dumps(fault[1]).encode())
+            return
+        if isinstance(fault, tuple) and fault[0] == "raw":  # any status and body bytes the test wrote
+            self._send_raw(fault[1], fault[2])
             return
         if isinstance(fault, tuple) and fault[0] == "echo":  # the key where a message would be cut
             sent = self.headers.get("Authorization", "no key")

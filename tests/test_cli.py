@@ -11,7 +11,7 @@ import pytest
 
 from agentville.sim.store.eventstore import EventStore
 
-from .conftest import ROOT, WORLDS, kill_after_events
+from .conftest import ROOT, WORLDS, error_lines, kill_after_events
 
 
 def agentville(*args: str, **kwargs) -> subprocess.CompletedProcess:
@@ -88,7 +88,7 @@ def test_bad_input_is_one_line_and_exit_2(args, words):
     result = agentville(*args)
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1 and words in result.stderr, result.stderr
+    assert len(error_lines(result.stderr)) == 1 and words in result.stderr, result.stderr
 
 
 def test_sigkill_leaves_readable_store_marked_unfinished(tmp_path):

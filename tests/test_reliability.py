@@ -19,7 +19,7 @@ from agentville.sim.generation import FakeBackend, GenerationFailed, request_key
 from agentville.sim.generation.requests import Completion, Request
 from agentville.sim.runtime.runner import open_run
 from agentville.sim.store.eventstore import EventStore
-from tests.conftest import ROOT, WORLDS, kill_after_events, wait_for_events
+from tests.conftest import ROOT, WORLDS, error_lines, kill_after_events, wait_for_events
 from tests.servers import FakeOpenAIServer, free_port
 
 EXIT_STOPPED = 3  # the documented code of a run that stopped on purpose
@@ -120,7 +120,7 @@ def cli(*args: str) -> subprocess.CompletedProcess:
 def assert_stopped_in_one_line(done: subprocess.CompletedProcess, *words: str) -> None:
     assert done.returncode == EXIT_STOPPED, done.stderr
     assert "Traceback" not in done.stderr
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
+    lines = error_lines(done.stderr)
     assert len(lines) == 1 and all(word in lines[0] for word in words), done.stderr
 
 

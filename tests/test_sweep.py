@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from agentville.sim.lab.sweep import load_sweep, run_sweep
-from tests.conftest import ROOT, TINY, WORLDS
+from tests.conftest import ROOT, TINY, WORLDS, error_lines
 
 SWEEP = """\
 scenario: {scenario}
@@ -92,7 +92,7 @@ def sweep_cli(path: Path, *args: str, cwd: Path = ROOT) -> subprocess.CompletedP
 def one_line(result: subprocess.CompletedProcess, code: int = 2) -> str:
     assert result.returncode == code, (result.stdout, result.stderr)
     assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
+    lines = error_lines(result.stderr)
     assert len(lines) == 1, result.stderr
     return lines[0]
 
@@ -223,6 +223,9 @@ def test_a_sweep_in_which_every_run_failed_exits_1(tmp_path):
     done = sweep_cli(path)
     line = one_line(done, code=1)
     assert line.startswith("agentville: error: every run of the sweep failed; the first: UserError: cannot reach")
+    told = done.stderr.splitlines()[0]  # once, before the runs: where they send requests
+    assert told.startswith("agentville: requests go to http://127.0.0.1:9/v1 (named by the scenario; no key sent")
+    assert done.stderr.count("requests go to") == 1
     assert "2 runs, 2 failed" in done.stdout
     assert list(pd.read_csv(tmp_path / "out" / "results.csv")["status"]) == ["failed", "failed"]
 

@@ -12,6 +12,7 @@ import argparse
 from pathlib import Path
 
 from agentville.sim.core.errors import UserError
+from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV, TRUSTED_ENV
 
 EXIT_USAGE = 2  # bad input: a scenario, a flag, a file, a store
 
@@ -48,10 +49,21 @@ def model_flags(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--llm", default=None, metavar="BACKEND",
                         help="backend, when the stored run's cannot be inferred (fake and embedded can)")
     parser.add_argument("--model", default=None, help="model for --llm transformers|openai")
-    parser.add_argument("--base-url", action="append", default=None, metavar="URL", help="openai server(s)")
+    server_flags(parser)
     parser.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
     scheduling_flag(parser)
     pace_flag(parser)
+
+
+def server_flags(parser: argparse.ArgumentParser) -> None:
+    """Where requests to an OpenAI-compatible server go, and the secret that goes with them: the user's call."""
+    parser.add_argument("--base-url", action="append", default=None, metavar="URL",
+                        help="OpenAI-compatible server; repeat for replicas (round-robin). These replace the "
+                             "scenario's generation.base_urls, and only these get the API key")
+    parser.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
+                        help=f"environment variable holding the API key sent to the --base-url servers "
+                             f"(default: {DEFAULT_KEY_ENV}); servers named only by the scenario get no key unless "
+                             f"listed in ${TRUSTED_ENV}")
 
 
 def pace_flag(parser: argparse.ArgumentParser) -> None:

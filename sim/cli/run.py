@@ -11,7 +11,7 @@ from typing import Any
 from agentville.sim.core.clock import parse_until
 from agentville.sim.core.errors import UserError
 
-from .arguments import Commands, pace_flag, scheduling_flag, seed_value
+from .arguments import Commands, pace_flag, scheduling_flag, seed_value, server_flags
 from .running import format_summary, run_with_progress
 
 
@@ -38,8 +38,7 @@ def register(commands: Commands) -> None:
                      help="model for --llm transformers|openai (overrides the scenario); for transformers also "
                           "random:ARCH, random weights of a known shape (random:qwen2-0.5b, random:llama-1b, "
                           "random:tiny) for speed checks without a download")
-    run.add_argument("--base-url", action="append", default=None, metavar="URL",
-                     help="OpenAI-compatible server; repeat for replicas (round-robin)")
+    server_flags(run)
     run.add_argument("--llm-cache", default="read-write", choices=["read-write", "read-only", "off"],
                      help="answers cache in the store: read-only replays a run without loading a model "
                           "(default: read-write)")
@@ -72,7 +71,8 @@ def handle(args: argparse.Namespace) -> int:
     if backend_kind(llm).loads_model and not replay:
         print(f"Loading {model_id_for(llm, model)} ...", file=sys.stderr, flush=True)
     with open_run(scenario, db=db, seed=args.seed, llm=llm, model=args.model, base_urls=args.base_url,
-                  cache_mode=args.llm_cache, scenario_path=args.scenario, scheduling=args.scheduling,
+                  api_key_env=args.api_key_env, cache_mode=args.llm_cache, scenario_path=args.scenario,
+                  scheduling=args.scheduling,
                   cognition=cognition_from(args, scenario.cognition)) as sim:
         summary = run_with_progress(sim, until, args.no_progress, pace=args.pace)
     print(format_summary(summary))

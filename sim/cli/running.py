@@ -91,6 +91,7 @@ def relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until
     from agentville.sim.runtime.runner import open_run
 
     with open_run(scenario, store=store, seed=run["seed"], llm=llm, model=args.model, base_urls=args.base_url,
+                  api_key_env=args.api_key_env,
                   cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
         summary = run_with_progress(sim, until, args.no_progress, pace=args.pace, **start)
     print(format_summary(summary))

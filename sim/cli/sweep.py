@@ -43,6 +43,7 @@ def handle(args: argparse.Namespace) -> int:
         if name and not Path(name).absolute().parent.is_dir():
             raise UserError(f"{flag} {name}: no folder {Path(name).absolute().parent}")
     sweep = load_sweep(args.file)  # every problem before the first run starts
+    say_where_requests_go(sweep)
     total = len(sweep.runs())
     with tqdm(total=total, unit="run", desc=Path(args.file).stem, disable=args.no_progress or None) as bar:
         table = run_sweep(sweep, workers=args.workers, ray_address=args.ray,
@@ -61,6 +62,18 @@ def handle(args: argparse.Namespace) -> int:
         print(f"agentville: error: every run of the sweep failed; the first: {first}", file=sys.stderr)
         return EXIT_ALL_FAILED
     return 0
+
+
+def say_where_requests_go(sweep: Any) -> None:
+    """Once for the whole sweep (its runs do not repeat it): the servers its scenario names, and the key."""
+    from agentville.sim.generation import KINDS
+    from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV, destinations, servers
+    from agentville.sim.scenario import load_scenario
+
+    generation = load_scenario(sweep.scenario, quiet=True).generation
+    kind = KINDS.get(sweep.llm or generation.backend or "")
+    if kind is not None and kind.needs_server:
+        print(f"agentville: {destinations(servers(None, generation.base_urls), DEFAULT_KEY_ENV)}", file=sys.stderr)
 
 
 def _advance(bar: Any, row: dict[str, Any]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from agentville.sim.core.errors import ScenarioError
+from agentville.sim.core.errors import ScenarioError, UserError
 
 from .arguments import EXIT_USAGE, Commands
 
@@ -33,4 +33,19 @@ def handle(args: argparse.Namespace) -> int:
         else:
             print(f"{name}: ok ({scenario.name}: {len(scenario.places)} places, "
                   f"{len(scenario.personas)} personas)")
+            status = max(status, said_where_requests_go(name, scenario.generation.base_urls))
     return status
+
+
+def said_where_requests_go(name: str, urls: list[str]) -> int:
+    """A scenario that names servers is told where its requests would go and whether the key would follow."""
+    from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV, destinations, servers
+
+    if not urls:
+        return 0
+    try:
+        print(f"{name}: generation.base_urls: {destinations(servers(None, urls), DEFAULT_KEY_ENV)}")
+    except UserError as exc:
+        print(f"{name}: generation.base_urls: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    return 0

@@ -19,7 +19,8 @@ retried with exponential backoff on the next replica; other client errors fail
 at once. At the start, replicas that cannot be reached are dropped with a
 warning (``replicas``). The service waits out every retry (``patience_s``); a
 request it gives up on is cancelled, and no further attempt is made for it.
-The API key is only ever put in the request header.
+The API key is only ever put in the request header, of requests to the servers
+the user named (``endpoints``); answers are redacted of it before an agent sees them.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from typing import Any
 
 import httpx
 
+from agentville.sim.core import secrets
+
 from .choices import (
     CHOICE_STOP,
     GUIDED_PARAMS,
@@ -46,6 +49,7 @@ from .choices import (
     parse_choice,
 )
 from .decoding import apply_stops
+from .endpoints import DEFAULT_KEY_ENV, Server, normalise_base_url, server
 from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
 
@@ -84,18 +88,10 @@ class _Answer:
     raw: str | None = None  # a choice's answer as the server wrote it
 
 
-def normalise_base_url(url: str) -> str:
-    """``host:port``, ``http://host:port/`` and ``http://host:port/v1`` all become ``http://host:port/v1``."""
-    url = url.strip().rstrip("/")
-    if "://" not in url:
-        url = f"http://{url}"
-    return url if url.endswith("/v1") else f"{url}/v1"
-
-
 class OpenAIBackend:
     """Requests to OpenAI-compatible replicas, on a bounded pool of worker threads."""
 
-    def __init__(self, model: str, base_urls: Sequence[str] | str, *, api_key_env: str = "OPENAI_API_KEY",
+    def __init__(self, model: str, base_urls: Sequence[str | Server] | str, *, api_key_env: str = DEFAULT_KEY_ENV,
                  max_concurrency: int = 8, timeout_s: float = 60, retries: int = 4, backoff_s: float = 0.5,
                  max_backoff_s: float = MAX_BACKOFF_S, guided: str = "auto", check: bool = True):
         if isinstance(base_urls, str):
@@ -106,19 +102,18 @@ class OpenAIBackend:
             raise ValueError("max_concurrency must be >= 1, retries >= 0 and timeout_s > 0")
         self.model = model
         self.model_id = f"openai:{model}"  # not the URLs: replicas serve the same model
-        self.base_urls = [normalise_base_url(url) for url in base_urls]
+        key = os.environ.get(api_key_env) or None  # for the URLs given as text: the caller named them
+        self._replicas = [url if isinstance(url, Server) else server(url, key) for url in base_urls]
         self.timeout_s, self.retries = float(timeout_s), int(retries)
         self.backoff_s, self.max_backoff_s = float(backoff_s), float(max_backoff_s)
         self._guided = GuidedChoice(guided)
-        self._api_key = os.environ.get(api_key_env) or None
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()  # also guards the two sets below
         self._open: set[concurrent.futures.Future[Completion]] = set()  # submitted, not yet settled
         self._started: set[concurrent.futures.Future[Completion]] = set()  # of those, the ones being worked on
         self._closed = threading.Event()
-        headers = {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
         self._client = httpx.Client(
-            headers=headers, timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
+            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
             limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency))
         self._pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="openai-backend")
         if check:
@@ -127,6 +122,11 @@ class OpenAIBackend:
             except BaseException:
                 self.close()
                 raise
+
+    @property
+    def base_urls(self) -> list[str]:
+        """The replicas' URLs as logged: without credentials or query."""
+        return [replica.url for replica in self._replicas]
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, base_urls={self.base_urls!r})"
@@ -146,7 +146,7 @@ class OpenAIBackend:
         The generation service waits at least this long, so a hung request is
         retried rather than given up while the backend still works on it.
         """
-        rounds = self.retries // len(self.base_urls)  # a wait before each full round after the first
+        rounds = self.retries // len(self._replicas)  # a wait before each full round after the first
         return (self.retries + 1) * self.timeout_s + sum(self._backoff(waits) for waits in range(rounds))
 
     def submit(self, request: Request) -> concurrent.futures.Future[Completion]:
@@ -184,14 +184,14 @@ class OpenAIBackend:
 
     def health_check(self) -> None:
         """Keep the replicas that answer (the others are logged and dropped); one clear line when none does."""
-        self.base_urls = reachable_replicas(self._client, self.base_urls, self.model,
-                                            min(self.timeout_s, HEALTH_TIMEOUT_S), self._api_key)
+        self._replicas = reachable_replicas(self._client, self._replicas, self.model,
+                                            min(self.timeout_s, HEALTH_TIMEOUT_S))
 
     # ----- one request, with retries -----
 
     def _next_replica(self) -> int:
         with self._turn_lock:
-            return next(self._turn) % len(self.base_urls)
+            return next(self._turn) % len(self._replicas)
 
     def _serve(self, request: Request, outcome: concurrent.futures.Future[Completion], submitted: float) -> None:
         """Answer one request into ``outcome``, unless it was abandoned while queued."""
@@ -221,19 +221,20 @@ class OpenAIBackend:
         said: str | None = None  # the last answer that named no option: the fallback's raw text
         faults: list[str] = []  # why each failed attempt failed: logged with the answer (wall), seen in stats
         for attempt in range(self.retries + 1):
-            if fault is not None and fault.backoff and attempt % len(self.base_urls) == 0:
+            if fault is not None and fault.backoff and attempt % len(self._replicas) == 0:
                 self._closed.wait(self._backoff(waits))  # every replica failed this round: give them time
                 waits += 1
             self._give_up_if_closed(attempt)
             if outcome is not None and outcome.cancelled():
                 raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt, faults, said)
-            base = self.base_urls[(first + attempt) % len(self.base_urls)]
+            replica = self._replicas[(first + attempt) % len(self._replicas)]
+            base = replica.url
             seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
             try:
-                answer, info = self._attempt(request, base, seed)
+                answer, info = self._attempt(request, replica, seed)
             except _Fault as caught:
                 fault = caught
-                faults.append(redact(caught.reason, self._api_key))
+                faults.append(redact(caught.reason, replica.key))
                 if not caught.backoff:
                     bad_samples += 1  # the answer named no option: sample again with a new seed
                 said = caught.raw if caught.raw and caught.raw.strip() else said
@@ -241,7 +242,7 @@ class OpenAIBackend:
                 continue
             except _Rejected as rejected:
                 raise GenerationFailed(redact(f"the server at {base} refused a {request.purpose} request "
-                                              f"(HTTP {rejected.status}): {rejected.detail}", self._api_key),
+                                              f"(HTTP {rejected.status}): {rejected.detail}", replica.key),
                                        attempt, faults, said) from None
             except Exception:
                 self._give_up_if_closed(attempt)  # closing the client breaks requests in flight
@@ -249,11 +250,13 @@ class OpenAIBackend:
             info.update(queue_wait_s=started - submitted, latency_s=time.monotonic() - started, replica=base)
             if faults:
                 info["faults"] = faults
-            return Completion(answer.text, answer.prompt_tokens, answer.output_tokens, retries=attempt, info=info,
-                              raw=answer.raw)
+            # a server that echoes the key into its answer does not hand it to an agent (its memories, its lines)
+            raw = None if answer.raw is None else secrets.redact(answer.raw)
+            return Completion(secrets.redact(answer.text), answer.prompt_tokens, answer.output_tokens,
+                              retries=attempt, info=info, raw=raw)
         reason = fault.reason if fault else "no attempt"
         raise GenerationFailed(redact(f"gave up on a {request.purpose} request after {self.retries + 1} attempts: "
-                                      f"{reason}", self._api_key), self.retries, faults, said)
+                                      f"{reason}", None), self.retries, faults, said)
 
     def _backoff(self, waits_before: int) -> float:
         """Exponential backoff, capped; a bad sample is retried at once with a new seed instead."""
@@ -263,32 +266,32 @@ class OpenAIBackend:
         if self._closed.is_set():
             raise GenerationFailed("the OpenAI backend was closed before the request was answered", attempt)
 
-    def _attempt(self, request: Request, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:
+    def _attempt(self, request: Request, replica: Server, seed: int) -> tuple[_Answer, dict[str, Any]]:
         if isinstance(request, TextRequest):
-            return self._text(request, base, seed), {}
+            return self._text(request, replica, seed), {}
         if isinstance(request, ChoiceRequest):
-            return self._choice(request, base, seed)
+            return self._choice(request, replica, seed)
         raise TypeError(f"the OpenAI backend cannot answer a {type(request).__name__}")
 
-    def _text(self, request: TextRequest, base: str, seed: int) -> _Answer:
+    def _text(self, request: TextRequest, replica: Server, seed: int) -> _Answer:
         body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "max_tokens": request.max_tokens,
                                 "temperature": request.temperature, "top_p": request.top_p, "seed": seed}
         if request.stop:
             body["stop"] = list(request.stop)
-        answer = self._post(base, body)
+        answer = self._post(replica, body)
         answer.text = apply_stops(answer.text, tuple(request.stop))[0]  # some servers keep the stop string
         if not answer.text.strip():
-            raise _Fault(f"an empty answer from {base}", backoff=False)  # sample again, with a new seed
+            raise _Fault(f"an empty answer from {replica.url}", backoff=False)  # sample again, with a new seed
         return answer
 
-    def _choice(self, request: ChoiceRequest, base: str, seed: int) -> tuple[_Answer, dict[str, Any]]:
+    def _choice(self, request: ChoiceRequest, replica: Server, seed: int) -> tuple[_Answer, dict[str, Any]]:
         """Ask with a constraint when the server takes one; parse the answer to an option either way."""
         body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "seed": seed,
                                 "max_tokens": choice_max_tokens(request.options), "temperature": CHOICE_TEMPERATURE}
         for _ in range(len(GUIDED_PARAMS) + 1):  # each rejected parameter name is dropped, so this ends
             param = self._guided.current()
             try:
-                answer = self._post(base, body | guided_fields(param, request.options))
+                answer = self._post(replica, body | guided_fields(param, request.options))
                 break
             except _Rejected as rejected:
                 if param is None or param not in rejected.detail or self._guided.forced:
@@ -301,28 +304,29 @@ class OpenAIBackend:
         self._guided.answered(param, exact is not None)
         option = exact or parse_choice(line, request.options)
         if option is None:
-            raise _Fault(f"the answer {redact(answer.text, self._api_key, 80)!r} names none of the options",
+            raise _Fault(f"the answer {redact(answer.text, replica.key, 80)!r} names none of the options",
                          backoff=False, raw=answer.text)
         answer.raw, answer.text = answer.text, option
         return answer, {"guided": param if exact is not None else None}
 
-    def _post(self, base: str, body: dict[str, Any]) -> _Answer:
+    def _post(self, replica: Server, body: dict[str, Any]) -> _Answer:
         """One POST /v1/completions; faults become _Fault, refusals _Rejected."""
+        base, key = replica.url, replica.key
         try:
-            response = self._client.post(f"{base}/completions", json=body)
+            response = self._client.post(f"{base}/completions", json=body, **replica.sends)
         except httpx.TimeoutException:
             raise _Fault(f"no answer from {base} within {self.timeout_s:g}s") from None
         except httpx.TransportError as exc:  # refused, dropped, reset...
-            raise _Fault(f"{describe(exc, self._api_key)} at {base}") from None
+            raise _Fault(f"{describe(exc, key)} at {base}") from None
         status = response.status_code
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise _Fault(f"HTTP {status} from {base}")
         if status >= 400:
-            raise _Rejected(status, redact(response.text, self._api_key, 300).strip())
+            raise _Rejected(status, redact(response.text, key, 300).strip())
         try:
             return _read_answer(response.json())
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise _Fault(f"unreadable answer from {base}: {redact(response.text, self._api_key, 80)!r}") from None
+            raise _Fault(f"unreadable answer from {base}: {redact(response.text, key, 80)!r}") from None
 
 
 def _read_answer(data: Any) -> _Answer:

@@ -17,15 +17,19 @@ lists differ. ``register`` adds to both, so a plugin's name is a scenario's too.
 from __future__ import annotations
 
 import concurrent.futures
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from agentville.sim.core.errors import GenerationError, UserError
 from agentville.sim.scenario.schema import BACKENDS, GenerationSpec
 
+from .endpoints import DEFAULT_KEY_ENV, Server, destinations, servers
 from .fake import FakeBackend
 from .models import EMBEDDED, resolve
 from .requests import REAL_MODEL, Backend, Completion, Request, Traits
+
+log = logging.getLogger(__name__)
 
 
 def _never(model_id: str) -> bool:
@@ -37,7 +41,7 @@ class BackendKind:
     """One way of answering requests, under the name ``--llm`` gives it."""
 
     name: str
-    build: Callable[[GenerationSpec], Backend]  # from the settings, overrides applied and checked
+    build: Callable[..., Backend]  # (settings) with overrides applied; a kind that needs_server: (settings, replicas)
     model_id: Callable[[str | None], str]  # the cache identity for a model name, without loading anything
     needs_model: bool = False  # a model must be named (--model or generation.model)
     needs_server: bool = False  # a server must be named (--base-url or generation.base_urls)
@@ -56,12 +60,12 @@ def _embedded(settings: GenerationSpec) -> Backend:
     return _in_process(settings.model_copy(update={"model": None}))  # the packaged model, whatever is named
 
 
-def _server(settings: GenerationSpec) -> Backend:
+def _server(settings: GenerationSpec, replicas: list[Server]) -> Backend:
     from .openai_backend import BackendUnavailable, OpenAIBackend
 
     assert settings.model is not None  # needs_model
     try:
-        return OpenAIBackend(settings.model, settings.base_urls, api_key_env=settings.api_key_env,
+        return OpenAIBackend(settings.model, replicas,
                              max_concurrency=settings.max_concurrency, timeout_s=settings.timeout_s,
                              retries=settings.retries)
     except BackendUnavailable as exc:
@@ -140,14 +144,22 @@ class ReplayOnlyBackend:
 
 
 def make_backend(name: str, settings: GenerationSpec, *, model: str | None = None, base_urls: list[str] | None = None,
-                 replay_only: bool = False) -> Backend:
+                 api_key_env: str = DEFAULT_KEY_ENV, replay_only: bool = False) -> Backend:
     """Build the backend the CLI's ``--llm`` (or the scenario) names; ``model`` and ``base_urls`` override the
-    scenario's."""
+    scenario's.
+
+    ``base_urls`` are the user's (flags, code), the scenario's ``generation.base_urls`` are not: the key in
+    ``$api_key_env`` goes only to the user's (``endpoints``). Where requests go is logged before the first.
+    """
     kind = backend_kind(name)
     model = check_backend(name, model or settings.model)
     if replay_only:
         return ReplayOnlyBackend(kind.model_id(model), kind.traits)
-    urls = base_urls or settings.base_urls
-    if kind.needs_server and not urls:
+    settings = settings.model_copy(update={"model": model})
+    if not kind.needs_server:
+        return kind.build(settings)
+    if not (base_urls or settings.base_urls):
         raise UserError(f"--llm {name} needs a server: pass --base-url or set generation.base_urls")
-    return kind.build(settings.model_copy(update={"model": model, "base_urls": urls}))
+    replicas = servers(base_urls, settings.base_urls, key_env=api_key_env)
+    log.warning("agentville: %s", destinations(replicas, api_key_env))
+    return kind.build(settings.model_copy(update={"base_urls": [replica.url for replica in replicas]}), replicas)

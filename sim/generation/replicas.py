@@ -15,6 +15,10 @@ from collections.abc import Sequence
 
 import httpx
 
+from agentville.sim.core import secrets
+
+from .endpoints import BY_SCENARIO, TRUSTED_ENV, Server
+
 log = logging.getLogger(__name__)
 
 HEALTH_TIMEOUT_S = 5.0
@@ -26,21 +30,22 @@ class BackendUnavailable(RuntimeError):
     """The server cannot be used at all (unreachable, or not serving the model)."""
 
 
-def reachable_replicas(client: httpx.Client, base_urls: Sequence[str], model: str, timeout_s: float,
-                       api_key: str | None) -> list[str]:
+def reachable_replicas(client: httpx.Client, replicas: Sequence[Server], model: str,
+                       timeout_s: float) -> list[Server]:
     """The replicas that serve ``model`` now; the unreachable ones are logged and left out."""
     reachable, down = [], []
-    for base in base_urls:
+    for replica in replicas:
+        base = replica.url
         try:
-            response = client.get(f"{base}/models", timeout=timeout_s)
+            response = client.get(f"{base}/models", timeout=timeout_s, **replica.sends)
         except httpx.TransportError as exc:
-            down.append(f"cannot reach the OpenAI-compatible server at {base} ({describe(exc, api_key)})")
+            down.append(f"cannot reach the OpenAI-compatible server at {base} ({describe(exc, replica.key)})")
             continue
         if response.status_code >= 500:
             down.append(f"the server at {base} answered HTTP {response.status_code} to GET /v1/models")
             continue
         if response.status_code != 200:
-            hint = " (check the API key)" if response.status_code in (401, 403) else ""
+            hint = _key_hint(replica) if response.status_code in (401, 403) else ""
             raise BackendUnavailable(f"the server at {base} answered HTTP {response.status_code} "
                                      f"to GET /v1/models{hint}")
         served = _served_models(response)
@@ -49,12 +54,19 @@ def reachable_replicas(client: httpx.Client, base_urls: Sequence[str], model: st
         if model not in served:
             raise BackendUnavailable(f"model '{model}' is not served at {base}; "
                                      f"it serves: {', '.join(served) or 'nothing'}")
-        reachable.append(base)
+        reachable.append(replica)
     if not reachable:
         raise BackendUnavailable("; ".join(down) + ("; is it running?" if len(down) == 1 else "; are they running?"))
     for reason in down:
-        log.warning("agentville: %s; going on with %d of %d replicas", reason, len(reachable), len(base_urls))
+        log.warning("agentville: %s; going on with %d of %d replicas", reason, len(reachable), len(replicas))
     return reachable
+
+
+def _key_hint(replica: Server) -> str:
+    if replica.named_by == BY_SCENARIO and not replica.key:
+        return (f" (no API key was sent: the scenario, not you, named this server; pass --base-url {replica.url} "
+                f"or list it in ${TRUSTED_ENV} to send the key)")
+    return " (check the API key)"
 
 
 def _served_models(response: httpx.Response) -> list[str] | None:
@@ -83,5 +95,6 @@ def redact(text: str, api_key: str | None, limit: int | None = None) -> str:
     """
     if api_key:
         text = text.replace(api_key, "[redacted]")
+    text = secrets.redact(text)
     text = _KEY_LIKE.sub("[redacted]", _BEARER.sub("Bearer [redacted]", text))
     return text if limit is None else text[:limit]

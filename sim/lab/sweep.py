@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -41,6 +42,7 @@ from agentville.sim.core.clock import parse_until
 from agentville.sim.core.errors import Problem, ScenarioError, UserError
 from agentville.sim.core.location import suggest
 from agentville.sim.generation import BACKENDS, KINDS
+from agentville.sim.generation.registry import log as announcer
 from agentville.sim.scenario import MAX_SEED, CognitionSpec, load_scenario, schema_message, yamlpos
 
 FIELDS = ("scenario", "until", "llm", "model", "seeds", "grid", "out")
@@ -220,6 +222,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
 
     row: dict[str, Any] = {"run": spec["run"], "seed": spec["seed"], **spec["params"]}
     started = time.monotonic()
+    level = announcer.level
+    announcer.setLevel(logging.ERROR)  # the sweep said once where requests go, not once per run
     try:
         scenario = load_scenario(spec["scenario"], quiet=True)  # its warnings were shown once, by load_sweep
         params = dict(spec["params"])
@@ -236,6 +240,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
                    memories=summary.by_kind.get(events.MEMORY, 0), error=None)
     except Exception as exc:  # reported in the table; the sweep goes on
         row.update(status=events.FAILED, error=f"{type(exc).__name__}: {exc}")
+    finally:
+        announcer.setLevel(level)
     row["wall_s"] = round(time.monotonic() - started, 2)
     row["db"] = spec["db"]
     return row

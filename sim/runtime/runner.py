@@ -23,6 +23,7 @@ from typing import Any
 from agentville.agents.generative import GenerativeAgent
 from agentville.sim.context.protocols import AgentFactory
 from agentville.sim.generation import Backend, Embedder, make_backend, make_embedder, traits_of
+from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV
 from agentville.sim.scenario import CognitionSpec, GenerationSpec, Scenario, load_scenario
 from agentville.sim.scenario.schema import DEFAULT_BACKEND
 from agentville.sim.store.eventstore import EventStore
@@ -36,9 +37,10 @@ def backend_name(generation: GenerationSpec, llm: str | None = None) -> str:
 
 
 def build_backend(scenario: Scenario, llm: str | None = None, *, model: str | None = None,
-                  base_urls: list[str] | None = None, replay_only: bool = False) -> Backend:
+                  base_urls: list[str] | None = None, api_key_env: str = DEFAULT_KEY_ENV,
+                  replay_only: bool = False) -> Backend:
     return make_backend(backend_name(scenario.generation, llm), scenario.generation, model=model,
-                        base_urls=base_urls, replay_only=replay_only)
+                        base_urls=base_urls, api_key_env=api_key_env, replay_only=replay_only)
 
 
 def default_embedder(scenario: Scenario, backend: Backend) -> Embedder:
@@ -72,14 +74,16 @@ def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: i
 @contextlib.contextmanager
 def open_run(scenario: str | Path | Scenario, *, db: str | Path | None = None, store: EventStore | None = None,
              seed: int | None = None, llm: str | None = None, model: str | None = None,
-             base_urls: list[str] | None = None, backend: Backend | None = None, cache_mode: str = "read-write",
+             base_urls: list[str] | None = None, api_key_env: str = DEFAULT_KEY_ENV, backend: Backend | None = None,
+             cache_mode: str = "read-write",
              cognition: CognitionSpec | Mapping[str, Any] | None = None,
              scenario_path: str | None = None, scheduling: str = "auto") -> Iterator[Simulation]:
     """Build a run from a scenario (file or object) plus overrides; close what was opened here on exit.
 
     Pass ``db`` (a path, opened and closed here) or an open ``store``; pass
-    ``llm``/``model``/``base_urls`` as the CLI's flags, or a ready ``backend``
-    (then the caller closes it). A run still going when the block ends by an
+    ``llm``/``model``/``base_urls``/``api_key_env`` as the CLI's flags, or a ready
+    ``backend`` (then the caller closes it); the key goes only to ``base_urls``, not to
+    servers the scenario names (``sim.generation.endpoints``). A run still going when the block ends by an
     exception is marked failed, so the store never keeps a stale 'running' row.
     """
     if isinstance(scenario, Scenario):
@@ -90,7 +94,7 @@ def open_run(scenario: str | Path | Scenario, *, db: str | Path | None = None, s
         raise ValueError("open_run needs exactly one of db= (a path) or store= (an open store)")
     with contextlib.ExitStack() as cleanup:
         if backend is None:
-            backend = build_backend(loaded, llm, model=model, base_urls=base_urls,
+            backend = build_backend(loaded, llm, model=model, base_urls=base_urls, api_key_env=api_key_env,
                                     replay_only=cache_mode == "read-only")
             cleanup.callback(backend.close)
         if store is None:

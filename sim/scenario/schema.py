@@ -171,13 +171,19 @@ def _known_backend(name: Any) -> Any:
     return name
 
 
+def _no_key_choice(value: Any) -> Any:
+    """A shared scenario must not pick which secret is sent to the server it names (say ``AWS_SECRET_ACCESS_KEY``)."""
+    raise ValueError("a scenario may not choose which secret is sent to a server: the API key comes from "
+                     "$OPENAI_API_KEY, or from the variable the command line's --api-key-env names")
+
+
 class GenerationSpec(_Spec):
     """How the agents' language model is reached, and what happens when it fails."""
 
     backend: Annotated[str | None, BeforeValidator(_known_backend)] = None
     model: str | None = None
     base_urls: list[str] = []
-    api_key_env: str = "OPENAI_API_KEY"
+    api_key_env: Annotated[None, BeforeValidator(_no_key_choice)] = Field(None, exclude=True)  # always refused
     max_concurrency: int = Field(8, ge=1, le=1024)
     embedder: Literal["minilm", "hash"] | None = None
     temperature: float = Field(0.7, ge=0, le=2)

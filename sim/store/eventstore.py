@@ -29,6 +29,7 @@ from agentville.sim.core.errors import UserError
 from agentville.sim.core.events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
 from agentville.sim.scenario.stored import text_digest
 
+from .door import SealedConnection
 from .payloads import decode, decode_all, run_settings
 from .writer import Diverged, EventWriter, StoredPrefix, encode
 
@@ -143,7 +144,7 @@ class EventStore:
                 raise UserError(f"cannot create the event store {self.path}: {blocking} is a file, not a folder") \
                     from None
             _refuse_foreign(self.path)  # before anything is created or switched to WAL in it
-            self.db = sqlite3.connect(self.path, check_same_thread=False)
+            self.db = sqlite3.connect(self.path, check_same_thread=False, factory=SealedConnection)  # redacts secrets
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
             # Checkpoint the write-ahead log every ~64 MB rather than every 4 MB:
