@@ -27,7 +27,6 @@ from agentville.dashboard import runlog, stores
 from agentville.dashboard.plain import LABEL_CHARS, md
 from agentville.dashboard.runlog import RunLog
 from agentville.dashboard.tabs import conversations, diffusion, generation, inspector, relationships, timeline, town_map
-from agentville.sim.core.errors import UserError
 
 REFRESH_S = 1.0  # how often a live page reads what the run logged since
 LAZY_TABS_FROM = 40_000  # events: from here only the open tab computes (a 25-agent day logs ~18,000)
@@ -37,19 +36,42 @@ TABS: dict[str, Callable[[RunLog, float], None]] = {
     "Generation": generation.show}
 
 
-def chosen_store() -> str | None:
-    """The DB named on the command line (after ``--``), in $AGENTVILLE_DB, or in the URL (?db=)."""
+NOT_A_STORE = ("?db= names no store of this dashboard: it opens a store of its runs folder by file name, "
+               "as its first page (the address without ?db=) lists them")
+
+
+class NotServed(Exception):
+    """What the page will not show, said in its one line: a ?db= it does not follow, a store it cannot read."""
+
+
+def started_on() -> str | None:
+    """The store the server was started on: named on its command line (after ``--``) or in $AGENTVILLE_DB."""
     ours = Path(sys.argv[0]).name == Path(__file__).name  # under `streamlit run`, not inside another program
     args = [a for a in sys.argv[1:] if not a.startswith("-")] if ours else []
-    return st.query_params.get("db") or (args[0] if args else None) or os.environ.get("AGENTVILLE_DB")
+    return (args[0] if args else None) or os.environ.get("AGENTVILLE_DB")
 
 
-def is_file(path: str) -> bool:
-    """Whether ``path`` names a file; a name the file system refuses (too long) names none."""
-    try:
-        return Path(path).is_file()
-    except OSError:
-        return False
+def runs_folder() -> Path:
+    return Path(os.environ.get("AGENTVILLE_RUNS_DIR", "runs"))
+
+
+def chosen_store() -> Path | None:
+    """The store to show, decided by how the server was started, never by the URL: the store it was started on,
+    else the store of its runs folder that ?db= names by file name; None when ?db= names none (the page lists
+    them). Any other ?db= raises ``NotServed``, with one line for every value (whether a path exists is not told).
+    """
+    asked = st.query_params.get_all("db")
+    start = started_on()
+    if start:
+        if asked:
+            raise NotServed(f"This dashboard serves {Path(start).name} only: open it without ?db=")
+        return Path(start)
+    if not asked:
+        return None
+    found = stores.store_named(runs_folder(), asked[0]) if len(asked) == 1 else None
+    if found is None:
+        raise NotServed(NOT_A_STORE)
+    return found
 
 
 @st.cache_resource(show_spinner=False)
@@ -66,37 +88,47 @@ def cached_run(path: str, run_id: str, signature: tuple) -> RunLog:
 
 def main() -> None:
     st.set_page_config(page_title="Agentville", page_icon="🏘️", layout="wide")
-    path = chosen_store()
-    if not path:
-        pick_a_store(Path(os.environ.get("AGENTVILLE_RUNS_DIR", "runs")))
-        return
-    if not is_file(path):
-        st.error(f"No event store at {md(path)}")
-        return
-    with runlog.open_store(path) as store:
-        runs = store.runs()
-    if not runs:
-        st.warning(f"{md(path)} holds no runs yet")
-        return
-    with st.sidebar:
-        st.title("🏘️ Agentville")
-        labels = {r["run_id"]: f"{r['scenario']} · {r['run_id']} · {r['status']}" for r in runs}
-        run_id = st.selectbox("Run", list(labels), format_func=lambda run: labels[run], key="run")
-    if run_id is None:  # never: the list of runs is not empty
-        return
-    first = cached_run(path, run_id, stores.run_signature(path, run_id))
+    st.set_option("client.showErrorDetails", "none")  # a failure's type, message and traceback: server log only
+    try:
+        path = chosen_store()
+        if path is None:
+            pick_a_store(runs_folder())
+        else:
+            show_store(path)
+    except NotServed as refusal:
+        st.error(md(str(refusal)))
+
+
+def show_store(path: Path) -> None:
+    """The runs of the store at ``path``: one chosen in the sidebar, drawn by ``page`` (live: again and again)."""
+    try:
+        with runlog.open_store(path) as store:
+            runs = store.runs()
+        if not runs:
+            st.warning(f"{md(path.name)} holds no runs yet")
+            return
+        with st.sidebar:
+            st.title("🏘️ Agentville")
+            labels = {r["run_id"]: f"{r['scenario']} · {r['run_id']} · {r['status']}" for r in runs}
+            run_id = st.selectbox("Run", list(labels), format_func=lambda run: labels[run], key="run")
+        if run_id is None:  # never: the list of runs is not empty
+            return
+        first = cached_run(str(path), run_id, stores.run_signature(path, run_id))
+    except stores.PROBLEMS as exc:
+        raise NotServed(stores.problem(path, exc)) from None
     refresh = REFRESH_S if first.live or st.session_state.get("playing") else None
-    st.fragment(run_every=refresh)(page)(path, run_id)
+    st.fragment(run_every=refresh)(page)(str(path), run_id)
 
 
 def pick_a_store(folder: Path) -> None:
+    """The stores of the runs folder, listed by file name (not the server's folders); the one picked opens by name."""
     st.title("🏘️ Agentville")
     found = stores.find_stores(folder)
     if found.empty:
-        st.info(f"No event stores in {md(folder)}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
+        st.info(f"No event stores in {md(folder.name)}/. Run one: `agentville run worlds/the_ville_3.yaml --llm fake`, "
                 "then `agentville dashboard runs/the_ville_3.db`.")
         return
-    st.subheader(f"Runs found in {md(folder)}/")
+    st.subheader(f"Runs found in {md(folder.name)}/")
     st.dataframe(found, hide_index=True, width="stretch")
     db = st.selectbox("Open", sorted(found["db"].unique()))
     if st.button("Open this store"):
@@ -105,7 +137,11 @@ def pick_a_store(folder: Path) -> None:
 
 
 def page(path: str, run_id: str) -> None:
-    log = cached_run(path, run_id, stores.run_signature(path, run_id))
+    try:
+        log = cached_run(path, run_id, stores.run_signature(path, run_id))
+    except stores.PROBLEMS as exc:  # deleted, overwritten or locked since the page was drawn
+        st.error(md(stores.problem(path, exc)))
+        return
     t = choose_time(log)
     status = "🟢 live" if log.live else log.run["status"]
     st.markdown(f"#### {md(log.run['scenario'], LABEL_CHARS)} — {md(status)}")
@@ -126,8 +162,8 @@ def page(path: str, run_id: str) -> None:
         with tab:
             try:
                 show(log, t)
-            except UserError as exc:  # a damaged store: the line naming the event, not a traceback
-                st.error(md(str(exc)))
+            except stores.PROBLEMS as exc:  # a damaged store: the line naming the event, not a traceback
+                st.error(md(stores.problem(path, exc)))
 
 
 def choose_time(log: RunLog) -> float:

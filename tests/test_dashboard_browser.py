@@ -41,9 +41,10 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
-from .conftest import ROOT, WORLDS  # noqa: E402
+from .conftest import ROOT, TINY, WORLDS  # noqa: E402
 from .servers import HOST, free_port  # noqa: E402
 from .test_dashboard import ANN, BOB, hostile, hostile_store  # noqa: E402
+from .test_dashboard_serving import OUTSIDE_TOWN, OUTSIDERS, SECRET, make_store  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -102,10 +103,11 @@ def _tail(proc: subprocess.Popen, chars: int = 3000) -> str:
     return text[-chars:]
 
 
-def start_dashboard(spawn: Callable[..., subprocess.Popen], db: Path) -> tuple[str, subprocess.Popen]:
-    """Start ``agentville dashboard`` on ``db``; return its URL and process once the health check says ok."""
+def start_dashboard(spawn: Callable[..., subprocess.Popen], *db: Path | str) -> tuple[str, subprocess.Popen]:
+    """Start ``agentville dashboard`` on ``db`` (or other arguments: ``--runs-dir DIR``); return its URL and
+    process once the health check says ok."""
     port = free_port()
-    proc = spawn([sys.executable, "-m", "agentville.sim.cli", "dashboard", str(db),
+    proc = spawn([sys.executable, "-m", "agentville.sim.cli", "dashboard", *map(str, db),
                   "--address", HOST, "--port", str(port), "--headless"], "dashboard")
     url = f"http://{HOST}:{port}"
     deadline = time.monotonic() + STARTUP_S
@@ -439,6 +441,36 @@ def test_hostile_text_is_shown_as_text_and_fetches_nothing(tmp_path, spawn, watc
     assert not missing, f"not shown as it is: {missing}"
     graph = [label.get_attribute("textContent") for label in browser.find_elements(By.CSS_SELECTOR, "svg .node text")]
     assert sorted(graph) == [ANN, BOB]  # Graphviz reads no entity (&lt;) in a name either
+
+
+# ----- the page serves the store it was started on, or one of its runs folder by name (issue 26) -----
+
+def test_the_url_cannot_open_a_store_the_server_was_not_started_on(tmp_path, spawn, browser):
+    from urllib.parse import quote
+
+    runs, outside = tmp_path / "runs", tmp_path / "outside"
+    runs.mkdir(), outside.mkdir()
+    tiny, secret = make_store(runs / "tiny.db", TINY), make_store(outside / "secret.db", SECRET)
+
+    def refused(url: str, dashboard: subprocess.Popen, line: str) -> None:
+        browser.get(url)
+        wait_for(browser, shows(line), STARTUP_S, f"the line {line!r}", tmp_path, dashboard)
+        time.sleep(1)  # the script has stopped at the line: nothing more comes
+        text = shown_text(browser)
+        assert OUTSIDE_TOWN not in text and not any(name in text for name in OUTSIDERS), text
+        assert "Traceback" not in text and ".py" not in text and str(tmp_path) not in text, text
+        assert len(browser.find_elements(By.CSS_SELECTOR, "[data-testid='stAlert']")) == 1, text
+
+    url, dashboard = start_dashboard(spawn, tiny)
+    for asked in (quote(str(secret), safe=""), str(secret), "../outside/secret.db", "secret.db&db=tiny.db"):
+        refused(f"{url}/?db={asked}", dashboard, "This dashboard serves tiny.db only: open it without ?db=")
+    url, dashboard = start_dashboard(spawn, "--runs-dir", runs)  # the stores of a folder, by name
+    for asked in (quote(str(secret), safe=""), "..%2Foutside%2Fsecret.db", "%2E%2E/outside/secret.db",
+                  "..%252Foutside%252Fsecret.db", "tiny.db%00", "x" * 2000, ""):
+        refused(f"{url}/?db={asked}", dashboard, "?db= names no store of this dashboard")
+    browser.get(f"{url}/?db=tiny")
+    wait_for(browser, simulated_time, STARTUP_S, "the page of tiny.db", tmp_path, dashboard)
+    assert "Tiny town" in page_text(browser)
 
 
 # ----- every tab at 25 agents, as a screenshot (issue 16) -----

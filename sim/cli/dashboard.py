@@ -47,6 +47,7 @@ def handle(args: argparse.Namespace) -> int:
     command = [sys.executable, "-m", "streamlit", "run", spec.origin, "--server.address", args.address,
                "--server.port", str(args.port), "--server.headless", "true" if args.headless else "false",
                "--browser.gatherUsageStats", "false", "--client.toolbarMode", "minimal",  # no "Deploy" button
+               "--client.showErrorDetails", "none",  # a failure's message and traceback go to this console only
                "--", *([str(Path(args.db).resolve())] if args.db else [])]
     env = {**os.environ, "AGENTVILLE_RUNS_DIR": str(Path(args.runs_dir).resolve())}
     print(f"Dashboard on http://{args.address}:{args.port} (Ctrl-C to stop)", file=sys.stderr, flush=True)
