@@ -22,6 +22,7 @@ from agentville.sim.core.errors import GenerationError, ScenarioError, UserError
 
 from . import dashboard, events, fork, import_ga, resume, run, runs, stats, sweep, validate
 from .arguments import EXIT_USAGE  # bad input: a scenario, a flag, a file, a store
+from .terminal import escaped_output, say
 
 COMMANDS = (run, validate, events, stats, runs, resume, fork, sweep, dashboard, import_ga)
 """The command modules, in the order of ``agentville --help``; each adds its parser with ``register(commands)``."""
@@ -31,28 +32,34 @@ EXIT_INTERRUPTED = 130
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; what it prints shows control characters written out (``terminal``), never obeys them."""
+    with escaped_output():
+        return _command(argv)
+
+
+def _command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return args.handler(args)
     except ScenarioError as exc:
         for problem in exc.problems:
-            print(problem, file=sys.stderr)
+            say(problem)
         return EXIT_USAGE
     except GenerationError as exc:
-        print(f"agentville: the run stopped: {exc}", file=sys.stderr)
+        say(f"agentville: the run stopped: {exc}")
         return EXIT_STOPPED
     except (UserError, LookupError, FileNotFoundError) as exc:
-        print(f"agentville: error: {exc}", file=sys.stderr)
+        say(f"agentville: error: {exc}")
         return EXIT_USAGE
     except BrokenPipeError:  # e.g. `agentville events DB | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except OSError as exc:  # a --db under a file, an export into a folder that does not exist...
-        print(f"agentville: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), file=sys.stderr)
+        say(f"agentville: error: {exc.strerror or exc}: {exc.filename or ''}".rstrip(": "))
         return EXIT_USAGE
     except sqlite3.DatabaseError as exc:
-        print(f"agentville: error: {getattr(args, 'db', '')} is not a readable event store ({exc})", file=sys.stderr)
+        say(f"agentville: error: {getattr(args, 'db', '')} is not a readable event store ({exc})")
         return EXIT_USAGE
     except KeyboardInterrupt:
         print("\nagentville: interrupted; everything logged so far is kept", file=sys.stderr)

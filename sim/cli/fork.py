@@ -56,7 +56,9 @@ def _changed_interventions(path: str, scenario: Any) -> list:
     import yaml
     from pydantic import ValidationError
 
+    from agentville.sim.core.controls import refuse_unsafe
     from agentville.sim.scenario.schema import InterventionSpec
+    from agentville.sim.scenario.yamlpos import TEXTS
 
     try:
         changes = yaml.safe_load(Path(path).read_text()) or {}
@@ -65,6 +67,7 @@ def _changed_interventions(path: str, scenario: Any) -> list:
         raise UserError(f"{path}: cannot read the changes: {reason}") from None
     if not isinstance(changes, dict) or set(changes) - {"interventions"}:
         raise UserError(f"{path}: a fork's changes may only hold 'interventions'")
+    refuse_unsafe(changes, path, TEXTS.__contains__)
     items = changes.get("interventions") or []
     if not isinstance(items, list):
         raise UserError(f"{path}: interventions: a list of interventions (got {type(items).__name__})")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from agentville.sim.core.errors import ScenarioError, UserError
 
 from .arguments import EXIT_USAGE, Commands
+from .terminal import say
 
 
 def register(commands: Commands) -> None:
@@ -28,7 +28,7 @@ def handle(args: argparse.Namespace) -> int:
             scenario = load_scenario(name)
         except ScenarioError as exc:
             for problem in exc.problems:
-                print(problem, file=sys.stderr)
+                say(problem)
             status = EXIT_USAGE
         else:
             print(f"{name}: ok ({scenario.name}: {len(scenario.places)} places, "

@@ -26,6 +26,7 @@ from typing import Any
 import networkx as nx
 import numpy as np
 
+from agentville.sim.core.controls import first_unsafe, refusal, refuse_unsafe
 from agentville.sim.core.errors import UserError
 
 LAYERS = ("sector", "arena", "game_object")
@@ -73,14 +74,17 @@ def read_maze(path: Path) -> Maze:
 
 
 def read_json(path: Path) -> Any:
+    """A JSON file of the reference's; no string in it may hold a control or bidirectional character but \\n, \\t."""
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: missing") from None
     except UnicodeDecodeError:
         raise UserError(f"{path}: not UTF-8 text") from None
     except json.JSONDecodeError as exc:
         raise UserError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    refuse_unsafe(data, str(path))
+    return data
 
 
 def _size(meta: Any, key: str, path: Path) -> int:
@@ -111,6 +115,8 @@ def _blocks(path: Path) -> dict[str, str]:
     for n, row in enumerate(_rows(path), 1):
         if len(row) < 2:
             raise UserError(f"{path}: row {n}: expected 'id, world, ..., name' (got {','.join(row)!r})")
+        if (char := first_unsafe(row[-1], line_breaks=False)) is not None:
+            raise UserError(f"{path}: row {n}: the name {refusal(char)}")
         table[row[0]] = row[-1]
     return table
 

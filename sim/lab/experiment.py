@@ -23,11 +23,15 @@ import pandas as pd
 
 from agentville.agents.generative import GenerativeAgent
 from agentville.sim.core.clock import LATEST, parse_until
+from agentville.sim.core.controls import refuse_unsafe
 from agentville.sim.core.errors import UserError
 from agentville.sim.generation import Backend
 from agentville.sim.runtime.engine import RunSummary
 from agentville.sim.runtime.runner import open_run
 from agentville.sim.scenario.schema import PersonaSpec, Scenario
+from agentville.sim.scenario.yamlpos import TEXTS
+
+_QUESTION = {"question"}.__contains__  # a question may span lines; an agent's name may not
 
 
 class Experiment:
@@ -82,28 +86,33 @@ class Experiment:
 
     def whisper(self, agent: str, text: str) -> None:
         """An inner-voice line the agent takes as its own thought."""
+        refuse_unsafe({"agent": agent, "text": text}, "whisper", TEXTS.__contains__)
         self._started()
         self.sim.whisper(agent, text)
 
     def set_object(self, location: str, state: str | None) -> None:
         """Change an object's state (``"Hobbs Cafe: kitchen: stove"``, ``"on fire"``); None restores it."""
+        refuse_unsafe({"location": location, "state": state}, "set_object", TEXTS.__contains__)
         self._started()
         self.sim.set_object(location, state)
 
     def add_agent(self, persona: dict[str, Any] | PersonaSpec) -> None:
         """A new resident (same fields as a scenario's personas), who starts living right away."""
         spec = persona if isinstance(persona, PersonaSpec) else PersonaSpec(**persona)
+        refuse_unsafe(spec.model_dump(mode="json"), "add_agent", TEXTS.__contains__)
         if spec.name in self.sim.agents:
             raise ValueError(f"there is already an agent named {spec.name!r}")
         self.sim.add_agent(spec)
 
     # -- questions -------------------------------------------------------------------------
     def interview(self, agent: str, question: str) -> str:
+        refuse_unsafe({"agent": agent, "question": question}, "interview", _QUESTION)
         self._started()
         return self.sim.interview(agent, question)
 
     def interview_all(self, question: str) -> pd.DataFrame:
         """Ask every agent; one row per agent (agent, time, question, answer)."""
+        refuse_unsafe({"question": question}, "interview_all", _QUESTION)
         self._started()
         answers = self.sim.interview_all(question)
         return pd.DataFrame([{"agent": name, "time": self.now, "question": question, "answer": answer}

@@ -22,10 +22,12 @@ from typing import Any
 
 from agentville.agents.generative import GenerativeAgent
 from agentville.sim.context.protocols import AgentFactory
+from agentville.sim.core.controls import refuse_unsafe
 from agentville.sim.generation import Backend, Embedder, make_backend, make_embedder, traits_of
 from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV
 from agentville.sim.scenario import CognitionSpec, GenerationSpec, Scenario, load_scenario
 from agentville.sim.scenario.schema import DEFAULT_BACKEND
+from agentville.sim.scenario.yamlpos import TEXTS
 from agentville.sim.store.eventstore import EventStore
 
 from .engine import RunSummary, Simulation
@@ -86,7 +88,8 @@ def open_run(scenario: str | Path | Scenario, *, db: str | Path | None = None, s
     servers the scenario names (``sim.generation.endpoints``). A run still going when the block ends by an
     exception is marked failed, so the store never keeps a stale 'running' row.
     """
-    if isinstance(scenario, Scenario):
+    if isinstance(scenario, Scenario):  # built in Python: held to what a file may hold
+        refuse_unsafe(scenario.model_dump(mode="json"), "scenario", TEXTS.__contains__)
         loaded = scenario
     else:
         loaded, scenario_path = load_scenario(scenario), scenario_path or str(scenario)

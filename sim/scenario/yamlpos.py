@@ -14,12 +14,18 @@ from typing import Any
 
 import yaml
 
+from agentville.sim.core.controls import describe, unsafe_strings
 from agentville.sim.core.errors import Problem, ScenarioError
 
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_NODES = 500_000  # guards against alias bombs ("billion laughs")
 
 PathKey = tuple[Any, ...]
+
+TEXTS = frozenset({"description", "traits", "learned", "lifestyle", "currently", "memories", "daily_requirements",
+                   "text"})
+"""The fields whose strings may span lines (\\n, \\t); every other string of a document is one line, so a new field
+is a name until it is listed here. No string may hold another control or a bidirectional override (``controls``)."""
 
 
 @dataclass
@@ -86,8 +92,8 @@ def load(text: str, file: str, kind: str = "scenario") -> Located:
         raise ScenarioError([Problem(file, 1, "yaml", f"nested too deeply to be a {kind}")]) from None
     except yaml.reader.ReaderError as exc:  # a control character: its own message spans two lines
         line = text[: exc.position].count("\n") + 1
-        raise ScenarioError([Problem(file, line, "yaml", f"control character U+{exc.character:04X} is not allowed "
-                                     "in YAML (is this a binary file?)")]) from None
+        raise ScenarioError([Problem(file, line, "yaml", f"control character {describe(chr(exc.character))} is not "
+                                     "allowed in YAML (is this a binary file?)")]) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else 1
@@ -109,9 +115,11 @@ def load(text: str, file: str, kind: str = "scenario") -> Located:
         line = mark.line + 1 if mark else 1
         reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise ScenarioError([Problem(file, line, "yaml", f"cannot read a value: {reason}")]) from None
-    if builder.problems:
-        raise ScenarioError(builder.problems)
-    return Located(data, file, builder.lines, kind)
+    located = Located(data, file, builder.lines, kind)
+    problems = builder.problems + [located.problem(path, why) for path, why in unsafe_strings(data, TEXTS.__contains__)]
+    if problems:
+        raise ScenarioError(problems)
+    return located
 
 
 class _Builder:
