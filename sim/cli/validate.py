@@ -46,6 +46,6 @@ def said_where_requests_go(name: str, urls: list[str]) -> int:
     try:
         print(f"{name}: generation.base_urls: {destinations(servers(None, urls), DEFAULT_KEY_ENV)}")
     except UserError as exc:
-        print(f"{name}: generation.base_urls: {exc}", file=sys.stderr)
+        say(f"{name}: generation.base_urls: {exc}")
         return EXIT_USAGE
     return 0
