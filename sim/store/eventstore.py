@@ -29,12 +29,14 @@ from agentville.sim.core.errors import UserError
 from agentville.sim.core.events import CRASHED, FAILED, FINISHED, INTERRUPTED, RUNNING
 from agentville.sim.scenario.stored import text_digest
 
+from .checkpoints import Checkpoints
 from .door import SealedConnection
+from .opening import DamagedLog, NotAStore, check_log, refuse_foreign, refuse_shell, sqlite_uri
 from .payloads import decode, decode_all, run_settings
 from .writer import Diverged, EventWriter, StoredPrefix, encode
 
-__all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "Diverged", "Event", "EventRow",
-           "EventStore", "EventWriter", "RunSignature", "StoredPrefix"]
+__all__ = ["CRASHED", "FAILED", "FINISHED", "INTERRUPTED", "RUNNING", "SCHEMA", "DamagedLog", "Diverged", "Event",
+           "EventRow", "EventStore", "EventWriter", "NotAStore", "RunSignature", "StoredPrefix"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -98,31 +100,6 @@ def _now() -> str:
     return dt.datetime.now().isoformat(timespec="seconds")
 
 
-class NotAStore(sqlite3.DatabaseError):
-    """The file is not an Agentville event store (another program's SQLite file, or not SQLite at all)."""
-
-
-def sqlite_uri(path: Path, mode: str) -> str:
-    """A ``file:`` URI for ``path`` that survives ``#``, ``?`` and ``%`` in it (they are percent-encoded)."""
-    return f"{path.resolve().as_uri()}?mode={mode}"
-
-
-def _refuse_foreign(path: Path) -> None:
-    """Raise ``NotAStore`` for an existing file that is not empty and not an event store; it is left as it was."""
-    if not path.is_file() or path.stat().st_size == 0:
-        return
-    probe = sqlite3.connect(sqlite_uri(path, "ro"), uri=True)
-    try:
-        tables = {name for (name,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    except sqlite3.DatabaseError as exc:
-        raise NotAStore(f"{path} is not an SQLite file ({exc}); nothing was changed") from None
-    finally:
-        probe.close()
-    if tables and not {"runs", "events"} <= tables:
-        raise NotAStore(f"{path} is another program's SQLite file (tables: {', '.join(sorted(tables))}), "
-                        f"not an Agentville event store; nothing was changed")
-
-
 class EventStore:
     """A SQLite event store; safe for one writer and many readers.
 
@@ -132,9 +109,12 @@ class EventStore:
 
     def __init__(self, path: str | Path, *, read_only: bool = False):
         self.path = Path(path)
+        self.checkpoints: Checkpoints | None = None  # a writer's (sim.store.checkpoints)
         if read_only:
             if not self.path.exists():
                 raise FileNotFoundError(f"no event store at {self.path}")
+            check_log(self.path)  # before SQLite opens it: a read-only open creates a missing log
+            refuse_shell(self.path)
             self.db = sqlite3.connect(sqlite_uri(self.path, "ro"), uri=True, check_same_thread=False)
         else:
             try:
@@ -143,16 +123,19 @@ class EventStore:
                 blocking = next(p for p in self.path.parents if p.exists())
                 raise UserError(f"cannot create the event store {self.path}: {blocking} is a file, not a folder") \
                     from None
-            _refuse_foreign(self.path)  # before anything is created or switched to WAL in it
+            check_log(self.path)  # a writer would go on from what the main file holds and overwrite the log
+            refuse_foreign(self.path)  # before anything is created or switched to WAL in it
             self.db = sqlite3.connect(self.path, check_same_thread=False, factory=SealedConnection)  # redacts secrets
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
-            # Checkpoint the write-ahead log every ~64 MB rather than every 4 MB:
-            # each checkpoint syncs the file, and a big run writes hundreds of MB.
+            # The writer checkpoints every few seconds (sim.store.checkpoints); SQLite's own
+            # checkpoint by size only bounds the log of a fast run (64 MB, not 4: each one syncs the file).
             self.db.execute("PRAGMA wal_autocheckpoint=16000")
             self.db.executescript(SCHEMA)
             self._add_new_columns()
         self.db.execute("PRAGMA busy_timeout=5000")
+        if not read_only:
+            self.checkpoints = Checkpoints(self.db)
 
     def _add_new_columns(self) -> None:
         """Give a store made by an older version the run columns added since (they read as NULL in old runs)."""
@@ -162,7 +145,14 @@ class EventStore:
                 if name not in have:
                     self.db.execute(f"ALTER TABLE runs ADD COLUMN {name} {kind}")
 
+    def committed(self) -> None:
+        """The writer committed rows: the main file catches up on the checkpoint cadence."""
+        if self.checkpoints is not None:
+            self.checkpoints.after_commit()
+
     def close(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
         self.db.close()
 
     def __enter__(self) -> EventStore:
@@ -192,6 +182,8 @@ class EventStore:
                  sim_start.isoformat(),
                  sim_until.isoformat() if sim_until else None, _now(), RUNNING, os.getpid(),
                  parent_run_id, fork_time))
+        if self.checkpoints is not None:  # a copy of the .db alone shows the run from its start
+            self.checkpoints.now()
         return run_id
 
     def reopen_run(self, run_id: str) -> int:
@@ -207,6 +199,8 @@ class EventStore:
             self.db.execute("UPDATE runs SET status=?, ended_at=?, sim_reached=MAX(sim_reached, ?), error=? "
                             "WHERE run_id=?",
                             (status, _now(), sim_reached, error, run_id))
+        if self.checkpoints is not None:  # a copy of the .db alone holds the whole run from now on
+            self.checkpoints.now()
 
     def mark_progress(self, run_id: str, sim_reached: float) -> None:
         with self.db:

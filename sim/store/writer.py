@@ -19,9 +19,11 @@ from agentville.sim.core.errors import UserError
 
 
 class Database(Protocol):
-    """What a writer needs of the store (``EventStore``): its open connection."""
+    """What a writer needs of the store (``EventStore``): its open connection, and to hear of each commit."""
 
     db: sqlite3.Connection
+
+    def committed(self) -> None: ...
 
 
 def encode(value: Any) -> str:
@@ -115,4 +117,5 @@ class EventWriter:
             with self.store.db:
                 self.store.db.executemany("INSERT INTO events VALUES (?,?,?,?,?,?,?)", self.pending)
             self.pending.clear()
+            self.store.committed()  # the store checkpoints on its cadence (sim.store.checkpoints)
         self.last_flush = time.monotonic()
