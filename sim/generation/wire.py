@@ -199,7 +199,7 @@ class _Inflater:
         elif self.encoding == "deflate":
             self._zlib = zlib.decompressobj()
         else:
-            raise WireFault(f"an answer in the encoding {self.encoding[:40]!r} from {url} (asked: {ACCEPTED_ENCODINGS})")
+            raise WireFault(f"an answer in the encoding {self.encoding[:40]!r} from {url}, not {ACCEPTED_ENCODINGS}")
         self._started = False
 
     def inflate(self, chunk: bytes, room: int) -> bytes:
