@@ -41,7 +41,6 @@ ERROR_BODY_BYTES = 16 * 1024  # a refusal's body is read for its message only; t
 MODELS_BYTES = 4 * 1024 * 1024  # GET /v1/models: thousands of models (adapters included) fit
 MAX_INFLATION = 200  # decoded bytes per received byte, past the first INFLATION_GRACE bytes (JSON: ~5-20)
 INFLATION_GRACE = 1024 * 1024
-CHUNK_BYTES = 64 * 1024
 ACCEPTED_ENCODINGS = "gzip, deflate"  # not httpx's default, which adds br and zstd when they are installed
 
 
@@ -173,7 +172,7 @@ def _read(response: httpx.Response, cap: int, url: str, cut: bool = False) -> by
         raise WireFault(f"an answer of {int(declared)} bytes from {url}, over the {cap}-byte cap")
     inflater = _Inflater(response.headers.get("content-encoding", ""), url)
     body, received = bytearray(), 0
-    for chunk in response.iter_raw(CHUNK_BYTES):
+    for chunk in response.iter_raw():  # as it comes: one network read (at most 64 KiB) at a time
         received += len(chunk)
         body += inflater.inflate(chunk, cap + 1 - len(body))
         if len(body) > cap or received > cap:
