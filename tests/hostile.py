@@ -19,7 +19,9 @@ from collections.abc import Iterator
 HOST = "127.0.0.1"
 MB = 1024 * 1024
 POST_MODES = ("gzip-bomb", "deflate-bomb", "endless", "huge", "length-lie", "drip-body", "drip-headers", "silent",
-              "huge-400", "huge-422", "huge-500", "brotli", "slow-refusal")
+              "huge-400", "huge-422", "huge-500", "brotli", "slow-refusal", "cut-gzip")
+COMPRESSED = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS, "raw-deflate": -zlib.MAX_WBITS}
+POLITE_MODES = tuple(f"polite-{name}" for name in COMPRESSED)  # a normal answer, compressed as a proxy might
 GUIDED_FIELDS = ("structured_outputs", "guided_choice", "grammar", "regex", "response_format")
 MODELS_MODES = ("huge-models", "drip-models")
 
@@ -59,7 +61,7 @@ class HostileServer:
     """
 
     def __init__(self, mode: str, *, size: int = 50 * MB, drip_s: float = 0.2, model: str = "tiny"):
-        if mode not in POST_MODES + MODELS_MODES:
+        if mode not in POST_MODES + MODELS_MODES + POLITE_MODES:
             raise ValueError(f"unknown mode {mode!r}")
         self.mode, self.size, self.drip_s, self.model = mode, size, drip_s, model
         self.requests: list[str] = []
@@ -151,6 +153,11 @@ class HostileServer:
             if not self._stopping.wait(self.drip_s):
                 refusal = json.dumps({"error": {"message": f"unknown parameters: {', '.join(GUIDED_FIELDS)}"}})
                 self._send(conn, 400, iter([refusal.encode()]), length=len(refusal))
+        elif mode in POLITE_MODES or mode == "cut-gzip":
+            name = mode.removeprefix("polite-").replace("cut-", "")
+            packed = zlib.compress(answer_json(), wbits=COMPRESSED[name])
+            packed = packed[:len(packed) // 2] if mode == "cut-gzip" else packed  # stops midway, length honest
+            self._send(conn, 200, iter([packed]), length=len(packed), encoding=name.replace("raw-", ""))
         elif mode == "brotli":  # an encoding the client did not ask for
             self._send(conn, 200, iter([b"\x1b\x03\x00\xf8\xa5\x00"]), length=6, encoding="br")
 

@@ -20,7 +20,7 @@ from agentville.sim.generation.openai_backend import BackendUnavailable, OpenAIB
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest
 from agentville.sim.generation.wire import ENVELOPE_BYTES, answer_cap
 from tests.conftest import ROOT, WORLDS
-from tests.hostile import MB, HostileServer
+from tests.hostile import MB, POLITE_MODES, HostileServer
 from tests.servers import FakeOpenAIServer
 
 TIMEOUT_S = 1.0  # the per-attempt deadline of every backend here
@@ -139,6 +139,19 @@ def test_the_health_check_drops_a_hostile_replica_in_bounded_time_and_memory(goo
         assert wall < TIMEOUT_S + SLACK_S and peak < MEMORY_BYTES
         with pytest.raises(BackendUnavailable, match=r"^cannot use the OpenAI-compatible server at .*/v1 \("):
             backend_on(hostile.url)
+
+
+@pytest.mark.parametrize("mode", POLITE_MODES)
+def test_a_well_formed_compressed_answer_is_read(mode):
+    with HostileServer(mode) as polite, backend_on(polite.url, retries=0) as backend:
+        completion = backend.submit(TextRequest(prompt="Hi", seed=1)).result(timeout=5)
+    assert completion.text == "hello world" and "faults" not in completion.info
+
+
+def test_a_compressed_answer_that_stops_midway_is_a_fault(good):
+    with HostileServer("cut-gzip") as hostile, backend_on(hostile.url, good.url) as backend:
+        completion = backend.submit(TextRequest(prompt="Hi", seed=1)).result(timeout=5)
+    assert completion.text == "hello world" and "gzip answer from" in completion.info["faults"][0]
 
 
 def test_the_caps_follow_max_tokens():

@@ -41,6 +41,7 @@ ERROR_BODY_BYTES = 16 * 1024  # a refusal's body is read for its message only; t
 MODELS_BYTES = 4 * 1024 * 1024  # GET /v1/models: thousands of models (adapters included) fit
 MAX_INFLATION = 200  # decoded bytes per received byte, past the first INFLATION_GRACE bytes (JSON: ~5-20)
 INFLATION_GRACE = 1024 * 1024
+KEEPALIVE_S = 5.0  # httpx's default: an idle connection is closed after this long
 ACCEPTED_ENCODINGS = "gzip, deflate"  # not httpx's default, which adds br and zstd when they are installed
 
 
@@ -137,7 +138,7 @@ def deadline_client(timeout_s: float, *, max_connections: int) -> httpx.Client:
     transport = httpx.HTTPTransport()
     transport._pool = httpcore.ConnectionPool(
         ssl_context=httpx.create_ssl_context(), max_connections=max_connections,
-        max_keepalive_connections=max_connections, network_backend=_DeadlineBackend())
+        max_keepalive_connections=max_connections, keepalive_expiry=KEEPALIVE_S, network_backend=_DeadlineBackend())
     return httpx.Client(headers={"Accept-Encoding": ACCEPTED_ENCODINGS}, transport=transport,
                         timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 10.0)))
 
