@@ -145,9 +145,8 @@ def deadline_client(timeout_s: float, *, max_connections: int) -> httpx.Client:
 
 # ----- reading a body within its cap -----
 
-def fetch(client: httpx.Client, method: str, url: str, *, cap: int, json: Any = None,
-          headers: dict[str, str] | None = None) -> tuple[int, str]:
-    """Send a request and read its answer within the deadline: (status, body as text).
+def fetch(client: httpx.Client, method: str, url: str, *, cap: int, json: Any = None, **sends: Any) -> tuple[int, str]:
+    """Send a request (``sends``: more of httpx's request arguments) and read its answer: (status, body as text).
 
     A success's body is read up to ``cap`` (more is a WireFault), a client
     error's up to ERROR_BODY_BYTES (cut there: it is read for its message),
@@ -155,7 +154,7 @@ def fetch(client: httpx.Client, method: str, url: str, *, cap: int, json: Any = 
     Timing out is a WireFault too; other network errors are httpx's.
     """
     try:
-        with client.stream(method, url, json=json, headers=headers) as response:
+        with client.stream(method, url, json=json, **sends) as response:
             status = response.status_code
             if status >= 500:
                 return status, ""
