@@ -22,12 +22,12 @@ from agentville.sim.generation.wire import ENVELOPE_BYTES, answer_cap
 from tests.conftest import ROOT, WORLDS
 from tests.hostile import MB, POLITE_MODES, HostileServer
 from tests.servers import FakeOpenAIServer
+from tests.test_reliability import assert_stopped_in_one_line
 
 TIMEOUT_S = 1.0  # the per-attempt deadline of every backend here
 SLACK_S = 1.5  # the second, well-behaved attempt, thread hand-offs, a loaded machine
 MEMORY_BYTES = 24 * MB  # the most a request may allocate, the hostile server's own buffers included
 GIB = 1024 * MB
-EXIT_STOPPED = 3
 
 
 @pytest.fixture(scope="module")
@@ -170,7 +170,5 @@ def test_a_run_against_a_dripping_server_stops_in_one_line(tmp_path, mode):
                                "--model", "tiny", "--base-url", hostile.url, "--db", str(tmp_path / "drip.db"),
                                "--until", "+1h", "--no-progress"], capture_output=True, text=True, cwd=ROOT,
                               timeout=60)
-    lines = [line for line in done.stderr.splitlines() if line.strip()]
-    assert done.returncode == EXIT_STOPPED and len(lines) == 1, done.stderr
-    assert "no complete answer from" in lines[0] and "within 1s" in lines[0] and "Traceback" not in done.stderr
+    assert_stopped_in_one_line(done, "no complete answer from", "within 1s")
     assert time.monotonic() - started < 30

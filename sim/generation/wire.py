@@ -170,9 +170,12 @@ def _read(response: httpx.Response, cap: int, url: str, cut: bool = False) -> by
     declared = response.headers.get("content-length", "")
     if not cut and declared.strip().isdigit() and int(declared) > cap:
         raise WireFault(f"an answer of {int(declared)} bytes from {url}, over the {cap}-byte cap")
-    inflater = _Inflater(response.headers.get("content-encoding", ""), url)
+    if response.is_stream_consumed:  # an in-memory body (httpx.MockTransport): already read and decoded
+        inflater, chunks = _Inflater("", url), iter([response.content])
+    else:  # as it comes: one network read (at most 64 KiB) at a time
+        inflater, chunks = _Inflater(response.headers.get("content-encoding", ""), url), response.iter_raw()
     body, received = bytearray(), 0
-    for chunk in response.iter_raw():  # as it comes: one network read (at most 64 KiB) at a time
+    for chunk in chunks:
         received += len(chunk)
         body += inflater.inflate(chunk, cap + 1 - len(body))
         if len(body) > cap or received > cap:
