@@ -1,9 +1,10 @@
 """What Agentville relies on inside its dependencies, checked by name so a release that changes it fails here.
 
-Two places build on undocumented internals, each under a version bound in
+Three places build on undocumented internals, each under a version bound in
 pyproject.toml: the kernel (``sim/core/kernel.py``) on simpy's environment
 and events, the GPU path (``sim/generation/continuous.py``) on transformers'
-continuous-batching manager. Should a release inside those bounds move one
+continuous-batching manager, the OpenAI backend's deadline
+(``sim/generation/wire.py``) on the connection pool inside httpx's transport. Should a release inside those bounds move one
 of these names, the tests below say which, instead of a run failing far
 from the cause. Also: every install takes its versions from the lock.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
+import socket
+import time
 import tomllib
 from importlib import metadata
 from pathlib import Path
@@ -125,6 +128,31 @@ def test_transformers_manager_takes_an_extra_logits_processor():
     SeededPick().install(manager)
     assert isinstance(processors.logits_processor[-1], SeededPick) and processors.tensors_required == before + 1
     assert issubclass(SeededPick, ContinuousBatchingLogitsProcessor)
+
+
+# ----- httpx: where the OpenAI backend's deadline goes in -----
+
+def test_httpx_and_httpcore_are_within_their_bounds():
+    for distribution in ("httpx", "httpcore"):
+        bound = bound_of(distribution)
+        assert bound.specifier.filter([metadata.version(distribution)]), f"{distribution} outside {bound}"
+        assert any(s.operator == "<" for s in bound.specifier), f"{distribution} needs an upper bound: see wire.py"
+
+
+def test_httpx_transport_sends_through_the_pool_that_deadline_client_replaces():
+    """deadline_client swaps HTTPTransport._pool for an httpcore pool on its own network backend: if httpx
+    stops sending through ``_pool``, a server that accepts and never answers would be waited on for 30 s."""
+    import httpcore
+    import httpx
+
+    from agentville.sim.generation.wire import attempt_deadline, deadline_client
+
+    assert isinstance(httpx.HTTPTransport()._pool, httpcore.ConnectionPool), "HTTPTransport keeps no _pool"
+    with socket.create_server(("127.0.0.1", 0)) as mute, deadline_client(30, max_connections=1) as client:
+        started = time.monotonic()  # the kernel completes the handshake; nobody ever reads or answers
+        with attempt_deadline(0.3), pytest.raises(httpx.TimeoutException):
+            client.get(f"http://127.0.0.1:{mute.getsockname()[1]}/v1/models")
+        assert time.monotonic() - started < 3
 
 
 # ----- the lock -----

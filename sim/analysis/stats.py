@@ -96,8 +96,9 @@ def _prefix_share(live: pd.DataFrame) -> float:
 
 
 _FAULT_CLASSES = [  # (pattern in the reason, the name shown), first match wins
-    (r"HTTP (\d{3})", "HTTP {0}"), (r"no answer from .* within|timed out", "timed out"),
+    (r"HTTP (\d{3})", "HTTP {0}"), (r"no (?:complete )?answer from .* within|timed out", "timed out"),
     (r"connection refused", "connection refused"), (r"unreadable answer", "unreadable answer"),
+    (r"an answer (?:(?:of|over) \d+ bytes|inflating)", "answer too large"),
     (r"empty answer", "empty answer"), (r"names none of the options", "no option named"),
     (r"no answer within", "given up waiting"),
 ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import itertools
+import json
 import logging
 import os
 import threading
@@ -52,6 +53,7 @@ from .decoding import apply_stops
 from .endpoints import DEFAULT_KEY_ENV, Server, normalise_base_url, server
 from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
+from .wire import WireFault, answer_cap, attempt_deadline, deadline_client, fetch
 
 __all__ = ["BackendUnavailable", "OpenAIBackend", "normalise_base_url"]
 
@@ -112,9 +114,7 @@ class OpenAIBackend:
         self._open: set[concurrent.futures.Future[Completion]] = set()  # submitted, not yet settled
         self._started: set[concurrent.futures.Future[Completion]] = set()  # of those, the ones being worked on
         self._closed = threading.Event()
-        self._client = httpx.Client(
-            timeout=httpx.Timeout(self.timeout_s, connect=min(self.timeout_s, 10.0)),
-            limits=httpx.Limits(max_connections=max_concurrency, max_keepalive_connections=max_concurrency))
+        self._client = deadline_client(self.timeout_s, max_connections=max_concurrency)
         self._pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="openai-backend")
         if check:
             try:
@@ -141,11 +141,9 @@ class OpenAIBackend:
 
     @property
     def patience_s(self) -> float:
-        """The longest a request can take once started: every attempt timing out, and the waits between rounds.
+        """The longest a request can take once started: each attempt's deadline, and the waits between rounds.
 
-        The generation service waits at least this long, so a hung request is
-        retried rather than given up while the backend still works on it.
-        """
+        The service waits that long, so a hung request is retried, not given up while the backend works on it."""
         rounds = self.retries // len(self._replicas)  # a wait before each full round after the first
         return (self.retries + 1) * self.timeout_s + sum(self._backoff(waits) for waits in range(rounds))
 
@@ -267,10 +265,11 @@ class OpenAIBackend:
             raise GenerationFailed("the OpenAI backend was closed before the request was answered", attempt)
 
     def _attempt(self, request: Request, replica: Server, seed: int) -> tuple[_Answer, dict[str, Any]]:
-        if isinstance(request, TextRequest):
-            return self._text(request, replica, seed), {}
-        if isinstance(request, ChoiceRequest):
-            return self._choice(request, replica, seed)
+        with attempt_deadline(self.timeout_s):  # connecting, sending, waiting, reading, guided retries: one clock
+            if isinstance(request, TextRequest):
+                return self._text(request, replica, seed), {}
+            if isinstance(request, ChoiceRequest):
+                return self._choice(request, replica, seed)
         raise TypeError(f"the OpenAI backend cannot answer a {type(request).__name__}")
 
     def _text(self, request: TextRequest, replica: Server, seed: int) -> _Answer:
@@ -310,23 +309,23 @@ class OpenAIBackend:
         return answer, {"guided": param if exact is not None else None}
 
     def _post(self, replica: Server, body: dict[str, Any]) -> _Answer:
-        """One POST /v1/completions; faults become _Fault, refusals _Rejected."""
+        """One POST /v1/completions, read within the deadline and a byte cap; faults: _Fault, refusals: _Rejected."""
         base, key = replica.url, replica.key
         try:
-            response = self._client.post(f"{base}/completions", json=body, **replica.sends)
-        except httpx.TimeoutException:
-            raise _Fault(f"no answer from {base} within {self.timeout_s:g}s") from None
+            status, said = fetch(self._client, "POST", f"{base}/completions", cap=answer_cap(body["max_tokens"]),
+                                 json=body, **replica.sends)
         except httpx.TransportError as exc:  # refused, dropped, reset...
             raise _Fault(f"{describe(exc, key)} at {base}") from None
-        status = response.status_code
+        except WireFault as exc:  # past the deadline, too large, inflating too far, an encoding not asked for
+            raise _Fault(exc.reason) from None
         if status >= 500 or status in _RETRYABLE_STATUS:
             raise _Fault(f"HTTP {status} from {base}")
         if status >= 400:
-            raise _Rejected(status, redact(response.text, key, 300).strip())
+            raise _Rejected(status, redact(said, key, 300).strip())
         try:
-            return _read_answer(response.json())
+            return _read_answer(json.loads(said))
         except (ValueError, KeyError, IndexError, TypeError, AttributeError):
-            raise _Fault(f"unreadable answer from {base}: {redact(response.text, key, 80)!r}") from None
+            raise _Fault(f"unreadable answer from {base}: {redact(said, key, 80)!r}") from None
 
 
 def _read_answer(data: Any) -> _Answer:

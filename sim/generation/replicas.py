@@ -9,6 +9,7 @@ because servers and proxies echo headers, keys included.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Sequence
@@ -18,6 +19,7 @@ import httpx
 from agentville.sim.core import secrets
 
 from .endpoints import BY_SCENARIO, TRUSTED_ENV, Server
+from .wire import MODELS_BYTES, WireFault, attempt_deadline, fetch
 
 log = logging.getLogger(__name__)
 
@@ -37,18 +39,21 @@ def reachable_replicas(client: httpx.Client, replicas: Sequence[Server], model: 
     for replica in replicas:
         base = replica.url
         try:
-            response = client.get(f"{base}/models", timeout=timeout_s, **replica.sends)
+            with attempt_deadline(timeout_s):  # a dripping or endless list is an outage too
+                status, said = fetch(client, "GET", f"{base}/models", cap=MODELS_BYTES, **replica.sends)
         except httpx.TransportError as exc:
             down.append(f"cannot reach the OpenAI-compatible server at {base} ({describe(exc, replica.key)})")
             continue
-        if response.status_code >= 500:
-            down.append(f"the server at {base} answered HTTP {response.status_code} to GET /v1/models")
+        except WireFault as exc:
+            down.append(f"cannot use the OpenAI-compatible server at {base} ({redact(exc.reason, replica.key)})")
             continue
-        if response.status_code != 200:
-            hint = _key_hint(replica) if response.status_code in (401, 403) else ""
-            raise BackendUnavailable(f"the server at {base} answered HTTP {response.status_code} "
-                                     f"to GET /v1/models{hint}")
-        served = _served_models(response)
+        if status >= 500:
+            down.append(f"the server at {base} answered HTTP {status} to GET /v1/models")
+            continue
+        if status != 200:
+            hint = _key_hint(replica) if status in (401, 403) else ""
+            raise BackendUnavailable(f"the server at {base} answered HTTP {status} to GET /v1/models{hint}")
+        served = _served_models(said)
         if served is None:
             raise BackendUnavailable(f"the server at {base} did not answer GET /v1/models with a model list")
         if model not in served:
@@ -69,9 +74,9 @@ def _key_hint(replica: Server) -> str:
     return " (check the API key)"
 
 
-def _served_models(response: httpx.Response) -> list[str] | None:
+def _served_models(said: str) -> list[str] | None:
     try:
-        return [str(entry["id"]) for entry in response.json()["data"]]
+        return [str(entry["id"]) for entry in json.loads(said)["data"]]
     except (ValueError, KeyError, TypeError):
         return None
 
