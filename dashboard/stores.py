@@ -9,6 +9,7 @@ is one line (``problem``) that names the store, never a folder of the server.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from pathlib import Path
 
@@ -84,10 +85,18 @@ def problem(path: str | Path, exc: Exception) -> str:
     if isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc):
         return f"{name} is locked by another program; reload the page to try again"
     if isinstance(exc, sqlite3.Error):
-        return f"{name} cannot be read as an event store (damaged, or not one): {exc}"
+        return f"{name} cannot be read as an event store (damaged, or not one): {unfoldered(str(exc), path)}"
     if isinstance(exc, OSError):
         return f"{name} cannot be read: {exc.strerror or type(exc).__name__}"
-    return f"{name}: {str(exc).replace(str(path), name)}"
+    return f"{name}: {unfoldered(str(exc), path)}"
+
+
+def unfoldered(text: str, path: str | Path) -> str:
+    """``text`` with the store's folder taken out of the paths it quotes: the page names files, not folders."""
+    folders = {str(Path(path).parent), str(Path(path).absolute().parent), str(Path(path).resolve().parent)}
+    for folder in sorted(folders, key=len, reverse=True):
+        text = text.replace(folder.rstrip(os.sep) + os.sep, "")
+    return text
 
 
 def find_stores(folder: str | Path) -> pd.DataFrame:
