@@ -16,12 +16,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agentville.agents.llm.asking import Unparseable
+from agentville.sim.core.activities import is_sleep
 
 STEP_MINUTES = (5, 15)  # shortest and longest decomposed step
 CHUNK_MINUTES = 60  # how much of a block is decomposed at a time
 DEFAULT_STEP_MINUTES = 10
 MAX_ACTIVITY_CHARS = 90
-SLEEP_WORDS = re.compile(r"\b(sleep|sleeping|asleep|go(?:es|ing)? to bed|bedtime|in bed)\b", re.I)
 
 DEFAULT_BEDTIME_MINUTE = 23 * 60
 BEDTIME_SLACK_S = 2.5 * 3600  # a bedtime this far from the habit is not one (a nap, or a model's slip)
@@ -36,10 +36,6 @@ _TRAILING_TIME = re.compile(r"^(.+?),?\s+(?:at|from|by|around)\s+(\d{1,2})(?::(\
                             r"(?:\s*(?:until|to|-)\s*.*)?\s*[.,]?\s*$", re.I)
 _STEP = re.compile(r"^\s*(?:\d+\s*[.)]|[-*•])?\s*(.+?)\s*(?:[(\[]\s*(\d{1,3})\s*(?:min|minutes?|mins?)\b[^)\]]*[)\]])?"
                    r"\s*[.,;]?\s*$", re.I)
-
-
-def is_sleep(activity: str) -> bool:
-    return bool(SLEEP_WORDS.search(activity))
 
 
 def clean_activity(text: str) -> str:

@@ -14,11 +14,14 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from agentville.sim.analysis.encounters import conversation_counts as conversation_counts  # re-exported: measures
+from agentville.sim.analysis.encounters import conversation_pairs as conversation_pairs  # of the log, kept where
+from agentville.sim.analysis.encounters import density as density  # the rubric (sim.analysis) can use them
+from agentville.sim.analysis.encounters import presence as presence
 from agentville.sim.analysis.provenance import diffusion as diffusion  # re-exported: the provenance of facts
 from agentville.sim.analysis.provenance import mentions
 from agentville.sim.analysis.provenance import tree_text as tree_text
-from agentville.sim.core.events import CONVERSATION_END, LLM_CALL, MOVE, WHERE_LOCATED, Arrived, Placed
-from agentville.sim.core.location import place_of
+from agentville.sim.core.events import CONVERSATION_END, LLM_CALL
 from agentville.sim.generation import traits_of
 
 if TYPE_CHECKING:
@@ -70,11 +73,6 @@ def share(table: pd.DataFrame) -> float:
     return float(table["knows"].mean()) if len(table) else 0.0
 
 
-def conversation_pairs(events: pd.DataFrame) -> set[frozenset[str]]:
-    ends = events[events["kind"] == CONVERSATION_END]
-    return {frozenset((a, d["partner"])) for a, d in zip(ends["agent"], ends["data"])}
-
-
 def acquaintances(exp: Experiment) -> set[frozenset[str]]:
     """Who knows whom: an agent whose persona or memories name another (by full name), plus everyone who has talked."""
     residents = exp.agents
@@ -88,40 +86,11 @@ def acquaintances(exp: Experiment) -> set[frozenset[str]]:
     return {e for e in edges if len(e) == 2}
 
 
-def density(edges: set[frozenset[str]], agents: int) -> float:
-    """2|E| / (|V| (|V| - 1)): the share of possible pairs that are connected."""
-    return 2 * len(edges) / (agents * (agents - 1)) if agents > 1 else 0.0
-
-
-def presence(events: pd.DataFrame) -> pd.DataFrame:
-    """Intervals (agent, place, start, end in simulated seconds) each agent spent at a place."""
-    moves = events[events["kind"].isin([*WHERE_LOCATED, MOVE])].sort_values("seq")
-    end_of_log = float(events["sim_time"].max()) if len(events) else 0.0
-    rows: list[tuple[str, str, float, float]] = []
-    here: dict[str, tuple[str, float]] = {}
-    for agent, kind, t, data in zip(moves["agent"], moves["kind"], moves["sim_time"], moves["data"]):
-        if agent in here:
-            place, since = here.pop(agent)
-            rows.append((agent, place, since, t))
-        if kind in WHERE_LOCATED:
-            where: Placed | Arrived = data
-            here[agent] = (place_of(where["location"]), t)
-    rows += [(agent, place, since, end_of_log) for agent, (place, since) in here.items()]
-    return pd.DataFrame(rows, columns=["agent", "place", "start", "end"])
-
-
 def attendance(events: pd.DataFrame, place: str, start: float, end: float) -> list[str]:
     """Agents at ``place`` at some moment between ``start`` and ``end`` (simulated seconds)."""
     stays = presence(events)
     there = stays[(stays["place"] == place) & (stays["start"] < end) & (stays["end"] > start)]
     return sorted(there["agent"].unique())
-
-
-def conversation_counts(events: pd.DataFrame) -> pd.Series:
-    """Conversations each agent took part in."""
-    ends = events[events["kind"] == CONVERSATION_END]
-    people = list(ends["agent"]) + [d["partner"] for d in ends["data"]]
-    return pd.Series(people, dtype=object).value_counts().rename("conversations")
 
 
 def cost(events: pd.DataFrame, wall_s: float | None = None) -> dict[str, float]:
