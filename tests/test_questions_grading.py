@@ -11,15 +11,26 @@ import pytest
 from agentville.sim.analysis.diaries import read_diaries
 from agentville.sim.analysis.grading import DOES_NOT_KNOW, PARTLY, RIGHT, WRONG, grade, time_matches, times_in
 from agentville.sim.analysis.naming import TownNames
-from agentville.sim.analysis.questions import (CATEGORIES, DECISIONS, HOME_WORDS, MEMORY, PLANS, REACTIONS,
-                                               REFLECTIONS, SELF, Question, Town, quiz)
+from agentville.sim.analysis.questions import (
+    CATEGORIES,
+    DECISIONS,
+    HOME_WORDS,
+    MEMORY,
+    PLANS,
+    REACTIONS,
+    REFLECTIONS,
+    SELF,
+    Question,
+    Town,
+    quiz,
+)
 from agentville.sim.core.location import place_of
 from agentville.sim.runtime.runner import open_run
 from agentville.sim.scenario.stored import stored_scenario
 from agentville.sim.store.eventstore import EventStore
 
 ROOT = Path(__file__).resolve().parents[1]
-RESIDENTS = ["Isabella Rodriguez", "Maria Lopez", "Klaus Mueller", "Sam Moore"]
+RESIDENTS = ["Isabella Rodriguez", "Maria Lopez", "Klaus Mueller", "Sam Moore", "Hailey Johnson", "Ryan Park"]
 PLACES = {"Hobbs Cafe": [], "Oak Hill College": [], "Johnson Park": [], "The Willows Market and Pharmacy": ["the Willows"],
           "Dorm for Oak Hill College": [], "Harvey Oak Supply Store": []}
 KNOWS = {"Maria Lopez": ({"Isabella Rodriguez", "Klaus Mueller"},
@@ -70,7 +81,9 @@ CASES = [  # question, answer, grade, hallucinated names
     (WHO_TWO, "Isabella and Klaus.", RIGHT, ()), (WHO_TWO, "Only Isabella Rodriguez.", PARTLY, ()),
     (WHO, "I talked to Isabella and to John Smith.", WRONG, ("John Smith",)),
     (WHO, "Klaus Mueller", WRONG, ()), (WHO, "I can't remember who I talked to.", DOES_NOT_KNOW, ()),
-    (WHERE, "I was at Hobbs Cafe studying.", RIGHT, ()), (WHERE, "At hobs cafe.", RIGHT, ()),
+    (WHERE, "I was at Hobbs Cafe studying.", RIGHT, ()),
+    (dataclasses.replace(WHERE, places=("Johnson Park",)), "In Johnson Park.", RIGHT, ()),  # names no Park or Johnson
+    (WHERE, "I was with Ryan at Johnson Park.", WRONG, ("Ryan Park",)), (WHERE, "At hobs cafe.", RIGHT, ()),
     (WHERE, "At the library of Oak Hill College.", WRONG, ()),
     (WHERE, "At Hobbs Cafe, or maybe Johnson Park.", WRONG, ()),  # a hedge between two: as many wrong as right
     (WHERE, "At Hobbs Cafe with Bob Jenkins.", PARTLY, ("Bob Jenkins",)),

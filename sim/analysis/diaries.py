@@ -22,6 +22,8 @@ from agentville.sim.scenario.schema import PersonaSpec, Scenario
 from agentville.sim.store.eventstore import EventStore
 from agentville.sim.world.geography import World
 
+from .naming import TownNames
+
 KINDS_READ = [events.AGENT_ADDED, events.PLACED, events.ARRIVED, events.MOVE, events.ACTION, events.MEMORY,
               events.LEARNED_PLACE, events.PLAN, events.REACTION, events.CONVERSATION_START, events.UTTERANCE]
 
@@ -98,17 +100,18 @@ def read_diaries(store: EventStore, run: dict[str, Any], scenario: Scenario, at:
             diaries[agent] = _diary(persona, world)
         elif agent in diaries:
             _note(diaries, diaries[agent], seq, t, kind, data)
-    residents = set(diaries)
+    names = TownNames(world.residents, {p.name: p.aliases for p in world.places.values()})
     for diary in diaries.values():
-        diary.known_people = (diary.known_people & residents) - {diary.name}
+        persona = diary.persona
+        texts = [persona.learned, persona.currently, persona.lifestyle, *persona.memories,
+                 *(r.data["text"] for r in diary.memories), *(text for t in diary.talks for _, text in t.heard)]
+        diary.known_people |= {name for text in texts for name in names.people_in(text)}
+        diary.known_people = (diary.known_people & set(diaries)) - {diary.name}
     return Diaries(diaries, world, start, until)
 
 
 def _diary(persona: PersonaSpec, world: World) -> Diary:
-    diary = Diary(persona.name, persona, known_places=set(world.places_known_to(persona)))
-    for text in (persona.learned, persona.currently, persona.lifestyle, *persona.memories):
-        diary.known_people |= {name for name in world.residents if name in text}
-    return diary
+    return Diary(persona.name, persona, known_places=set(world.places_known_to(persona)))
 
 
 def _note(diaries: dict[str, Diary], diary: Diary, seq: int, t: float, kind: str, data: dict[str, Any]) -> None:
@@ -133,7 +136,6 @@ def _note(diaries: dict[str, Diary], diary: Diary, seq: int, t: float, kind: str
         diary.known_people.add(data["other"])
     elif kind == events.MEMORY:
         diary.memories.append(Row(t, seq, data))
-        diary.known_people |= {name for name in diaries if name in data["text"]}
     elif kind == events.CONVERSATION_START:
         for one, other in ((diary, data["partner"]), (diaries.get(data["partner"]), diary.name)):
             if one is not None:

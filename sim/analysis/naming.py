@@ -1,7 +1,8 @@
 """Who and where a free-text answer names: residents, the town's places, and names the town does not have.
 
-Residents are named by their full name or by a first (or family) name that
-only one of them has, as a whole word in any case ("maria", "Klaus's").
+Residents are named by their full name or by a first name that only one of
+them has, as a whole word in any case ("maria", "Klaus's"), outside the
+whole name of a place ("Isabella Rodriguez's apartment" names a place).
 Places are found with the town's tolerant place matching
 (``sim.core.placenames``: aliases, telling words, close spellings). What is
 left that looks like a name (a capitalised word not opening a sentence, or a
@@ -15,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from agentville.sim.core.placenames import PlaceNames, words
+from agentville.sim.core.placenames import SEEN_TEXTS, PlaceNames, words
 
 PLACE_WORDS = frozenset("""cafe café diner bar pub restaurant bakery shop store market mall park garden square street
 road avenue lane library college school university academy hall church hospital clinic office bank gym museum
@@ -48,19 +49,44 @@ class TownNames:
         self._known_words = {w for name in (*self.residents, *places, *(a for al in places.values() for a in al))
                              for w in words(name)}
         self._known_words |= {w for text in texts for run in _CAPITALISED.findall(text) for w in words(run)}
-        counts: dict[str, list[str]] = {}
+        firsts: dict[str, list[str]] = {}
         for name in self.residents:
-            for part in {w for w in words(name)}:
-                counts.setdefault(part, []).append(name)
-        self._by_word = {w: names[0] for w, names in counts.items() if len(names) == 1}
-        self._full = {tuple(words(name)): name for name in self.residents}
+            firsts.setdefault(words(name)[0], []).append(name)
+        self._by_first = {w: names[0] for w, names in firsts.items() if len(names) == 1}
+        self._full: dict[str, list[tuple[tuple[str, ...], str]]] = {}  # first word -> (full name's words, name)
+        for name in self.residents:
+            if words(name):
+                self._full.setdefault(words(name)[0], []).append((tuple(words(name)), name))
+        self._place_keys: dict[str, list[tuple[str, ...]]] = {}  # first word -> the place names it starts
+        for key in {tuple(words(n)) for n in (*places, *(a for al in places.values() for a in al))}:
+            if key:
+                self._place_keys.setdefault(key[0], []).append(key)
+        self._seen: dict[str, list[str]] = {}
 
     def people_in(self, text: str) -> list[str]:
-        """Residents ``text`` names, sorted: by full name, or a name-word only one of them has."""
-        said = words(text)
-        found = {name for key, name in self._full.items()
-                 if any(tuple(said[i:i + len(key)]) == key for i in range(len(said) - len(key) + 1))}
-        found |= {self._by_word[w] for w in said if w in self._by_word}
+        """Residents ``text`` names, sorted: by full name, or a first name only one of them has.
+
+        Words of a place's whole name are no one's ("Johnson Park" does not name Hailey Johnson or Ryan Park).
+        """
+        if text not in self._seen:  # the same memories and lines come back all day
+            if len(self._seen) >= SEEN_TEXTS:
+                self._seen.clear()
+            self._seen[text] = self._people_in(words(text))
+        return list(self._seen[text])
+
+    def _people_in(self, said: list[str]) -> list[str]:
+        free = [True] * len(said)
+        for i, word in enumerate(said):
+            for key in self._place_keys.get(word, ()):
+                if tuple(said[i:i + len(key)]) == key:
+                    free[i:i + len(key)] = [False] * len(key)
+        found = set()
+        for i, word in enumerate(said):
+            for key, name in self._full.get(word, ()):
+                if tuple(said[i:i + len(key)]) == key and all(free[i:i + len(key)]):
+                    found.add(name)
+            if free[i] and word in self._by_first:
+                found.add(self._by_first[word])
         return sorted(found)
 
     def read(self, text: str) -> Named:
