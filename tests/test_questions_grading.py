@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from agentville.sim.analysis.diaries import read_diaries
 from agentville.sim.analysis.grading import DOES_NOT_KNOW, PARTLY, RIGHT, WRONG, grade, time_matches, times_in
 from agentville.sim.analysis.naming import TownNames
 from agentville.sim.analysis.questions import (
@@ -22,11 +21,10 @@ from agentville.sim.analysis.questions import (
     SELF,
     Question,
     Town,
-    quiz,
+    run_quiz,
 )
 from agentville.sim.core.location import place_of
 from agentville.sim.runtime.runner import open_run
-from agentville.sim.scenario.stored import stored_scenario
 from agentville.sim.store.eventstore import EventStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,12 +50,12 @@ def fact(category: str, text: str, keywords: tuple[str, ...], needed: int, **mor
 
 NAME = q(SELF, "What is your name?", M, people=(M,))
 AGE = q(SELF, "How old are you?", "21", keywords=("21",), needed=1)
-HOME = q(SELF, "Where do you live?", "Dorm for Oak Hill College", places=("Dorm for Oak Hill College",),
-         place_also=HOME_WORDS)
+HOME = q(SELF, "Where do you live?", "Dorm for Oak Hill College", places=("Dorm for Oak Hill College",))
 TRAITS = fact(SELF, "How would you describe your personality?", ("energetic", "curious", "kind", "night"), 2)
 WHO = q(MEMORY, "Who did you talk to today?", "Isabella Rodriguez", people=("Isabella Rodriguez",), only=True)
 WHO_TWO = dataclasses.replace(WHO, people=("Isabella Rodriguez", "Klaus Mueller"))
 WHERE = q(MEMORY, "Where were you at 10:30?", "Hobbs Cafe", places=("Hobbs Cafe",), only=True)
+AT_HOME = dataclasses.replace(WHERE, places=("Dorm for Oak Hill College",), place_also=HOME_WORDS)
 WHEN = q(MEMORY, "When did you talk to Isabella Rodriguez today?", "13:43", times=("13:43",))
 TOLD = fact(MEMORY, "What did Isabella Rodriguez tell you?", ("planning", "valentine", "party", "hobb", "cafe",
                                                                   "february"), 3)
@@ -72,7 +70,7 @@ CASES = [  # question, answer, grade, hallucinated names
     (NAME, "I'm Maria Lopez.", RIGHT, ()), (NAME, "maria", RIGHT, ()), (NAME, "My name is Klaus.", WRONG, ()),
     (NAME, "I don't know.", DOES_NOT_KNOW, ()), (NAME, "", DOES_NOT_KNOW, ()),
     (AGE, "I am 21 years old.", RIGHT, ()), (AGE, "I'm 34.", WRONG, ()),
-    (HOME, "I live in the dorm for Oak Hill College.", RIGHT, ()), (HOME, "At home, in my room.", RIGHT, ()),
+    (HOME, "I live in the dorm for Oak Hill College.", RIGHT, ()), (HOME, "At home, in my room.", WRONG, ()),
     (HOME, "Johnson Park", WRONG, ()), (HOME, "I live near Starbucks.", WRONG, ("Starbucks",)),
     (TRAITS, "I'm energetic and curious, a real night owl.", RIGHT, ()), (TRAITS, "Kind, I hope.", PARTLY, ()),
     (TRAITS, "I am lazy.", WRONG, ()),
@@ -81,7 +79,9 @@ CASES = [  # question, answer, grade, hallucinated names
     (WHO_TWO, "Isabella and Klaus.", RIGHT, ()), (WHO_TWO, "Only Isabella Rodriguez.", PARTLY, ()),
     (WHO, "I talked to Isabella and to John Smith.", WRONG, ("John Smith",)),
     (WHO, "Klaus Mueller", WRONG, ()), (WHO, "I can't remember who I talked to.", DOES_NOT_KNOW, ()),
-    (WHERE, "I was at Hobbs Cafe studying.", RIGHT, ()),
+    (WHERE, "I was at Hobbs Cafe studying.", RIGHT, ()), (WHERE, "At home.", WRONG, ()),
+    (AT_HOME, "I was at home, in my room.", RIGHT, ()), (AT_HOME, "In the dorm for Oak Hill College.", RIGHT, ()),
+    (AT_HOME, "At Hobbs Cafe.", WRONG, ()),
     (dataclasses.replace(WHERE, places=("Johnson Park",)), "In Johnson Park.", RIGHT, ()),  # names no Park or Johnson
     (WHERE, "I was with Ryan at Johnson Park.", WRONG, ("Ryan Park",)), (WHERE, "At hobs cafe.", RIGHT, ()),
     (WHERE, "At the library of Oak Hill College.", WRONG, ()),
@@ -138,8 +138,7 @@ def fake_run(tmp_path_factory):
 
 def _quiz(db, seed, at=None):
     with EventStore(db, read_only=True) as store:
-        run = store.run()
-        return quiz(read_diaries(store, run, stored_scenario(run).scenario, at), seed), store.events(run["run_id"])
+        return run_quiz(store, at=at, seed=seed), store.events()
 
 
 def test_questions_from_a_fake_run_agree_with_the_log(fake_run):

@@ -23,8 +23,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agentville.sim.core.placenames import words
+from agentville.sim.scenario.stored import stored_scenario
+from agentville.sim.store.eventstore import EventStore
 
-from .diaries import Diaries, Diary
+from .diaries import Diaries, Diary, read_diaries
 from .naming import TownNames
 
 SELF, MEMORY, PLANS, REACTIONS, REFLECTIONS = "self-knowledge", "memory", "plans", "reactions", "reflections"
@@ -118,7 +120,7 @@ def self_knowledge(diary: Diary, diaries: Diaries) -> list[Question]:
     persona, name, home = diary.persona, diary.name, diaries.world.resolve(diary.persona.home).place
     asked = [Question(name, SELF, "What is your name?", name, people=(name,)),
              Question(name, SELF, "How old are you?", str(persona.age), keywords=(str(persona.age),), needed=1),
-             Question(name, SELF, "Where do you live?", home, places=(home,), place_also=HOME_WORDS),
+             Question(name, SELF, "Where do you live?", home, places=(home,)),  # "at home" says nothing here
              _fact(name, SELF, "How would you describe your personality?", persona.traits, (), ())]
     if persona.learned:
         first = persona.learned.split(". ")[0]
@@ -158,6 +160,8 @@ def plans(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Question]:
         return []
     plan = diary.plans[-1]
     now = diaries.clock(diaries.at)
+    if plan.data.get("date", f"{diaries.clock(plan.sim_time):%Y-%m-%d}") != f"{now:%Y-%m-%d}":
+        return []  # asleep before today's plan: yesterday's is not what it will be doing
     later = []
     for block in plan.data.get("schedule", []):
         for minute in range(_minute(block["start"]), _minute(block["end"]), 30):
@@ -191,6 +195,14 @@ def reflections(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Ques
             asked.append(_fact(diary.name, REFLECTIONS, f"What have you learned about {other}?", answer,
                                [r.seq for r in thoughts[-3:]], diaries.world.residents))
     return asked
+
+
+def run_quiz(store: EventStore, run_id: str | None = None, at: dt.datetime | None = None,
+             seed: int | None = None) -> Quiz:
+    """The questions of a stored run (the newest when None) up to ``at``, sampled with ``seed`` (the run's)."""
+    run = store.run(run_id)
+    diaries = read_diaries(store, run, stored_scenario(run).scenario, at)
+    return quiz(diaries, run["seed"] if seed is None else seed)
 
 
 def quiz(diaries: Diaries, seed: int) -> Quiz:
