@@ -128,12 +128,23 @@ def test_times_however_said(text, minute):
     assert time_matches(f"{minute // 60:02d}:{minute % 60:02d}", text)
 
 
+def _fake_run(folder: Path, scenario: str, hours: float) -> Path:
+    db = folder / "run.db"
+    with open_run(ROOT / "worlds" / scenario, db=db, llm="fake") as sim:
+        sim.run(sim.scenario.start + dt.timedelta(hours=hours))
+    return db
+
+
 @pytest.fixture(scope="module")
 def fake_run(tmp_path_factory):
-    db = tmp_path_factory.mktemp("quiz") / "run.db"
-    with open_run(ROOT / "worlds" / "the_ville_3.yaml", db=db, llm="fake") as sim:
-        sim.run(sim.scenario.start + dt.timedelta(hours=6))
-    return db
+    return _fake_run(tmp_path_factory.mktemp("quiz"), "the_ville_3.yaml", 6)
+
+
+@pytest.fixture(scope="module", params=[("the_ville_3.yaml", 6), ("smallville.yaml", 4)], ids=["ville3", "smallville"])
+def any_run(request, tmp_path_factory, fake_run):
+    if request.param[0] == "the_ville_3.yaml":
+        return fake_run
+    return _fake_run(tmp_path_factory.mktemp("quiz"), *request.param)
 
 
 def _quiz(db, seed, at=None):
@@ -141,8 +152,8 @@ def _quiz(db, seed, at=None):
         return run_quiz(store, at=at, seed=seed), store.events()
 
 
-def test_questions_from_a_fake_run_agree_with_the_log(fake_run):
-    made, log = _quiz(fake_run, 7)
+def test_questions_from_a_fake_run_agree_with_the_log(any_run):
+    made, log = _quiz(any_run, 7)
     rows = log.set_index("seq")
     asked = [x for questions in made.questions.values() for x in questions]
     assert {x.category for x in asked} == set(CATEGORIES)
