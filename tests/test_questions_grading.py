@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agentville.sim.analysis.diaries import Diaries, Diary, Row, Talk
 from agentville.sim.analysis.grading import DOES_NOT_KNOW, PARTLY, RIGHT, WRONG, grade, time_matches, times_in
 from agentville.sim.analysis.naming import TownNames
 from agentville.sim.analysis.questions import (
@@ -21,11 +22,14 @@ from agentville.sim.analysis.questions import (
     SELF,
     Question,
     Town,
+    quiz,
     run_quiz,
 )
 from agentville.sim.core.location import place_of
 from agentville.sim.runtime.runner import open_run
+from agentville.sim.scenario.loading import load_scenario
 from agentville.sim.store.eventstore import EventStore
+from agentville.sim.world.geography import World
 
 ROOT = Path(__file__).resolve().parents[1]
 RESIDENTS = ["Isabella Rodriguez", "Maria Lopez", "Klaus Mueller", "Sam Moore", "Hailey Johnson", "Ryan Park"]
@@ -190,3 +194,27 @@ def test_questions_up_to_a_time_know_only_the_log_until_then(fake_run):
     assert all(seq <= last for qs in early.questions.values() for x in qs for seq in x.evidence)
     maria = [x.text for x in early.questions["Maria Lopez"]]
     assert "Who did you talk to today?" not in maria  # she talked to Isabella only at 13:43
+
+
+def _diaries_of_maria(**fields) -> Diaries:
+    scenario = load_scenario(ROOT / "worlds" / "the_ville_3.yaml", quiet=True)
+    persona = next(p for p in scenario.personas if p.name == M)
+    diary = Diary(M, persona, **fields)
+    return Diaries({M: diary}, World(scenario), scenario.start.replace(hour=0), 13 * 3600.0)  # at 13:00
+
+
+def test_plan_questions_ask_the_clock_half_hours_of_blocks_that_start_off_them():
+    for start, end, expected in [("13:45", "15:00", {"14:00", "14:30"}), ("12:10", "13:40", {"13:30"}),
+                                 ("16:20", "16:50", {"16:30"}), ("12:00", "13:00", set())]:
+        plan = Row(0.0, 4, {"level": "day", "date": "2023-02-13",
+                            "schedule": [{"start": start, "end": end, "activity": "painting the fence"}]})
+        asked = quiz(_diaries_of_maria(plans=[plan]), 7).questions[M]
+        assert {x.text[-6:-1] for x in asked if x.category == PLANS} == expected, (start, end)
+
+
+def test_no_question_whose_answer_holds_nothing_to_check():
+    for line in ("Not much new here.", "Oh, you know.", "Yes!"):
+        talk = Talk("Isabella Rodriguez/1", "Isabella Rodriguez", 12 * 3600.0, "Hobbs Cafe", 3, [(4, line)])
+        asked = quiz(_diaries_of_maria(talks=[talk]), 7).questions[M]
+        assert "What did Isabella Rodriguez tell you?" not in [x.text for x in asked]
+        assert all(x.people or x.places or x.times or x.keywords for x in asked)

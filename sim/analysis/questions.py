@@ -41,7 +41,8 @@ HOME_WORDS = ("home", "my room", "my apartment", "my place", "my house", "my bed
 _DULL = frozenset("""about after again also always because been before being could does doing during each every from
 going have having here into just keep like made make means mind more most much only other over said same some still
 such than that their them then there these they thing think this those told very want wants what when where which
-while will with would your is are was were the and for getting started wrapping""".split())
+while will with would your is are was were the and for getting started wrapping know knew good nice great
+really yeah thank thanks well okay sure""".split())
 T = TypeVar("T")
 
 
@@ -164,8 +165,8 @@ def plans(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Question]:
         return []  # asleep before today's plan: yesterday's is not what it will be doing
     later = []
     for block in plan.data.get("schedule", []):
-        for minute in range(_minute(block["start"]), _minute(block["end"]), 30):
-            if minute % 30 == 0 and minute > now.hour * 60 + now.minute:
+        for minute in range(-(-_minute(block["start"]) // 30) * 30, _minute(block["end"]), 30):  # its half hours
+            if minute > now.hour * 60 + now.minute:
                 later.append((f"{minute // 60:02d}:{minute % 60:02d}", block["activity"]))
     return [_fact(diary.name, PLANS, f"What will you be doing at {when}?", activity, [plan.seq],
                   diaries.world.residents) for when, activity in _some(rng, later)]
@@ -213,7 +214,7 @@ def quiz(diaries: Diaries, seed: int) -> Quiz:
         asked = self_knowledge(diary, diaries)
         for category, make in ((MEMORY, memory), (PLANS, plans), (REACTIONS, reactions), (REFLECTIONS, reflections)):
             asked += make(diary, diaries, sampler(seed, name, category))
-        questions[name] = tuple(asked)
+        questions[name] = tuple(x for x in asked if x.people or x.places or x.times or x.keywords)  # checkable
     return Quiz(questions, town(diaries))
 
 
