@@ -67,13 +67,13 @@ def handle(args: argparse.Namespace) -> int:
 def say_where_requests_go(sweep: Any) -> None:
     """Once for the whole sweep (its runs do not repeat it): the servers its scenario names, and the key."""
     from agentville.sim.generation import KINDS
-    from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV, destinations, servers
+    from agentville.sim.generation.endpoints import scenario_destinations
     from agentville.sim.scenario import load_scenario
 
     generation = load_scenario(sweep.scenario, quiet=True).generation
     kind = KINDS.get(sweep.llm or generation.backend or "")
     if kind is not None and kind.needs_server:
-        print(f"agentville: {destinations(servers(None, generation.base_urls), DEFAULT_KEY_ENV)}", file=sys.stderr)
+        print(f"agentville: {scenario_destinations(generation.base_urls)}", file=sys.stderr)
 
 
 def _advance(bar: Any, row: dict[str, Any]) -> None:

@@ -39,12 +39,12 @@ def handle(args: argparse.Namespace) -> int:
 
 def said_where_requests_go(name: str, urls: list[str]) -> int:
     """A scenario that names servers is told where its requests would go and whether the key would follow."""
-    from agentville.sim.generation.endpoints import DEFAULT_KEY_ENV, destinations, servers
+    from agentville.sim.generation.endpoints import scenario_destinations
 
     if not urls:
         return 0
     try:
-        print(f"{name}: generation.base_urls: {destinations(servers(None, urls), DEFAULT_KEY_ENV)}")
+        print(f"{name}: generation.base_urls: {scenario_destinations(urls)}")
     except UserError as exc:
         say(f"{name}: generation.base_urls: {exc}")
         return EXIT_USAGE

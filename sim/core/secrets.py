@@ -49,12 +49,6 @@ def holds_any() -> bool:
     return _pattern is not None
 
 
-def holds_secret(text: str) -> bool:
-    """Whether ``text`` spells a remembered secret (what a test of a store or a log asks)."""
-    pattern = _pattern
-    return bool(pattern is not None and text and pattern.search(text))
-
-
 def _spelled(secret: str) -> str:
     """A pattern for each character as itself, as a JSON escape (behind any number of backslashes) or as
     a percent escape."""

@@ -102,6 +102,12 @@ def destinations(replicas: Iterable[Server], key_env: str) -> str:
     return "requests go to " + ", ".join(parts)
 
 
+def scenario_destinations(urls: Sequence[str], key_env: str = DEFAULT_KEY_ENV) -> str:
+    """Where a scenario's own servers would get its requests (and whether the key would follow): for
+    ``validate`` and a sweep, which say it once before any run."""
+    return destinations(servers(None, urls, key_env=key_env), key_env)
+
+
 def _listed(text: str) -> list[str]:
     return [url for url in text.replace(",", " ").split() if url]
 
