@@ -19,19 +19,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from agentville.sim.core.activities import is_sleep
 from agentville.sim.core.events import (
     ACTION,
     AGENT_ADDED,
     CONVERSATION_END,
     FALLBACK,
     LLM_CALL,
-    MOVE,
     PARSE_FAILED,
     PLACED,
     RUN_STARTED,
     UTTERANCE,
-    WHERE_LOCATED,
 )
 from agentville.sim.core.location import place_of
 from agentville.sim.scenario.schema import Scenario
@@ -39,17 +36,19 @@ from agentville.sim.scenario.stored import scenario_or_warning
 from agentville.sim.store.eventstore import EventStore
 
 from . import grounding, repetition
+from .adherence import Fit, adherence, day_plans
 from .encounters import conversation_counts, conversation_pairs, density, presence
+from .likeness import day_words, distinctiveness
+from .meals import meal_times
+from .moments import DAY_S, Timeline, seconds_past_midnight, timelines, town_places
 from .provenance import residents
 from .stats import llm_stats
 
 COLUMNS = ["measure", "value", "unit", "what"]
-AGENT_COLUMNS = ["agent", "asleep_at_night", "out_at_midday", "places_per_day", "repeated_lines",
-                 "repeated_activities", "conversations", "ungrounded_texts"]
+AGENT_COLUMNS = ["agent", "asleep_at_night", "out_at_midday", "places_per_day", "meals_per_day", "meals_on_time",
+                 "plan_adherence", "repeated_lines", "repeated_activities", "conversations", "ungrounded_texts"]
 UNGROUNDED_COLUMNS = ["agent", "sim_time", "kind", "name", "text"]
 NIGHT, MIDDAY = (1, 5), (11, 14)  # clock hours [from, to): asleep then; awake and out then
-SAMPLE_S = 300  # agents are looked at every five simulated minutes, on the clock's five-minute marks
-DAY_S = 86400
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,15 @@ def rubric(events: pd.DataFrame, scenario: Scenario | None = None) -> Rubric:
     is where it was first placed, and only the log's own words ground names)."""
     events = events.sort_values("seq")
     people = residents(events)
-    start = _start(events)
+    start = start_of(events)
     homes = _homes(events, scenario)
-    day = _day_shares(events, people, homes, start)
-    places = _places_per_day(events, start)
+    lived, offset = timelines(events), seconds_past_midnight(start)
+    end = float(events["sim_time"].max()) if len(events) else 0.0
+    day = _day_shares(lived, people, homes, end, offset)
+    meals = meal_times(lived, people, end, offset)
+    places_named = town_places(events, scenario)
+    kept = adherence(lived, day_plans(events, start), people, Fit(people, places_named), end, offset)
+    places = _places_per_day(events, offset)
     lines, actions, texts = _by_kind(events, scenario)
     talks = _conversations(events, people, lines)
     answers = _answer_health(events)
@@ -84,6 +88,9 @@ def rubric(events: pd.DataFrame, scenario: Scenario | None = None) -> Rubric:
     agents["asleep_at_night"] = [day[a][0] for a in people]
     agents["out_at_midday"] = [day[a][1] for a in people]
     agents["places_per_day"] = [places.get(a, np.nan) for a in people]
+    agents["meals_per_day"] = [_ratio(meals[a][0], meals[a][2]) if a in meals else np.nan for a in people]
+    agents["meals_on_time"] = [_ratio(meals[a][1], meals[a][0]) if a in meals else np.nan for a in people]
+    agents["plan_adherence"] = [_ratio(kept[a][1], kept[a][0]) if a in kept else np.nan for a in people]
     agents["repeated_lines"] = [_share(lines, a, "repeated") for a in people]
     agents["repeated_activities"] = [_share(actions, a, "repeated") for a in people]
     agents["conversations"] = [int(talks["counts"].get(a, 0)) for a in people]
@@ -96,6 +103,15 @@ def rubric(events: pd.DataFrame, scenario: Scenario | None = None) -> Rubric:
          f"of agent-moments {MIDDAY[0]:02d}:00-{MIDDAY[1]:02d}:00 spent awake and away from home"),
         ("places per day", _mean(pd.Series(list(places.values()), dtype=float)), "places",
          "distinct places a resident was at in a simulated day (a partial day counts), mean over residents"),
+        ("meals on time", _ratio(sum(m[1] for m in meals.values()), sum(m[0] for m in meals.values())), "share",
+         "of meals residents started within their meal's window (breakfast 05:00-10:30, lunch 11:00-15:00, "
+         "dinner 17:00-21:30; an unnamed meal, any)"),
+        ("meals per day", _ratio(sum(m[0] for m in meals.values()), sum(m[2] for m in meals.values())), "meals",
+         "meals started per resident-day in the log (a partial day counts in part)"),
+        ("plan adherence", _ratio(sum(k[1] for k in kept.values()), sum(k[0] for k in kept.values())), "share",
+         "of agent-moments a block of the day plan covered in which the activity shared a telling word with it"),
+        ("distinctiveness", distinctiveness(day_words(events, people, [*people, *places_named]), _seed(events)),
+         "share", "one less the mean Jaccard similarity of two residents' activity words (at most 200 pairs)"),
         ("repeated lines", _mean(lines["repeated"]), "share",
          "of lines said before (nearly) by the same speaker or in the same conversation"),
         ("repeated activities", _mean(actions["repeated"]), "share",
@@ -123,11 +139,21 @@ def _mean(values: pd.Series) -> float:
     return float(clean.mean()) if len(clean) else float("nan")
 
 
+def _ratio(part: float, whole: float) -> float:
+    return float(part / whole) if whole else float("nan")
+
+
+def _seed(events: pd.DataFrame) -> int:
+    """The run's seed (from its ``run_started`` row; 0 without one)."""
+    started = events.loc[events["kind"] == RUN_STARTED, "data"]
+    return int(started.iloc[0].get("seed", 0)) if len(started) else 0
+
+
 def _share(table: pd.DataFrame, agent: str, column: str) -> float:
     return _mean(table.loc[table["agent"] == agent, column]) if len(table) else float("nan")
 
 
-def _start(events: pd.DataFrame) -> dt.datetime:
+def start_of(events: pd.DataFrame) -> dt.datetime:
     """The run's simulated start (its ``run_started`` row, else the first row's date-time less its seconds)."""
     started = events[events["kind"] == RUN_STARTED]
     if len(started):
@@ -149,46 +175,26 @@ def _homes(events: pd.DataFrame, scenario: Scenario | None) -> dict[str, str]:
     return homes
 
 
-def _day_shares(events: pd.DataFrame, people: list[str], homes: dict[str, str],
-                start: dt.datetime) -> dict[str, tuple[float, float]]:
+def _day_shares(lines: dict[str, Timeline], people: list[str], homes: dict[str, str], end: float,
+                offset: int) -> dict[str, tuple[float, float]]:
     """Per resident: (share of night moments asleep, share of midday moments awake and away from home)."""
-    states: dict[str, tuple[list[float], list[bool], list[bool]]] = {a: ([], [], []) for a in people}
-    now: dict[str, tuple[str | None, bool]] = {}
-    rows = events[events["kind"].isin([*WHERE_LOCATED, MOVE, ACTION])]
-    for agent, kind, t, data in zip(rows["agent"], rows["kind"], rows["sim_time"], rows["data"]):
-        place, asleep = now.get(agent, (None, False))
-        if kind == ACTION:
-            asleep = is_sleep(data["activity"])
-        elif kind == MOVE:
-            place, asleep = None, False  # walking: out, and awake
-        else:
-            place = place_of(data["location"])
-        now[agent] = (place, asleep)
-        changes, sleeps, at_home = states.setdefault(agent, ([], [], []))
-        changes.append(float(t))
-        sleeps.append(asleep)
-        at_home.append(place is not None and place == homes.get(agent))
-    end = float(events["sim_time"].max()) if len(events) else 0.0
-    offset = start.hour * 3600 + start.minute * 60 + start.second  # seconds past midnight at the start
     shares = {}
     for agent in people:
-        times, sleeping, home = (np.asarray(column) for column in states[agent])
-        if not len(times):
+        line = lines.get(agent)
+        if line is None:
             shares[agent] = (float("nan"), float("nan"))
             continue
-        first = -(-(times[0] + offset) // SAMPLE_S) * SAMPLE_S - offset
-        grid = np.arange(first, end, SAMPLE_S)
-        at = np.searchsorted(times, grid, side="right") - 1
+        grid, at = line.marks(end, offset)
+        home = np.asarray([place is not None and place == homes.get(agent) for place in line.places], dtype=bool)
         hour = ((grid + offset) % DAY_S) // 3600
         night, noon = (hour >= NIGHT[0]) & (hour < NIGHT[1]), (hour >= MIDDAY[0]) & (hour < MIDDAY[1])
-        asleep_then, out = sleeping[at], ~sleeping[at] & ~home[at]
+        asleep_then, out = line.asleep[at], ~line.asleep[at] & ~home[at]
         shares[agent] = (_mean(pd.Series(asleep_then[night])), _mean(pd.Series(out[noon])))
     return shares
 
 
-def _places_per_day(events: pd.DataFrame, start: dt.datetime) -> dict[str, float]:
+def _places_per_day(events: pd.DataFrame, offset: int) -> dict[str, float]:
     """Per agent: mean distinct places a day, over the (calendar) days it lived in the log."""
-    offset = start.hour * 3600 + start.minute * 60 + start.second
     seen: dict[tuple[str, int], set[str]] = {}
     for agent, place, since, until in presence(events).itertuples(index=False):
         first, last = int((since + offset) // DAY_S), int((max(until - 1e-6, since) + offset) // DAY_S)
