@@ -67,15 +67,16 @@ def run_rubric(store: EventStore, run_id: str | None = None) -> Rubric:
     return rubric(store.events(run["run_id"]), scenario)
 
 
-def rubric(events: pd.DataFrame, scenario: Scenario | None = None) -> Rubric:
+def rubric(events: pd.DataFrame, scenario: Scenario | None = None, until: float | None = None) -> Rubric:
     """The rubric of one run's events; ``scenario`` grounds names and homes (without it, a resident's home
-    is where it was first placed, and only the log's own words ground names)."""
+    is where it was first placed, and only the log's own words ground names). ``until``: the simulated second
+    the log reached (None: its last row's), so a log cut at a moment is looked at up to that moment."""
     events = events.sort_values("seq")
     people = residents(events)
     start = start_of(events)
     homes = _homes(events, scenario)
     lived, offset = timelines(events), seconds_past_midnight(start)
-    end = float(events["sim_time"].max()) if len(events) else 0.0
+    end = until if until is not None else float(events["sim_time"].max()) if len(events) else 0.0
     day = _day_shares(lived, people, homes, end, offset)
     meals = meal_times(lived, people, end, offset)
     places_named = town_places(events, scenario)

@@ -34,7 +34,7 @@ def rubric_over_time(events: pd.DataFrame, scenario: Scenario | None = None,
         cuts.append(end)
     frames = []
     for cut in cuts:
-        measures = rubric(events[events["sim_time"] <= cut], scenario).measures
+        measures = rubric(events[events["sim_time"] <= cut], scenario, until=cut).measures
         frames.append(pd.DataFrame({"until": start + dt.timedelta(seconds=cut), "measure": measures["measure"],
                                     "value": measures["value"]}))
     return pd.concat(frames, ignore_index=True)[OVER_TIME_COLUMNS]
