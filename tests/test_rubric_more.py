@@ -194,6 +194,23 @@ def test_a_block_naming_a_place_is_kept_only_there(tmp_path):
     assert of(result, ISA, "plan_adherence") == 0.0 and of(result, MARIA, "plan_adherence") == 1.0
 
 
+@pytest.mark.parametrize("block, activity, kept", [
+    ("working at Hobbs Cafe", "working on a laptop", 0.0),  # says where, and she is at home
+    ("working at the Hobbs Cafe's counter", "working on a laptop", 0.0),
+    ("working in Johnson Park", "working on a laptop", 0.0),
+    ("working for Hobbs Cafe", "working on a laptop", 1.0),  # names the cafe, not as where
+    ("working at home", "working on a laptop", 1.0),  # no place of the town
+    ("having lunch at the cafeteria", "getting started: having lunch", 1.0),  # a cafeteria is not "the cafe"
+    ("going about the day", "wrapping up: going about the day", 1.0),  # no telling word: word for word
+    ("going about the day", "going about town", 0.0),
+    ("reading the paper", "cooking", 0.0), ("reading the paper", "sleeping", 0.0),
+])
+def test_what_a_block_asks_of_an_agent_at_home(tmp_path, block, activity, kept):
+    log = planned(residents_placed(ISA), ISA, 7, ("07:00", "12:00", block))
+    result = doing(log, ISA, (7, activity)).rubric(tmp_path, until=12 * H)
+    assert of(result, ISA, "plan_adherence") == kept
+
+
 def test_no_plans_no_adherence(tmp_path):
     result = a_day().rubric(tmp_path)
     assert math.isnan(measure(result, "plan adherence"))

@@ -6,8 +6,11 @@ replaces the rest of the day. The moments counted are those a block of that
 plan covers (its waking day; the night after bedtime is no block's). The
 resident keeps to its plan when its activity then shares a telling word with
 the block's (``questions.key_words``, matched on stems as ``grading.says``:
-"working" for "work at the cafe"), or the block is sleep and it sleeps; when
-the block names a place of the town, it must also be there (or on its way).
+"working" for "work at the cafe"), or is the block's word for word (a block
+of no telling words: "going about the day"), or the block is sleep and it
+sleeps. When the block says where, a place of the town (or an alias) after
+"at", "in", "inside", "into" or "to" ("reading in the park", not "buying
+supplies for the pub"), it must also be there (or on its way).
 """
 
 from __future__ import annotations
@@ -20,12 +23,14 @@ import pandas as pd
 
 from agentville.sim.core.activities import is_sleep
 from agentville.sim.core.events import PLAN
-from agentville.sim.core.placenames import name_key, words
+from agentville.sim.core.placenames import ARTICLES, name_key, words
 
 from .grading import says
 from .moments import DAY_S, Timeline, seconds_past_midnight
 from .questions import key_words
+from .repetition import normalised, without_phase
 
+WHERE = frozenset({"at", "in", "inside", "into", "to"})  # words before a place that say the block happens there
 Block = tuple[float, float, str]  # start, end (simulated seconds), activity
 
 
@@ -70,9 +75,9 @@ class Fit:
 
     def __init__(self, residents: Sequence[str], places: Mapping[str, str]) -> None:
         """``places``: every name of a place of the town (aliases too) and the place it names."""
-        self.residents, self.places = tuple(residents), [(p, name_key(n)) for n, p in places.items()]
+        self.residents, self.places = tuple(residents), [(p, name_key(n).split()) for n, p in places.items()]
         self.known: dict[tuple[str, str, bool, str | None], bool] = {}
-        self.blocks: dict[str, tuple[tuple[str, ...], bool, set[str]]] = {}
+        self.blocks: dict[str, tuple[tuple[str, ...], bool, set[str], str]] = {}
 
     def __call__(self, activity: str, block: str, asleep: bool, place: str | None) -> bool:
         key = (activity, block, asleep, place)
@@ -84,14 +89,25 @@ class Fit:
         if block not in self.blocks:
             said = words(block)
             self.blocks[block] = (key_words(block, self.residents), is_sleep(block),
-                                  {p for p, key in self.places if says(said, key)})
-        keys, sleep, named = self.blocks[block]
+                                  {p for p, key in self.places if key and _there(said, key)}, normalised(block))
+        keys, sleep, named, text = self.blocks[block]
         if sleep and asleep:
             return True
         if named and place is not None and place not in named:
             return False
         doing = words(activity)
-        return any(says(doing, k) for k in keys)
+        return normalised(without_phase(activity)) == text or any(says(doing, k) for k in keys)
+
+
+def _there(said: list[str], key: list[str]) -> bool:
+    """Whether the words ``said`` name the place ``key`` (its words) as where: after "at", "in", ..., an article
+    between them or not."""
+    for i in range(1, len(said) - len(key) + 1):
+        if said[i:i + len(key)] == key:
+            before = said[i - 2] if said[i - 1] in ARTICLES and i >= 2 else said[i - 1]
+            if before in WHERE:
+                return True
+    return False
 
 
 def adherence(lines: dict[str, Timeline], plans: dict[str, list[tuple[float, list[Block]]]], people: list[str],

@@ -26,6 +26,11 @@ def normalised(text: str) -> str:
     return " ".join(_NOT_WORD.sub("", text.lower()).split())
 
 
+def without_phase(activity: str) -> str:
+    """An activity without its step's "getting started:" or "wrapping up:"."""
+    return _PHASE.sub("", activity)
+
+
 def near(a: str, b: str) -> bool:
     """Whether two normalised texts are the same line, or nearly."""
     if a == b:
@@ -65,7 +70,7 @@ def repeated_activities(actions: Iterable[tuple[str, str]]) -> list[tuple[str, b
     done: dict[str, deque[str]] = {}
     flags = []
     for agent, activity in actions:
-        doing = normalised(_PHASE.sub("", activity))
+        doing = normalised(without_phase(activity))
         before = done.setdefault(agent, deque(maxlen=WINDOW))
         if before and before[-1] == doing:
             continue  # the next step of the same activity
