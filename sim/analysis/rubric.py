@@ -110,7 +110,8 @@ def rubric(events: pd.DataFrame, scenario: Scenario | None = None, until: float 
         ("meals per day", _ratio(sum(m[0] for m in meals.values()), sum(m[2] for m in meals.values())), "meals",
          "meals started per resident-day in the log (a partial day counts in part)"),
         ("plan adherence", _ratio(sum(k[1] for k in kept.values()), sum(k[0] for k in kept.values())), "share",
-         "of agent-moments a block of the day plan covered in which the activity shared a telling word with it"),
+         "of agent-moments a block of the day plan covered in which the agent did what it said (a telling word "
+         "in common, or asleep for sleep; there, when it says where)"),
         ("distinctiveness", distinctiveness(day_words(events, people, [*people, *places_named]), _seed(events)),
          "share", "one less the mean Jaccard similarity of two residents' activity words (at most 200 pairs)"),
         ("repeated lines", _mean(lines["repeated"]), "share",
