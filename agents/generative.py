@@ -150,11 +150,13 @@ class GenerativeAgent:
         return nodes
 
     def recall(self, query: str, *, k: int | None = None, touch: bool = True) -> list[MemoryNode]:
-        """The memories that bear on ``query``; with retrieval off, simply the most recent ones.
+        """The memories that bear on ``query``; with retrieval off, simply the most recent ones; none with memory off.
 
         ``touch=False`` leaves them as they were (not marked accessed), for looking without living.
         """
         k = k or self.cognition.retrieval_k
+        if not self.cognition.memory:
+            return []
         if not self.cognition.retrieval:
             return self.memory.recent(k)[::-1]
         return self.memory.retrieve(self.ctx.llm.embed([query])[0], now=self.ctx.now, k=k, touch=touch)
@@ -171,7 +173,7 @@ class GenerativeAgent:
                     self.ctx.log(events.LEARNED_PLACE, self.name, place=place)
 
     def wants_to_reflect(self) -> bool:
-        return (self.cognition.reflection
+        return (self.cognition.reflection and self.cognition.memory
                 and self.memory.importance_since(self._reflected_upto) >= self.cognition.reflection_threshold)
 
     def maybe_reflect(self) -> None:

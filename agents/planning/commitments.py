@@ -42,7 +42,7 @@ class Commitment:
 
 def for_day(agent: GenerativeAgent, day: dt.date, memories: list[MemoryNode]) -> list[Commitment]:
     """What the agent's thoughts and what it heard (``memories`` plus the latest) promise for ``day``, in order."""
-    latest = agent.memory.recent(LOOKED_AT, kinds=("thought", "chat"))
+    latest = agent.memory.recent(LOOKED_AT, kinds=("thought", "chat")) if agent.cognition.memory else []
     found: dict[int, Commitment] = {}
     for memory in [*memories, *latest]:
         if memory.kind not in ("thought", "chat") or not _names_day(memory.text, day, agent, memory):

@@ -187,7 +187,8 @@ def news_for(speaker: Speaker, listener: Speaker, conversation: Conversation, me
     memories, its thoughts); nothing the listener told it, nothing already said in this conversation."""
     said = {plain_words(core(line)) for _, line in conversation.lines}
     # what it heard lately counts even when retrieval does not bring it up: news is what one passes on
-    lately = [m for m in speaker.memory.recent(RECENT_NEWS, kinds=("chat",))[::-1] if m not in memories]
+    looked_back = speaker.memory.recent(RECENT_NEWS, kinds=("chat",)) if speaker.cognition.memory else []
+    lately = [m for m in looked_back[::-1] if m not in memories]
     heard = [m for m in memories + lately if m.source and m.kind == "chat" and m.subject != listener.name
              and not m.text.startswith((f"{speaker.name} and ", f"{m.subject} and "))]  # not a summary
     # what it was told at the start or thought (what it saw others do, or did itself, is not news)

@@ -5,6 +5,9 @@ It is a test double, never a default: answers depend only on the request
 simple on purpose: a choice picks an option by hashing the request; a text
 request returns the request's ``default`` when it has one (the engine's own
 plain answer), else a short line built from the words of the prompt's last line.
+An interview is answered as a careful test double would: from the memories
+its prompt lists (the one sharing most words with the question), and "I don't
+remember" when the prompt lists none, so an agent that recalls more answers more.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import re
 from .requests import ChoiceRequest, Completion, Request, Traits
 
 _OPENERS = ("Right now,", "At the moment,", "Currently,", "For now,")
+_NOTHING = "- nothing yet"  # how the interview prompt lists no memories
 
 
 def _digest(request: Request) -> int:
@@ -33,6 +37,23 @@ def _first_words(text: str, limit: int) -> tuple[str, int]:
     return text[: words[limit - 1].end()], limit
 
 
+def _telling(text: str) -> set[str]:
+    return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) >= 4}
+
+
+def _from_memories(prompt: str) -> str:
+    """The listed memory (``- text`` lines) sharing most words with the question (the prompt's
+    ``Interviewer:`` line); the first listed (the best recalled) on a tie; "I don't remember." without any."""
+    lines = prompt.splitlines()
+    memories = [line[2:].strip() for line in lines if line.startswith("- ") and line.strip() != _NOTHING]
+    question = next((line for line in reversed(lines) if line.startswith("Interviewer:")), "")
+    if not memories:
+        return "I don't remember."
+    asked = _telling(question)
+    best = max(memories, key=lambda memory: len(asked & _telling(memory)))  # max keeps the first of equals
+    return f"I remember this: {best}"
+
+
 class FakeBackend:
     model_id = "fake"
     traits = Traits(instant=True, understands=False, embedder="hash")  # its twin: the hashing embedder
@@ -47,6 +68,9 @@ class FakeBackend:
         if isinstance(request, ChoiceRequest):
             option = request.options[pick % len(request.options)]
             return Completion(option, prompt_tokens, 1, raw=option)
+        if request.purpose == "interview":
+            text, words = _first_words(_from_memories(request.prompt), request.max_tokens)
+            return Completion(text, prompt_tokens, words)
         if request.default:
             text, words = _first_words(request.default, request.max_tokens)
             return Completion(text, prompt_tokens, words)

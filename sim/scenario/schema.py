@@ -201,6 +201,8 @@ class GenerationSpec(_Spec):
 class CognitionSpec(_Spec):
     """How agents think; the switches are the ablations experiments compare."""
 
+    memory: bool = Field(True, description="look back at memories; off: the agent acts from its persona alone "
+                                           "(nothing is recalled, no reflection; the paper's 'no memory')")
     retrieval: bool = Field(True, description="retrieve memories by score; off: only the most recent ones")
     reflection: bool = Field(True, description="reflect when new memories add up in importance")
     planning: bool = Field(True, description="plan the day; off: choose each next activity moment to moment")
