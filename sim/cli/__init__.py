@@ -20,11 +20,11 @@ from typing import NoReturn
 from agentville.sim import __version__
 from agentville.sim.core.errors import GenerationError, ScenarioError, UserError
 
-from . import dashboard, events, fork, import_ga, resume, run, runs, stats, sweep, validate
+from . import dashboard, evaluate, events, fork, import_ga, resume, run, runs, stats, sweep, validate
 from .arguments import EXIT_USAGE  # bad input: a scenario, a flag, a file, a store
 from .terminal import escaped_output, say
 
-COMMANDS = (run, validate, events, stats, runs, resume, fork, sweep, dashboard, import_ga)
+COMMANDS = (run, validate, events, stats, evaluate, runs, resume, fork, sweep, dashboard, import_ga)
 """The command modules, in the order of ``agentville --help``; each adds its parser with ``register(commands)``."""
 
 EXIT_STOPPED = 3  # a run stopped on purpose: a model answer could not be had (on_failure: stop, a replay miss)

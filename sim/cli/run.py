@@ -43,6 +43,8 @@ def register(commands: Commands) -> None:
                      help="answers cache in the store: read-only replays a run without loading a model "
                           "(default: read-write)")
     ablations = run.add_argument_group("ablations (override the scenario's cognition section)")
+    ablations.add_argument("--no-memory", action="store_true",
+                           help="agents recall nothing and do not reflect: they act from their persona alone")
     ablations.add_argument("--no-retrieval", action="store_true",
                            help="agents recall only their most recent memories, not the best-scoring ones")
     ablations.add_argument("--no-reflection", action="store_true", help="agents never reflect")
@@ -51,6 +53,8 @@ def register(commands: Commands) -> None:
     scheduling_flag(run)
     pace_flag(run)
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
+    run.add_argument("--evaluate", action="store_true",
+                     help="at the end, interview the residents and grade their answers (as 'agentville evaluate')")
     run.set_defaults(handler=handle)
 
 
@@ -75,11 +79,17 @@ def handle(args: argparse.Namespace) -> int:
                   scheduling=args.scheduling,
                   cognition=cognition_from(args, scenario.cognition)) as sim:
         summary = run_with_progress(sim, until, args.no_progress, pace=args.pace)
-    print(format_summary(summary))
+    evaluation = None
+    if args.evaluate and summary.status == "finished":
+        from agentville.sim.lab.evaluation import evaluate_run
+
+        evaluation = evaluate_run(db, summary.run_id, llm=llm, model=args.model, base_urls=args.base_url,
+                                  api_key_env=args.api_key_env)
+    print(format_summary(summary, evaluation))
     return 0
 
 
 def cognition_from(args: argparse.Namespace, cognition: Any) -> Any:
     """The scenario's cognition settings with the command line's ablation switches applied."""
-    off = {name: False for name in ("retrieval", "reflection", "planning") if getattr(args, f"no_{name}")}
+    off = {name: False for name in ("memory", "retrieval", "reflection", "planning") if getattr(args, f"no_{name}")}
     return cognition.model_copy(update=off)

@@ -30,9 +30,12 @@ def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
     return SimBar(total=total, unit="h", desc=sim.scenario.name, dynamic_ncols=True, disable=None, bar_format=shape)
 
 
-def format_summary(s: Any) -> str:
-    """What the run did, and the commands to look at it, spelled to run as printed in this shell (``hints``)."""
+def format_summary(s: Any, evaluation: Any = None) -> str:
+    """What the run did, how believable it looks (the rubric; the interviews when ``evaluation`` is given),
+    and the commands to look at it, spelled to run as printed in this shell (``hints``)."""
+    from agentville.sim.analysis.rubric import run_rubric
     from agentville.sim.analysis.stats import answer_troubles, format_answer_troubles
+    from agentville.sim.lab.evaluation import interview_digest, rubric_digest
     from agentville.sim.store.eventstore import EventStore
 
     from .hints import command
@@ -41,6 +44,8 @@ def format_summary(s: Any) -> str:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items(), key=lambda kv: -kv[1]))
     with EventStore(s.db_path, read_only=True) as store:
         answers = format_answer_troubles(*answer_troubles(store, s.run_id))
+        rubric = rubric_digest(run_rubric(store, s.run_id))
+    interviews = interview_digest(evaluation) if evaluation else f"interviews: {command('evaluate', s.db_path)}"
     return "\n".join([
         f"Run {s.run_id} {s.status}",
         f"  simulated  {s.sim_start:%Y-%m-%d %H:%M} -> {s.sim_end:%Y-%m-%d %H:%M} ({hours:.1f} h) "
@@ -50,6 +55,8 @@ def format_summary(s: Any) -> str:
         f"  LLM        {s.llm_calls} calls ({s.extra.get('cache_hits', 0)} from the cache), "
         f"{s.llm_blocked_s:.1f} s spent waiting for answers",
         f"  answers    {answers}",
+        f"  believable {rubric}",
+        f"             {interviews}",
         f"  log        {s.db_path}",
         f"Watch it:    {command('dashboard', s.db_path)}",
         f"Inspect it:  {command('events', s.db_path, '--kind', 'action')} | head",

@@ -72,18 +72,23 @@ class Evaluation:
         return self.answers[self.answers["hallucinations"].map(bool)]
 
     def digest(self) -> str:
-        """Two lines for a run's summary: the interview scores, and the rubric's telling figures."""
-        return f"interviews  {believability.digest(self.categories, self.hallucination_rate)}\n" \
-               f"rubric      {rubric_digest(self.rubric)}"
+        """Two lines for a run's summary: the rubric's telling figures, and the interview scores."""
+        return f"{rubric_digest(self.rubric)}\n{interview_digest(self)}"
 
 
 DIGEST_MEASURES = ("asleep at night", "places per day", "plan adherence", "repeated lines", "ungrounded texts")
 
 
 def rubric_digest(found: Rubric) -> str:
+    """One line of the rubric's telling figures ("rubric: asleep at night 0.95 · places per day 2.60 · ...")."""
     values = dict(zip(found.measures["measure"], found.measures["value"], strict=True))
-    return " · ".join(f"{m} {values[m]:.2f}" if values.get(m) == values.get(m) else f"{m} n/a"
-                      for m in DIGEST_MEASURES if m in values)
+    return "rubric: " + " · ".join(f"{m} {values[m]:.2f}" if values.get(m) == values.get(m) else f"{m} n/a"
+                                   for m in DIGEST_MEASURES if m in values)
+
+
+def interview_digest(evaluation: Evaluation) -> str:
+    """One line of the interview scores per category and the share of answers with made-up names."""
+    return f"interviews: {believability.digest(evaluation.categories, evaluation.hallucination_rate)}"
 
 
 def ask(sim: Simulation, quiz: Quiz) -> dict[str, list[str]]:

@@ -9,6 +9,7 @@ A sweep file:
     grid:                     # every combination of these (cognition switches and parameters, or model)
       reflection: [true, false]
     out: runs/sweep           # one store per run, and results.csv
+    evaluate: true            # optional: interview each run's residents at its end (the score columns)
 
 Relative paths (``scenario``, ``out``; ``out`` defaults to ``runs/<sweep name>``)
 are read from the sweep file's folder, wherever the command is run from.
@@ -37,6 +38,7 @@ from typing import Any
 import pandas as pd
 from pydantic import ValidationError
 
+from agentville.sim.analysis.questions import CATEGORIES
 from agentville.sim.core import events
 from agentville.sim.core.clock import parse_until
 from agentville.sim.core.errors import Problem, ScenarioError, UserError
@@ -45,10 +47,10 @@ from agentville.sim.generation import BACKENDS, KINDS
 from agentville.sim.generation.registry import log as announcer
 from agentville.sim.scenario import MAX_SEED, CognitionSpec, load_scenario, schema_message, yamlpos
 
-FIELDS = ("scenario", "until", "llm", "model", "seeds", "grid", "out")
+FIELDS = ("scenario", "until", "llm", "model", "seeds", "grid", "out", "evaluate")
 EXIT_ALL_FAILED = 1  # `agentville sweep`'s exit code when not one run finished (a bad sweep file: 2)
 RESULT_COLUMNS = ["run", "seed", "status", "events", "llm_calls", "tokens", "conversations", "reflections",
-                  "memories", "error"]
+                  "memories", *(f"score {c}" for c in (*CATEGORIES, "all")), "made-up names", "error"]
 
 
 @dataclass
@@ -60,6 +62,7 @@ class Sweep:
     grid: dict[str, list[Any]] = field(default_factory=dict)
     llm: str | None = None
     model: str | None = None
+    evaluate: bool = False
 
     def runs(self) -> list[dict[str, Any]]:
         """One spec per (seed, combination), numbered in a stable order."""
@@ -69,7 +72,7 @@ class Sweep:
         for seed, combo in itertools.product(self.seeds, combos):
             index = len(specs)
             specs.append({"run": index, "seed": seed, "params": dict(zip(keys, combo)), "scenario": self.scenario,
-                          "until": self.until, "llm": self.llm, "model": self.model,
+                          "until": self.until, "llm": self.llm, "model": self.model, "evaluate": self.evaluate,
                           "db": str(self.out / f"run-{index:03d}.db")})
         return specs
 
@@ -117,12 +120,16 @@ def load_sweep(path: str | Path) -> Sweep:
     seeds = _seeds(raw.get("seeds", [0]), bad)
     grid = _grid(raw.get("grid"), bad)
     out = _out(raw.get("out", f"runs/{path.stem}"), folder, bad)
+    evaluate = raw.get("evaluate", False)
+    if not isinstance(evaluate, bool):
+        bad(("evaluate",), f"true or false (got {evaluate!r})")
     if loaded is not None:  # what every run would fail on
         _backend_problems(llm or loaded.generation.backend, ("llm",) if llm else ("scenario",),
                           model or "model" in grid or loaded.generation.model, loaded.generation.base_urls, bad)
     if problems:
         raise ScenarioError(problems)
-    return Sweep(scenario=str(scenario), until=str(until), out=out, seeds=seeds, grid=grid, llm=llm, model=model)
+    return Sweep(scenario=str(scenario), until=str(until), out=out, seeds=seeds, grid=grid, llm=llm, model=model,
+                 evaluate=evaluate is True)
 
 
 Bad = Callable[[tuple[Any, ...], str], None]
@@ -238,6 +245,8 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
                    conversations=summary.by_kind.get(events.CONVERSATION_END, 0),
                    reflections=summary.by_kind.get(events.REFLECTION, 0),
                    memories=summary.by_kind.get(events.MEMORY, 0), error=None)
+        if spec.get("evaluate") and summary.status == events.FINISHED:
+            row.update(_scores(spec["db"], summary.run_id, spec.get("llm"), model))
     except Exception as exc:  # reported in the table; the sweep goes on
         row.update(status=events.FAILED, error=f"{type(exc).__name__}: {exc}")
     finally:
@@ -245,6 +254,15 @@ def run_one(spec: dict[str, Any]) -> dict[str, Any]:
     row["wall_s"] = round(time.monotonic() - started, 2)
     row["db"] = spec["db"]
     return row
+
+
+def _scores(db: str, run_id: str, llm: str | None, model: str | None) -> dict[str, Any]:
+    """A finished run's interview scores per category and its share of made-up names (``sim.lab.evaluation``)."""
+    from .evaluation import evaluate_run
+
+    found = evaluate_run(db, run_id, llm=llm, model=model)
+    scores = {f"score {row.category}": row.score for row in found.categories.itertuples()}
+    return scores | {"made-up names": found.hallucination_rate}
 
 
 def run_sweep(sweep: Sweep, *, workers: int | None = None, ray_address: str | None = None,
