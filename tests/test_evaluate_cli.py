@@ -152,3 +152,19 @@ def test_a_sweep_evaluate_that_is_no_boolean_is_one_line(tmp_path, capsys):
     assert main(["sweep", str(sweep)]) == 2
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "s.yaml:4: evaluate: true or false (got 'yes please')" in lines[0], lines
+
+
+def test_a_judge_grades_too_and_the_comparison_ranks_pairwise(store, tmp_path, capsys):
+    capsys.readouterr()
+    assert main(["evaluate", str(store), "--no-save", "--judge-llm", "fake"]) == 0
+    out = capsys.readouterr().out
+    assert "By the judge's grades:" in out
+    assert main(["evaluate", str(store), "--judge-model", "x"]) == 2
+    assert error_lines(capsys.readouterr().err) == ["agentville: error: --judge-model and --judge-base-url need "
+                                                    "--judge-llm"]
+    assert main(["evaluate", VILLE, "--ablations", "--llm", "fake", "--until", "+4h", "--db", str(tmp_path / "j.db"),
+                 "--json", "--no-progress", "--judge-llm", "fake"]) == 0
+    table = pd.DataFrame(json.loads(capsys.readouterr().out))
+    assert {"judge all", "pairwise", "pairwise (judge)"} <= set(table.columns)
+    assert table["pairwise"].sum() == pytest.approx(1) and table["pairwise (judge)"].sum() == pytest.approx(1)
+    assert table.set_index("condition")["pairwise"].idxmin() == "no memory"

@@ -37,12 +37,14 @@ def graded(quiz: Quiz, answers: Mapping[str, Sequence[str]]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=ANSWER_COLUMNS)
 
 
-def categories(answers: pd.DataFrame) -> pd.DataFrame:
-    """Per category (in the paper's order, then all together): how many answers got each grade, and the score."""
+def categories(answers: pd.DataFrame, grade: str = "grade") -> pd.DataFrame:
+    """Per category (in the paper's order, then all together): how many answers got each grade, and the score.
+
+    ``grade``: the column read ("judge" for a model judge's grades)."""
     rows = []
     for category in (*CATEGORIES, ALL):
         chosen = answers if category == ALL else answers[answers["category"] == category]
-        counts = chosen["grade"].value_counts()
+        counts = chosen[grade].value_counts()
         n = len(chosen)
         score = sum(POINTS[g] * int(counts.get(g, 0)) for g in GRADES) / n if n else math.nan
         rows.append([category, n, *(int(counts.get(g, 0)) for g in GRADES), score])

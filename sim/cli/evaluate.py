@@ -9,8 +9,10 @@ run per ``--llm``) and prints them side by side (``sim.lab.comparison``).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,12 @@ def register(commands: Commands) -> None:
     evaluate.add_argument("--model", action="append", default=None,
                           help="model for the --llm of the same position (repeat)")
     server_flags(evaluate)
+    judge = evaluate.add_argument_group("a model judge (optional; the deterministic grades stay the default)")
+    judge.add_argument("--judge-llm", default=None, metavar="BACKEND",
+                       help="a backend that grades every answer against the same ground truth too")
+    judge.add_argument("--judge-model", default=None, metavar="MODEL", help="the judge's model")
+    judge.add_argument("--judge-base-url", action="append", default=None, metavar="URL",
+                       help="the judge's OpenAI-compatible server (gets the API key, as --base-url does)")
     evaluate.add_argument("--ablations", action="store_true",
                           help="with a scenario: full, no reflection, no reflection and no planning, no memory")
     evaluate.add_argument("--until", default=None, metavar="WHEN", help="with a scenario: how long each run "
@@ -75,9 +83,10 @@ def handle(args: argparse.Namespace) -> int:
     from agentville.sim.lab.evaluation import evaluate_run
 
     open_store(args.target).close()  # a path that is no store: one line, not a new file
-    found = evaluate_run(args.target, args.run, args.at, args.seed, llm=(args.llm or [None])[0],
-                         model=(args.model or [None])[0], base_urls=args.base_url, api_key_env=args.api_key_env,
-                         save=not args.no_save)
+    with _judge(args) as judge:
+        found = evaluate_run(args.target, args.run, args.at, args.seed, llm=(args.llm or [None])[0],
+                             model=(args.model or [None])[0], base_urls=args.base_url,
+                             api_key_env=args.api_key_env, judge=judge, save=not args.no_save)
     if args.json:
         print(json.dumps(_document(found), ensure_ascii=False, indent=1, default=str))
     elif args.csv:
@@ -101,9 +110,13 @@ def _report(found: Any, db: str, saved: bool) -> str:
 
     answers = found.answers
     made_up = found.hallucinations
-    lines = [f"Run {found.run_id}, interviewed at {found.at:%Y-%m-%d %H:%M} (model {found.model}, question seed "
-             f"{found.seed}): {len(answers)} questions to {answers['agent'].nunique()} residents", "",
-             _table(found.categories), "",
+    lines: list[str] = [
+        f"Run {found.run_id}, interviewed at {found.at:%Y-%m-%d %H:%M} (model {found.model}, question seed "
+        f"{found.seed}): {len(answers)} questions to {answers['agent'].nunique()} residents", "",
+        _table(found.categories), ""]
+    if found.judged is not None:
+        lines += ["By the judge's grades:", _table(found.judged), ""]
+    lines += [
              f"Made-up names: {_share(found.hallucination_rate)} of answers ({len(made_up)} of {len(answers)})"]
     lines += [f"  {r.agent}: {r.question} -> {r.answer!r} (made up: {', '.join(r.hallucinations)})"
               for r in made_up.head(EXAMPLES).itertuples()]
@@ -138,19 +151,41 @@ def _compare(args: argparse.Namespace) -> int:
     db = Path(args.db) if args.db else Path("runs") / f"{Path(args.target).stem}-evaluate.db"
     print(f"Comparing {len(conditions)} conditions on {scenario.name} to {until:%Y-%m-%d %H:%M} in {db}",
           file=sys.stderr)
-    table, _ = comparison.compare(args.target, conditions, db=db, until=until, seed=args.seed,
-                                  run=lambda sim, end: run_with_progress(sim, end, args.no_progress),
-                                  base_urls=args.base_url, api_key_env=args.api_key_env)
+    with _judge(args) as judge:
+        table, _ = comparison.compare(args.target, conditions, db=db, until=until, seed=args.seed,
+                                      run=lambda sim, end: run_with_progress(sim, end, args.no_progress),
+                                      judge=judge, base_urls=args.base_url, api_key_env=args.api_key_env)
     if args.json:
         print(table.to_json(orient="records", indent=1))
     elif args.csv:
         table.to_csv(sys.stdout, index=False)
     else:
         print(_table(table.drop(columns=["run"])))
+        print("\npairwise: Bradley-Terry strength from answers paired across conditions (same resident, "
+              "category and turn), the better grade winning")
         if args.ablations:
-            print("\npaper TrueSkill: human judges' ratings of the same conditions (Park et al. 2023); compare "
+            print("paper TrueSkill: human judges' ratings of the same conditions (Park et al. 2023); compare "
                   "the order, not the numbers")
     return 0
+
+
+@contextlib.contextmanager
+def _judge(args: argparse.Namespace) -> Iterator[Any]:
+    """The judge's backend, if one was asked for (closed afterwards)."""
+    if args.judge_llm is None:
+        if args.judge_model or args.judge_base_url:
+            raise UserError("--judge-model and --judge-base-url need --judge-llm")
+        yield None
+        return
+    from agentville.sim.generation import make_backend
+    from agentville.sim.scenario import GenerationSpec
+
+    backend = make_backend(args.judge_llm, GenerationSpec(), model=args.judge_model, base_urls=args.judge_base_url,
+                           api_key_env=args.api_key_env)
+    try:
+        yield backend
+    finally:
+        backend.close()
 
 
 def _table(frame: Any) -> str:

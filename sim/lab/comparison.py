@@ -20,6 +20,8 @@ from typing import Any
 import pandas as pd
 
 from agentville.sim.analysis.questions import CATEGORIES
+from agentville.sim.analysis.ranking import ranking
+from agentville.sim.generation import Backend
 from agentville.sim.runtime.runner import open_run
 from agentville.sim.scenario.schema import Scenario
 
@@ -54,15 +56,22 @@ def ablations(llm: str | None = None, model: str | None = None) -> list[Conditio
 def models(llms: Sequence[str], models: Sequence[str | None]) -> list[Condition]:
     """One condition per ``--llm`` (with the ``--model`` of the same position, if any)."""
     named = list(models) + [None] * (len(llms) - len(models))
-    return [Condition(f"{llm}:{model}" if model else llm, llm, model) for llm, model in zip(llms, named, strict=True)]
+    conditions: list[Condition] = []
+    for llm, model in zip(llms, named, strict=True):
+        name = f"{llm}:{model}" if model else llm
+        taken = sum(c.name.split(" #")[0] == name for c in conditions)
+        conditions.append(Condition(f"{name} #{taken + 1}" if taken else name, llm, model))
+    return conditions
 
 
 def compare(scenario: str | Path | Scenario, conditions: Sequence[Condition], *, db: str | Path, until: dt.datetime,
-            seed: int | None = None, run: Callable[..., Any] | None = None,
+            seed: int | None = None, run: Callable[..., Any] | None = None, judge: Backend | None = None,
             **servers: Any) -> tuple[pd.DataFrame, list[Evaluation]]:
     """Run every condition to ``until`` in ``db`` and evaluate each at its end; the table and the evaluations.
 
-    ``run(sim, until)`` drives one run (a progress bar from the CLI); ``servers``: ``base_urls``, ``api_key_env``.
+    ``run(sim, until)`` drives one run (a progress bar from the CLI); ``judge`` grades every answer too;
+    ``servers``: ``base_urls``, ``api_key_env``. The table ends with each condition's Bradley–Terry strength
+    from answers paired across conditions (``sim.analysis.ranking``), by grades and by the judge's.
     """
     found = []
     rows = []
@@ -70,10 +79,17 @@ def compare(scenario: str | Path | Scenario, conditions: Sequence[Condition], *,
         with open_run(scenario, db=db, seed=seed, llm=condition.llm, model=condition.model,
                       cognition=condition.cognition, **servers) as sim:
             summary = run(sim, until) if run else sim.run(until)
-        evaluation = evaluate_run(db, summary.run_id, llm=condition.llm, model=condition.model, **servers)
+        evaluation = evaluate_run(db, summary.run_id, llm=condition.llm, model=condition.model, judge=judge,
+                                  **servers)
         found.append(evaluation)
         rows.append(row(condition, evaluation, summary.llm_calls))
-    return pd.DataFrame(rows), found
+    table = pd.DataFrame(rows)
+    for grade, column in (("grade", "pairwise"), ("judge", "pairwise (judge)")):
+        if judge is None and grade == "judge":
+            continue
+        strengths = ranking({c.name: e.answers for c, e in zip(conditions, found, strict=True)}, grade)
+        table[column] = table["condition"].map(dict(zip(strengths["condition"], strengths["strength"], strict=True)))
+    return table, found
 
 
 def row(condition: Condition, evaluation: Evaluation, run_calls: int) -> dict[str, Any]:
@@ -82,6 +98,8 @@ def row(condition: Condition, evaluation: Evaluation, run_calls: int) -> dict[st
     measures = dict(zip(evaluation.rubric.measures["measure"], evaluation.rubric.measures["value"], strict=True))
     line: dict[str, Any] = {"condition": condition.name, "model": evaluation.model, "run": evaluation.run_id}
     line |= {category: scores[category] for category in (*CATEGORIES, "all")}
+    if evaluation.judged is not None:
+        line["judge all"] = evaluation.judged["score"].iloc[-1]
     line["made-up names"] = evaluation.hallucination_rate
     line |= {measure: measures.get(measure) for measure in RUBRIC_COLUMNS}
     line["run calls"] = run_calls

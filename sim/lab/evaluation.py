@@ -45,6 +45,8 @@ from agentville.sim.store import evaluations
 from agentville.sim.store.eventstore import EventStore
 from agentville.sim.store.opening import sqlite_uri
 
+from .judge import judged
+
 
 @dataclass(frozen=True)
 class Evaluation:
@@ -62,6 +64,11 @@ class Evaluation:
     @property
     def categories(self) -> pd.DataFrame:
         return believability.categories(self.answers)
+
+    @property
+    def judged(self) -> pd.DataFrame | None:
+        """The categories by a model judge's grades (None without a judge)."""
+        return believability.categories(self.answers, "judge") if "judge" in self.answers else None
 
     @property
     def hallucination_rate(self) -> float:
@@ -118,11 +125,12 @@ def evaluate_live(sim: Simulation, seed: int | None = None) -> Evaluation:
 def evaluate_run(db: str | Path, run_id: str | None = None, at: str | dt.datetime | None = None,
                  seed: int | None = None, *, llm: str | None = None, model: str | None = None,
                  base_urls: list[str] | None = None, api_key_env: str = DEFAULT_KEY_ENV,
-                 backend: Backend | None = None, save: bool = True) -> Evaluation:
+                 backend: Backend | None = None, judge: Backend | None = None, save: bool = True) -> Evaluation:
     """Evaluate a stored run (the newest when ``run_id`` is None) at ``at`` (default: as far as it went).
 
     ``llm``/``model`` reach the run's model when its name alone does not (an OpenAI-compatible server);
-    ``seed`` samples other questions (default: the run's seed). ``save`` keeps the result in the store.
+    ``seed`` samples other questions (default: the run's seed). ``judge``: a model that grades the answers too
+    (``sim.lab.judge``; a ``judge`` column). ``save`` keeps the result in the store.
     """
     started = time.monotonic()
     with EventStore(db, read_only=True) as store:
@@ -153,6 +161,8 @@ def evaluate_run(db: str | Path, run_id: str | None = None, at: str | dt.datetim
             model_id = sim.llm.backend.model_id
             sim.finish("interrupted", "evaluated (a scratch copy)")
     answers = believability.graded(quiz, said)
+    if judge is not None:
+        answers["judge"] = judged(answers, judge, run["seed"] if seed is None else seed)
     evaluation = Evaluation(run["run_id"], moment, run["seed"] if seed is None else seed, model_id, answers, found,
                             time.monotonic() - started, len(answers))
     if save:
