@@ -11,8 +11,10 @@ import pandas as pd
 import pytest
 
 from agentville.dashboard import stores, town
+from agentville.sim.analysis.questions import CATEGORIES
 from agentville.sim.generation import FakeBackend
 from agentville.sim.lab import metrics
+from agentville.sim.lab.evaluation import evaluate_run
 from agentville.sim.lab.experiment import Experiment
 from agentville.sim.runtime.runner import assemble
 from agentville.sim.store.eventstore import EventStore
@@ -165,3 +167,22 @@ def test_a_resident_added_during_a_run_is_at_home_in_its_own_room(tmp_path):
     assert log.agents == [*(p.name for p in exp.scenario.personas), "Kai Mueller"]
     states = town.agent_states(log, log.reached).set_index("agent")
     assert states.loc["Kai Mueller", "activity"] == kai[kai.kind == "action"].data.iloc[-1]["activity"]
+
+
+def test_evaluating_an_experiment_grades_its_residents_the_same_each_time_and_as_the_stored_run(tmp_path):
+    """``Experiment.evaluate`` asks the live residents; asking again changes nothing, and re-living the stored
+    run to the same moment (``evaluate_run``) asks the same questions and gets the same answers."""
+    with Experiment(WORLDS / "the_ville_3.yaml", db=tmp_path / "v.db", seed=3, backend=FakeBackend()) as exp:
+        exp.run("+4h")
+        first, again = exp.evaluate(), exp.evaluate()
+        other = exp.evaluate(seed=4)
+    assert list(first.categories["category"]) == [*CATEGORIES, "all"]
+    assert first.categories.set_index("category").loc["all", "questions"] == len(first.answers) > 10
+    assert set(first.answers["agent"]) == {p.name for p in exp.scenario.personas}
+    pd.testing.assert_frame_equal(first.answers, again.answers)
+    pd.testing.assert_frame_equal(first.categories, again.categories)
+    pd.testing.assert_frame_equal(first.rubric.measures, again.rubric.measures)
+    assert list(other.answers["question"]) != list(first.answers["question"])
+    stored = evaluate_run(tmp_path / "v.db", save=False)
+    assert stored.at == first.at
+    pd.testing.assert_frame_equal(stored.answers, first.answers)

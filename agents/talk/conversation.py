@@ -49,7 +49,7 @@ def line_seconds(text: str) -> float:
 def clean_line(text: str, speaker: str, listener: str, said: tuple[str, ...] = ()) -> str:
     """The speaker's own line: first line only, no name tag, no quotes, not the listener's reply.
 
-    A line must say something: a bare name tag ("Sam Moore:"), an empty line
+    A line must say something (a word or a number): a bare name tag ("Sam Moore:"), an empty line
     or (given ``said``) a repeat of a line already said is refused.
     """
     line = text.strip().splitlines()[0] if text.strip() else ""
@@ -64,7 +64,7 @@ def clean_line(text: str, speaker: str, listener: str, said: tuple[str, ...] = (
         if cut > 0:
             line = line[:cut]
     line = line.strip().strip('"').strip()
-    if len(line) < 2 or not any(c.isalpha() for c in line):
+    if not any(c.isalnum() for c in line):  # "34" answers "How old are you?"; "..." says nothing
         raise Unparseable("empty line")
     if _NAME_TAG.match(line) and line.endswith(":"):
         raise Unparseable("only a name tag")

@@ -7,6 +7,7 @@
         exp.whisper("Klaus Mueller", "I should ask Maria how her midterm went.")
         exp.run("+3h")
         answers = exp.interview_all("What are you doing today?")
+        graded = exp.evaluate()  # every resident asked questions with known answers
 
 Each Experiment is one run in the event store; everything it does is logged
 there like any other run (so the dashboard and analysis see it).
@@ -26,6 +27,7 @@ from agentville.sim.core.clock import LATEST, parse_until
 from agentville.sim.core.controls import refuse_unsafe
 from agentville.sim.core.errors import UserError
 from agentville.sim.generation import Backend
+from agentville.sim.lab.evaluation import Evaluation, evaluate_live
 from agentville.sim.runtime.engine import RunSummary
 from agentville.sim.runtime.runner import open_run
 from agentville.sim.scenario.schema import PersonaSpec, Scenario
@@ -117,6 +119,18 @@ class Experiment:
         answers = self.sim.interview_all(question)
         return pd.DataFrame([{"agent": name, "time": self.now, "question": question, "answer": answer}
                              for name, answer in answers.items()])
+
+    def evaluate(self, seed: int | None = None) -> Evaluation:
+        """Interview every resident now with questions whose answers its log knows, and grade the answers.
+
+        Returns an ``Evaluation``: ``answers`` (a DataFrame, one row per question: agent, category, question,
+        expected, answer, grade, ...), ``categories`` (a DataFrame of grade counts and a score per category,
+        the paper's five and ``all``), ``hallucination_rate``, and ``rubric`` (DataFrames ``measures``,
+        ``agents``, ``ungrounded``). ``seed`` samples other questions (default: the run's seed). The
+        interviews are logged like ``interview``'s; they change no agent, so asking again gives equal tables.
+        """
+        self._started()
+        return evaluate_live(self.sim, seed)
 
     # -- reading ------------------------------------------------------------------------------
     def events(self, kinds: list[str] | None = None) -> pd.DataFrame:
