@@ -226,12 +226,16 @@ class GenerativeAgent:
     def interview_question(self, question: str) -> tuple[TextRequest, Callable[[str], str]]:
         """The request an interview asks, and how its answer becomes the agent's (cleaned, logged) reply.
 
+        Each recalled memory is shown with when it came to mind ("[Mon 13:43]"), or "when did you..." and
+        "where were you at..." could not be answered from memory at all.
+
         Split so that many agents' interviews can go to the model together.
         """
         ctx = self.ctx
         memories = self.recall(question, touch=False)
         prompt = render("interview", persona=self.persona_text, name=self.name, question=question,
-                        memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet")
+                        memories="\n".join(f"- [{ctx.clock.at(m.created):%a %H:%M}] {m.text}" for m in memories)
+                        or "- nothing yet")
         plain = f"I'd rather not say much about that. Lately I've been {self.activity}."
         request = ctx.llm.request_now(prompt, purpose="interview", agent=self.name, max_tokens=96, stop=("\n",),
                                       seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.now}", default=plain)

@@ -118,7 +118,7 @@ def test_models_are_compared_one_row_each(tmp_path, capsys):
     assert main(["evaluate", VILLE, "--llm", "fake", "--llm", "fake", "--until", "+3h",
                  "--db", str(tmp_path / "m.db"), "--csv", "--no-progress"]) == 0
     table = pd.read_csv(__import__("io").StringIO(capsys.readouterr().out))
-    assert list(table["condition"]) == ["fake", "fake"]
+    assert list(table["condition"]) == ["fake", "fake #2"]
     assert table["all"].iloc[0] == table["all"].iloc[1]  # the same model and seed: the same scores
 
 

@@ -218,3 +218,24 @@ def test_no_question_whose_answer_holds_nothing_to_check():
         asked = quiz(_diaries_of_maria(talks=[talk]), 7).questions[M]
         assert "What did Isabella Rodriguez tell you?" not in [x.text for x in asked]
         assert all(x.people or x.places or x.times or x.keywords for x in asked)
+
+
+@pytest.mark.parametrize("answer", ["[Mon 13:43] I was at Hobbs Cafe", "On Tue at Hobbs Cafe, like every Sept",
+                                    "Sat 09:00: Hobbs Cafe, then Dec plans", "Wed. Hobbs Cafe."])
+def test_days_and_months_said_short_are_no_made_up_names(answer):
+    """Interview memories carry a time stamp ("[Mon 13:43]"); an answer repeating it names no one."""
+    named = TOWN.names.read(answer)
+    assert named.strange_people == () and named.strange_places == ()
+
+
+def test_the_fake_answers_a_question_at_a_time_with_the_memory_nearest_it():
+    from agentville.sim.generation import FakeBackend
+    from agentville.sim.generation.requests import TextRequest
+
+    prompt = ("Ann Lee is 30.\nWhat Ann Lee remembers:\n- [Mon 08:05] Ann Lee is having breakfast at Home\n"
+              "- [Mon 10:25] Ann Lee is working at Hobbs Cafe\n- [Mon 13:02] Ann Lee is reading at the library\n\n"
+              "Interviewer: Where were you at 10:30?\nAnn Lee:")
+    said = FakeBackend().answer(TextRequest(prompt, max_tokens=96, purpose="interview")).text
+    assert said == "I remember this: [Mon 10:25] Ann Lee is working at Hobbs Cafe"
+    nothing = prompt.split("What Ann Lee remembers:")[0] + "What Ann Lee remembers:\n- nothing yet\n\nInterviewer: Hi?"
+    assert FakeBackend().answer(TextRequest(nothing, purpose="interview")).text == "I don't remember."

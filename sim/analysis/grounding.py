@@ -19,9 +19,10 @@ from typing import Any
 
 from agentville.sim.core.events import AGENT_ADDED, INTERVENTION, MEMORY, PLAN, RUN_STARTED, UTTERANCE
 
+from . import naming
+
 TEXT_KINDS = (UTTERANCE, PLAN, MEMORY)  # what an agent says, plans and remembers
-CALENDAR = ("monday tuesday wednesday thursday friday saturday sunday january february march april may june july "
-            "august september october november december i im ive ill id ok okay mr mrs ms dr am pm").split()
+CALENDAR = (*naming.CALENDAR, *"i im ive ill id ok okay mr mrs ms dr am pm".split())  # and words said as names
 _SENTENCE = re.compile(r"(?<=[.!?;:])\s+|\n+")
 _NAME = re.compile(r"[A-Z][\w'’-]*(?:[ \t]+[A-Z][\w'’-]*)*")
 _WORD = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")

@@ -41,16 +41,31 @@ def _telling(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if len(w) >= 4}
 
 
+_WHEN = re.compile(r"\b(\d{1,2}):(\d{2})\b")
+
+
+def _minute(text: str) -> int | None:
+    found = _WHEN.search(text)
+    return int(found[1]) * 60 + int(found[2]) if found else None
+
+
 def _from_memories(prompt: str) -> str:
-    """The listed memory (``- text`` lines) sharing most words with the question (the prompt's
-    ``Interviewer:`` line); the first listed (the best recalled) on a tie; "I don't remember." without any."""
+    """The listed memory (``- [Mon 13:43] text`` lines) that best answers the question (the prompt's
+    ``Interviewer:`` line): for a question at a time, the one nearest that time; else the one sharing most
+    words with it; the first listed (the best recalled) on a tie; "I don't remember." without any."""
     lines = prompt.splitlines()
     memories = [line[2:].strip() for line in lines if line.startswith("- ") and line.strip() != _NOTHING]
     question = next((line for line in reversed(lines) if line.startswith("Interviewer:")), "")
     if not memories:
         return "I don't remember."
-    asked = _telling(question)
-    best = max(memories, key=lambda memory: len(asked & _telling(memory)))  # max keeps the first of equals
+    asked, at = _telling(question), _minute(question)
+
+    def fit(memory: str) -> tuple[int, int]:
+        when = _minute(memory[:14])  # its time stamp, not times in its text
+        near = -abs(when - at) if at is not None and when is not None else 0
+        return near, len(asked & _telling(memory))
+
+    best = max(memories, key=fit)  # max keeps the first of equals
     return f"I remember this: {best}"
 
 
