@@ -61,7 +61,8 @@ def evaluated_db(plain_db, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def made_up_db(plain_db, tmp_path_factory) -> Path:
     """The same run with an evaluation whose answers (written here, graded by the grader) name a made-up person
-    in Klaus's first answer and in every answer of Maria's; the model's name is hostile text."""
+    in Klaus's first answer and in every answer of Maria's; the model's name is hostile text, and a model judge
+    graded every answer right."""
     db = copy(plain_db, tmp_path_factory.mktemp("made_up") / "made_up.db")
     with EventStore(db) as store:
         run = store.run()
@@ -69,7 +70,7 @@ def made_up_db(plain_db, tmp_path_factory) -> Path:
         said = {agent: ["I don't remember."] * len(questions) for agent, questions in quiz.questions.items()}
         said["Klaus Mueller"][0] = f"I had coffee with {MADE_UP} this morning."
         said["Maria Lopez"] = [f"Ask {MADE_UP}, <b>not</b> me."] * len(said["Maria Lopez"])
-        answers = believability.graded(quiz, said)
+        answers = believability.graded(quiz, said).assign(judge=believability.RIGHT)  # a lenient model judge
         evaluations.save(store.db, run["run_id"], at=float(run["sim_reached"]), seed=run["seed"],
                          model=hostile("model", "http://127.0.0.1:9"), answers=answers.to_dict(orient="records"),
                          facts={"wall_s": 0.0, "questions": len(answers), "rubric": []})
@@ -100,11 +101,24 @@ def chart_data(test: AppTest, *columns: str) -> pd.DataFrame:
     raise AssertionError(f"no chart of {columns}")
 
 
+def test_an_evaluation_without_answers_still_renders(monkeypatch, plain_db, tmp_path):
+    """A run too short for any checkable question is evaluated all the same: nothing to grade, nothing made up."""
+    db = copy(plain_db, tmp_path / "silent.db")
+    with EventStore(db) as store:
+        run = store.run()
+        evaluations.save(store.db, run["run_id"], at=60.0, seed=1, model="m", answers=[], facts={})
+    test = opened(monkeypatch, db)
+    assert next(m.value for m in test.metric if m.label == "Answers with made-up names") == "n/a"
+    scores = table_with(test, *believability.CATEGORY_COLUMNS)
+    assert (scores["questions"] == 0).all() and scores["score"].isna().all()
+    assert table_with(test, "question", "expected", "answer").empty
+
+
 def stored_answers(db: Path) -> pd.DataFrame:
     with EventStore(db, read_only=True) as store:
         found = evaluations.latest(store.db, store.run()["run_id"])
     assert found is not None
-    return pd.DataFrame(found["answers"])
+    return pd.DataFrame(found["answers"]).drop(columns="judge", errors="ignore")
 
 
 def same_values(shown: pd.Series, expected: pd.Series) -> bool:
@@ -215,6 +229,8 @@ def test_made_up_names_are_listed_and_the_models_text_is_shown_as_text(monkeypat
     worst = table_with(test, "question", "expected", "found", "missed")
     assert MADE_UP in worst["hallucinations"].iloc[0]  # made-up names are looked at first
     check_shown_as_text(markdown_sources(test), ["answered by model: ![img]("])
+    grader, judge = (d.value for d in test.dataframe if list(d.value.columns) == believability.CATEGORY_COLUMNS)
+    assert grader.equals(believability.categories(answers)) and (judge["right"] == judge["questions"]).all()
     test.selectbox(key="interview_agent").set_value("Isabella Rodriguez").run()  # she made nothing up
     assert next(m.value for m in test.metric if m.label == "Answers with made-up names") == "0%"
     assert not any("hallucinations" in d.value.columns and "question" not in d.value.columns

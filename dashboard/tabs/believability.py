@@ -40,7 +40,7 @@ def rubric_at(log: RunLog, t: float) -> None:
         over_time = held_rubrics().over_time(log, t)
     st.markdown(f"**Rubric** — measured from the log up to {log.at(t):%Y-%m-%d %H:%M}")
     st.dataframe(measures, hide_index=True, width="stretch", column_config={"value": FIGURE})
-    st.caption("Counts and shares of logged facts, the same for the same log; an empty value has nothing to "
+    st.caption("Counts and shares of logged facts, the same for the same log; a value of None has nothing to "
                "measure yet (no night in a morning's run, no conversation).")
     shares = list(measures.loc[measures["unit"] == rubrics.SHARE, "measure"])
     picked = st.multiselect("Shares over time", shares, default=[m for m in rubrics.CHARTED if m in shares],
@@ -65,9 +65,9 @@ def evaluation(log: RunLog) -> None:
                 "whose answers the log knows, grades the answers and keeps them for this tab:")
         st.code(interviews.evaluate_command(log), language="shell")
         return
-    answers = found.answers
+    answers, made = found.answers, found.created_at.replace("T", " ")
     st.caption(f"{len(answers)} questions to the residents as they were at {found.at:%Y-%m-%d %H:%M}, answered "
-               f"by {md(found.model)} (question seed {found.seed}), evaluated {md(found.created_at)}.")
+               f"by {md(found.model)} (question seed {found.seed}), evaluated {md(made)}.")
     cols = st.columns(2)
     residents = [EVERYONE, *sorted(answers["agent"].dropna().unique())]
     agent = cols[0].selectbox("Resident", residents, key="interview_agent")
