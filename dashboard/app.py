@@ -26,14 +26,24 @@ import streamlit as st
 from agentville.dashboard import runlog, stores
 from agentville.dashboard.plain import LABEL_CHARS, md
 from agentville.dashboard.runlog import RunLog
-from agentville.dashboard.tabs import conversations, diffusion, generation, inspector, relationships, timeline, town_map
+from agentville.dashboard.tabs import (
+    believability,
+    conversations,
+    diffusion,
+    generation,
+    inspector,
+    relationships,
+    timeline,
+    town_map,
+)
 
 REFRESH_S = 1.0  # how often a live page reads what the run logged since
 LAZY_TABS_FROM = 40_000  # events: from here only the open tab computes (a 25-agent day logs ~18,000)
 TABS: dict[str, Callable[[RunLog, float], None]] = {
     "Town map": town_map.show, "Agents": inspector.show, "Conversations": conversations.show,
     "Timeline": timeline.show, "Relationships": relationships.show, "Diffusion": diffusion.show,
-    "Generation": generation.show}
+    "Generation": generation.show, "Believability": believability.show}
+ON_OPEN = {"Believability"}  # measured from the whole log up to t (seconds in a big town): only while open
 
 
 NOT_A_STORE = ("?db= names no store of this dashboard: it opens a store of its runs folder by file name, "
@@ -152,12 +162,12 @@ def page(path: str, run_id: str) -> None:
     cols[1].metric("Agents", len(log.agents))
     cols[2].metric("Events so far", log.count_upto(t))
     cols[3].metric("Progress", f"{100 * log.reached / log.end:.0f}%" if log.end else "-")
-    # A big log computes only the open tab (opening another reruns the page); a small one computes them all, so
-    # switching tabs is instant.
+    # A big log computes only the open tab; a small one computes them all but those of ON_OPEN, so the others show
+    # at once when opened. Opening a tab reruns the page: a tab of ON_OPEN computes then, and only while open.
     lazy = log.through > LAZY_TABS_FROM
-    tabs = st.tabs(list(TABS), key="view", on_change="rerun") if lazy else st.tabs(list(TABS))
-    for tab, show in zip(tabs, TABS.values()):
-        if lazy and not tab.open:
+    tabs = st.tabs(list(TABS), key="view", on_change="rerun")
+    for tab, (name, show) in zip(tabs, TABS.items()):
+        if (lazy or name in ON_OPEN) and not tab.open:
             continue
         with tab:
             try:
