@@ -168,3 +168,24 @@ def test_a_judge_grades_too_and_the_comparison_ranks_pairwise(store, tmp_path, c
     assert {"judge all", "pairwise", "pairwise (judge)"} <= set(table.columns)
     assert table["pairwise"].sum() == pytest.approx(1) and table["pairwise (judge)"].sum() == pytest.approx(1)
     assert table.set_index("condition")["pairwise"].idxmin() == "no memory"
+
+
+def test_a_run_that_cannot_be_relived_is_one_clear_error_and_the_store_is_untouched(tmp_path):
+    """Its cached answers gone and the model answering otherwise, the re-lived log parts from the stored one."""
+    import sqlite3
+
+    from agentville.sim.core.errors import UserError
+    from agentville.sim.lab.evaluation import evaluate_run
+
+    from .scripted import ScriptedBackend
+
+    db = tmp_path / "lost.db"
+    assert main(["run", VILLE, "--llm", "fake", "--until", "+3h", "--db", str(db), "--no-progress"]) == 0
+    with sqlite3.connect(db) as connection:
+        connection.execute("DELETE FROM llm_cache")
+    before = db.read_bytes()
+    with pytest.raises(UserError) as caught:
+        evaluate_run(db, backend=ScriptedBackend(), save=False)
+    message = str(caught.value)
+    assert message.startswith("cannot re-live run ") and "to interview its residents: it could not reproduce" in message
+    assert "\n" not in message and db.read_bytes() == before

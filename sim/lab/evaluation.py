@@ -44,6 +44,7 @@ from agentville.sim.scenario.stored import stored_scenario
 from agentville.sim.store import evaluations
 from agentville.sim.store.eventstore import EventStore
 from agentville.sim.store.opening import sqlite_uri
+from agentville.sim.store.writer import Diverged
 
 from .judge import judged
 
@@ -156,7 +157,11 @@ def evaluate_run(db: str | Path, run_id: str | None = None, at: str | dt.datetim
                       scenario_path=run.get("scenario_path")) as sim:
             # every stored row before the moment must come back; those at it (the run's end) are not compared
             sim.start(moment, parent=run["run_id"], fork_time=math.nextafter(seconds, 0.0))
-            sim.advance(moment)
+            try:
+                sim.advance(moment)
+            except Diverged as exc:
+                raise UserError(f"cannot re-live run {run['run_id']} to {moment:%Y-%m-%d %H:%M} to interview its "
+                                f"residents: {str(exc).replace('the fork cannot', 'it could not')}") from None
             said = ask(sim, quiz)
             model_id = sim.llm.backend.model_id
             sim.finish("interrupted", "evaluated (a scratch copy)")
