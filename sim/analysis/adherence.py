@@ -27,6 +27,7 @@ from agentville.sim.core.placenames import ARTICLES, name_key, words
 
 from .grading import says
 from .moments import DAY_S, Timeline, seconds_past_midnight
+from .naming import name_words
 from .questions import key_words
 from .repetition import normalised, without_phase
 
@@ -75,7 +76,7 @@ class Fit:
 
     def __init__(self, residents: Sequence[str], places: Mapping[str, str]) -> None:
         """``places``: every name of a place of the town (aliases too) and the place it names."""
-        self.residents, self.places = tuple(residents), [(p, name_key(n).split()) for n, p in places.items()]
+        self.residents, self.places = name_words(residents), [(p, name_key(n).split()) for n, p in places.items()]
         self.known: dict[tuple[str, str, bool, str | None], bool] = {}
         self.blocks: dict[str, tuple[tuple[str, ...], bool, set[str], str]] = {}
 

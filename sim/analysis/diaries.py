@@ -13,6 +13,7 @@ an answer naming anyone or anywhere else is a hallucination.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,7 +23,7 @@ from agentville.sim.scenario.schema import PersonaSpec, Scenario
 from agentville.sim.store.eventstore import EventStore
 from agentville.sim.world.geography import World
 
-from .naming import TownNames
+from .naming import TownNames, name_words
 
 KINDS_READ = [events.AGENT_ADDED, events.PLACED, events.ARRIVED, events.MOVE, events.ACTION, events.MEMORY,
               events.LEARNED_PLACE, events.PLAN, events.REACTION, events.CONVERSATION_START, events.UTTERANCE]
@@ -84,6 +85,11 @@ class Diaries:
 
     def clock(self, seconds: float) -> dt.datetime:
         return self.start + dt.timedelta(seconds=seconds)
+
+    @functools.cached_property
+    def resident_words(self) -> frozenset[str]:
+        """The words of every resident's name (key words leave them out), made once."""
+        return name_words(self.world.residents)
 
 
 def read_diaries(store: EventStore, run: dict[str, Any], scenario: Scenario, at: dt.datetime | None = None) -> Diaries:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from agentville.sim.core.events import ACTION
 
+from .naming import name_words
 from .questions import key_words
 
 MAX_PAIRS = 200
@@ -28,7 +29,7 @@ MAX_PAIRS = 200
 
 def day_words(events: pd.DataFrame, people: list[str], names: Iterable[str]) -> dict[str, frozenset[str]]:
     """Per resident: the telling words of every activity it took up (names of ``names`` left out)."""
-    leave_out = tuple(names)
+    leave_out = name_words(names)
     found: dict[str, set[str]] = {agent: set() for agent in people}
     seen: dict[str, tuple[str, ...]] = {}
     done = events[events["kind"] == ACTION]

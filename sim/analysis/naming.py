@@ -31,6 +31,11 @@ _CAPITALISED = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:of|the|and|&)?\s*[A-Z][\w'�
 _SENTENCE_START = re.compile(r"(?:^|[.!?:;\"“]\s*)$")
 
 
+def name_words(names: Iterable[str]) -> frozenset[str]:
+    """The words of ``names``, to leave out of key words: made once per town, not once per text."""
+    return frozenset(w for name in names for w in words(name))
+
+
 @dataclass(frozen=True)
 class Named:
     """What one text names: residents, the town's places, and unknown names (people and places)."""

@@ -19,6 +19,7 @@ import datetime as dt
 import hashlib
 import random
 from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -85,9 +86,9 @@ class Quiz:
     town: Town
 
 
-def key_words(text: str, leave_out: Sequence[str] = ()) -> tuple[str, ...]:
-    """The telling words of a fact, in order, without repeats: no short or common words, no ``leave_out`` names."""
-    dropped = {w for name in leave_out for w in words(name)}
+def key_words(text: str, dropped: AbstractSet[str] = frozenset()) -> tuple[str, ...]:
+    """The telling words of a fact, in order, without repeats: no short or common words, none of ``dropped``
+    (``name_words`` of the town's names)."""
     found: dict[str, None] = {}
     for word in words(text):
         if len(word) >= 4 and word not in _DULL and word not in dropped and not word.isdigit():
@@ -95,7 +96,7 @@ def key_words(text: str, leave_out: Sequence[str] = ()) -> tuple[str, ...]:
     return tuple(found)[:KEY_WORDS]
 
 
-def _fact(agent: str, category: str, text: str, answer: str, evidence: Sequence[int], leave_out: Sequence[str],
+def _fact(agent: str, category: str, text: str, answer: str, evidence: Sequence[int], leave_out: AbstractSet[str],
           **facts: Any) -> Question:
     """A question whose answer is key words of ``answer``: half of them (at least one) make it right."""
     keywords = key_words(answer, leave_out)
@@ -122,10 +123,10 @@ def self_knowledge(diary: Diary, diaries: Diaries) -> list[Question]:
     asked = [Question(name, SELF, "What is your name?", name, people=(name,)),
              Question(name, SELF, "How old are you?", str(persona.age), keywords=(str(persona.age),), needed=1),
              Question(name, SELF, "Where do you live?", home, places=(home,)),  # "at home" says nothing here
-             _fact(name, SELF, "How would you describe your personality?", persona.traits, (), ())]
+             _fact(name, SELF, "How would you describe your personality?", persona.traits, (), frozenset())]
     if persona.learned:
         first = persona.learned.split(". ")[0]
-        asked.append(_fact(name, SELF, "What do you do?", first, (), diaries.world.residents))
+        asked.append(_fact(name, SELF, "What do you do?", first, (), diaries.resident_words))
     return asked
 
 
@@ -148,7 +149,7 @@ def memory(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Question]
         heard = _takeaways(diary, talk.conversation) or [(seq, text) for seq, text in talk.heard]
         answer = " ".join(text.split(": ", 1)[-1] for _, text in heard)
         asked.append(_fact(name, MEMORY, f"What did {talk.partner} tell you?", answer, [s for s, _ in heard],
-                           diaries.world.residents))
+                           diaries.resident_words))
     for talk in _some(rng, talks, 1):
         when = _hhmm(diaries.clock(talk.since))
         asked.append(Question(name, MEMORY, f"When did you talk to {talk.partner} today?", when, times=(when,),
@@ -169,7 +170,7 @@ def plans(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Question]:
             if minute > now.hour * 60 + now.minute:
                 later.append((f"{minute // 60:02d}:{minute % 60:02d}", block["activity"]))
     return [_fact(diary.name, PLANS, f"What will you be doing at {when}?", activity, [plan.seq],
-                  diaries.world.residents) for when, activity in _some(rng, later)]
+                  diaries.resident_words) for when, activity in _some(rng, later)]
 
 
 def reactions(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Question]:
@@ -194,7 +195,7 @@ def reflections(diary: Diary, diaries: Diaries, rng: random.Random) -> list[Ques
         if thoughts:
             answer = " ".join(r.data["text"].split(": ", 1)[-1] for r in thoughts[-3:])
             asked.append(_fact(diary.name, REFLECTIONS, f"What have you learned about {other}?", answer,
-                               [r.seq for r in thoughts[-3:]], diaries.world.residents))
+                               [r.seq for r in thoughts[-3:]], diaries.resident_words))
     return asked
 
 

@@ -60,10 +60,12 @@ class Rubric:
     ungrounded: pd.DataFrame
 
 
-def run_rubric(store: EventStore, run_id: str | None = None) -> Rubric:
-    """The rubric of a stored run (the newest when ``run_id`` is None), with the scenario stored with it."""
+def run_rubric(store: EventStore, run_id: str | None = None, scenario: Scenario | None = None) -> Rubric:
+    """The rubric of a stored run (the newest when ``run_id`` is None), with the scenario stored with it
+    (or ``scenario``, the same already loaded: reading a big town's stored YAML again takes seconds)."""
     run = store.run(run_id)
-    scenario, _ = scenario_or_warning(run)
+    if scenario is None:
+        scenario, _ = scenario_or_warning(run)
     return rubric(store.events(run["run_id"]), scenario)
 
 

@@ -85,7 +85,7 @@ def handle(args: argparse.Namespace) -> int:
 
         evaluation = evaluate_run(db, summary.run_id, llm=llm, model=args.model, base_urls=args.base_url,
                                   api_key_env=args.api_key_env)
-    print(format_summary(summary, evaluation))
+    print(format_summary(summary, evaluation, scenario))
     return 0
 
 

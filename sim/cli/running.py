@@ -30,9 +30,10 @@ def _progress_bar(sim: Any, until: dt.datetime, disabled: bool) -> Any:
     return SimBar(total=total, unit="h", desc=sim.scenario.name, dynamic_ncols=True, disable=None, bar_format=shape)
 
 
-def format_summary(s: Any, evaluation: Any = None) -> str:
+def format_summary(s: Any, evaluation: Any = None, scenario: Any = None) -> str:
     """What the run did, how believable it looks (the rubric; the interviews when ``evaluation`` is given),
-    and the commands to look at it, spelled to run as printed in this shell (``hints``)."""
+    and the commands to look at it, spelled to run as printed in this shell (``hints``). ``scenario``: the
+    run's, already loaded."""
     from agentville.sim.analysis.rubric import run_rubric
     from agentville.sim.analysis.stats import answer_troubles, format_answer_troubles
     from agentville.sim.lab.evaluation import interview_digest, rubric_digest
@@ -44,7 +45,7 @@ def format_summary(s: Any, evaluation: Any = None) -> str:
     kinds = ", ".join(f"{k} {n}" for k, n in sorted(s.by_kind.items(), key=lambda kv: -kv[1]))
     with EventStore(s.db_path, read_only=True) as store:
         answers = format_answer_troubles(*answer_troubles(store, s.run_id))
-        rubric = rubric_digest(run_rubric(store, s.run_id))
+        rubric = rubric_digest(run_rubric(store, s.run_id, scenario))
     interviews = interview_digest(evaluation) if evaluation else f"interviews: {command('evaluate', s.db_path)}"
     return "\n".join([
         f"Run {s.run_id} {s.status}",
@@ -101,7 +102,7 @@ def relive(store: Any, run: dict, scenario: Any, llm: str, cognition: Any, until
                   api_key_env=args.api_key_env,
                   cognition=cognition, scenario_path=run["scenario_path"], scheduling=args.scheduling) as sim:
         summary = run_with_progress(sim, until, args.no_progress, pace=args.pace, **start)
-    print(format_summary(summary))
+    print(format_summary(summary, scenario=scenario))
     return 0
 
 
