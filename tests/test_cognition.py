@@ -164,3 +164,25 @@ def test_embedded_model_plans_a_real_morning(tmp_path):
     # at least one day plan is the model's own (not every answer fell back to the routine)
     fallbacks = events[events.kind == "fallback"].data.map(lambda d: d["purpose"])
     assert (fallbacks == "day_plan").sum() < 3
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_embedded_model_is_interviewed_at_the_end_of_a_run(tmp_path):
+    """``run --evaluate`` with the bundled model: its residents answer every question (re-lived from the
+    cache, asked through the real model), the grades and the summary's two believability lines follow."""
+    from agentville.sim.store import evaluations
+
+    db = tmp_path / "asked.db"
+    done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(ROOT / "worlds" / "the_ville_3.yaml"),
+                           "--llm", "embedded", "--until", "+10m", "--db", str(db), "--no-progress", "--evaluate"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=880)
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith("  believable rubric: "))
+    assert lines[at + 1].strip().startswith("interviews: self-knowledge ")
+    with EventStore(db, read_only=True) as store:
+        kept = evaluations.latest(store.db, store.run()["run_id"])
+    assert kept is not None and kept["model"].startswith("embedded:") and len(kept["answers"]) >= 15
+    assert all(answer["answer"].strip() for answer in kept["answers"])
+    assert {answer["grade"] for answer in kept["answers"]} <= {"right", "partly", "wrong", "does-not-know"}
