@@ -268,9 +268,12 @@ def test_a_speaker_tells_its_news_one_piece_per_line_skipping_none():
     from agentville.agents.talk.conversation import Conversation
     from agentville.agents.talk.dialogue import default_line
 
+    from agentville.sim.scenario import CognitionSpec
+
     ann = type("Ann", (), {"name": "Ann", "currently": PARTY + ".", "activity": "serving coffee",
-                           "memory": MemoryStream()})()
-    bob = type("Bob", (), {"name": "Bob", "currently": "", "activity": "reading", "memory": MemoryStream()})()
+                           "memory": MemoryStream(), "cognition": CognitionSpec()})()
+    bob = type("Bob", (), {"name": "Bob", "currently": "", "activity": "reading", "memory": MemoryStream(),
+                           "cognition": CognitionSpec()})()
     memories = [MemoryNode(i, "event", text, 0.0, 0.0, 5) for i, text in enumerate(
         ["Ann has baked bread every Sunday for ten years", "the new espresso machine arrived this morning"])]
     talk = Conversation("Ann/1", "Ann", "Bob", None, 0.0, None)
