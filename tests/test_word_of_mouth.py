@@ -267,7 +267,6 @@ def test_a_speaker_tells_its_news_one_piece_per_line_skipping_none():
     from agentville.agents.memory.stream import MemoryNode, MemoryStream
     from agentville.agents.talk.conversation import Conversation
     from agentville.agents.talk.dialogue import default_line
-
     from agentville.sim.scenario import CognitionSpec
 
     ann = type("Ann", (), {"name": "Ann", "currently": PARTY + ".", "activity": "serving coffee",
