@@ -57,9 +57,9 @@ class Grounds:
 
     @classmethod
     def of(cls, texts: Iterable[str], known: frozenset[str] = frozenset(), *, times: bool = True) -> Grounds:
-        """The grounds of ``texts``, with ``known`` words (the town's names) counted as said."""
+        """The grounds of ``texts``, with ``known`` words (the town's names) and ``COMMON`` counted as said."""
         said = list(texts)
-        found = set(known)
+        found = set(known) | COMMON
         for text in said:
             found |= words_of(text)
         minutes = frozenset(m for t in said for m in _both_halves(times_in(t))) if times else None
@@ -115,7 +115,7 @@ def _town_words(names: tuple[str, ...], residents: tuple[str, ...]) -> frozenset
     """The words of a town's ``names`` (made once per town) less those of ``residents`` (of places named after
     people: "Isabella Rodriguez's apartment" is no sign of knowing Isabella)."""
     people = {w for name in residents for w in words_of(name)}
-    return frozenset(({w for name in names for w in words_of(name)} - people) | COMMON)
+    return frozenset({w for name in names for w in words_of(name)} - people)
 
 
 def grounds(ctx: AgentContext, at: float, texts: Iterable[str], *, residents: bool = True,
