@@ -9,7 +9,7 @@ extractive answer) when it names something none of its *sources* has:
   sentence) with a word that is not in the sources, in any case, with a
   possessive or plural ending dropped ("the Johnsons'" is grounded by "Johnson");
 - a weekday, in any case and anywhere (yesterday, today and tomorrow are known);
-- a clock time said in digits ("3pm", "10:30") that no source says.
+- a clock time said in digits ("3pm", "10:30") or a year ("2014") that no source says.
 
 The sources are the texts the answer may draw on (the lines said, what the
 speaker recalled, its persona), the town's names (residents, places, aliases,
@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agentville.sim.core.mentions import WEEKDAYS, times_in, ungrounded, words_of
+from agentville.sim.core.mentions import MONTHS, WEEKDAYS, times_in, ungrounded, words_of
 
 from .asking import Unparseable
 
@@ -46,6 +46,9 @@ anyway absolutely definitely certainly indeed right let let's lets everyone ever
 anything all some any every one two three first next last new old big little lot much many more most other same
 such only own dear god gosh cheers welcome congratulations enjoy take care have fun""".split())
 _CLOCK = re.compile(r"(?<![\w$£€.,:])(?:\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?(?!\w)|\d{1,2}:\d{2}(?![\d:]))", re.I)
+_ANY_YEAR = re.compile(r"(?<![\w$£€.,:-])(?:1[89]|20)\d\d(?!\w|[.,:-]\d)")
+_YEAR = re.compile(r"(?:\b(?:in|since|from|until|till|by|of|year|" + "|".join(MONTHS) + r")\s+|\b\d{1,2}(?:st|nd|rd|th)?,\s*)"
+                   r"((?:1[89]|20)\d\d)(?!\w|[.,:-]\d)", re.I)  # a year said as one: "in 2014", "May 13, 2014"
 _WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", re.I)
 
 
@@ -53,7 +56,8 @@ _WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", re.I)
 class Grounds:
     """What an answer may name: the words of its sources (folded) and the times of day they say."""
     words: frozenset[str]
-    times: frozenset[int] | None  # None: times and weekdays are not checked
+    times: frozenset[int] | None  # None: times, weekdays and years are not checked
+    years: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, texts: Iterable[str], known: frozenset[str] = frozenset(), *, times: bool = True) -> Grounds:
@@ -63,7 +67,7 @@ class Grounds:
         for text in said:
             found |= words_of(text)
         minutes = frozenset(m for t in said for m in _both_halves(times_in(t))) if times else None
-        return cls(frozenset(_folded(found)), minutes)
+        return cls(frozenset(_folded(found)), minutes, frozenset(y for t in said for y in _ANY_YEAR.findall(t)))
 
     def unsaid(self, text: str) -> list[str]:
         """What ``text`` names that the grounds lack: names, weekdays and clock times, in that order, each once."""
@@ -75,6 +79,7 @@ class Grounds:
             said = times_in(clock.group())
             if said and not _both_halves(said[:1]) & self.times:
                 found.append(clock.group().strip())
+        found += [year for year in _YEAR.findall(text) if year not in self.years]
         return list(dict.fromkeys(found))
 
     def check(self, *texts: str | None) -> None:
@@ -96,9 +101,9 @@ def _both_halves(times: Iterable[tuple[int, bool]]) -> set[int]:
 
 
 def days_around(when: dt.datetime) -> str:
-    """The calendar an answer may name without a source: yesterday, today, tomorrow, the month and the time."""
+    """The calendar an answer may name without a source: yesterday, today, tomorrow, the month, year and time."""
     days = [(when + dt.timedelta(days=d)).strftime("%A") for d in (-1, 0, 1)]
-    return f"{' '.join(days)} {when:%B %H:%M}"
+    return f"{' '.join(days)} {when:%B %Y %H:%M}"
 
 
 def town_names(ctx: AgentContext, residents: bool = True) -> tuple[str, ...]:
