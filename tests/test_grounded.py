@@ -53,6 +53,8 @@ class Scripted(FakeBackend):
     ("Tom will come by on tuesday.", "tuesday"),  # a weekday, in any case and anywhere
     ("Wednesday is when Tom comes.", "Wednesday"),
     ("Ann and Tom talked about the Smith party and Tom's trip to Paris.", "Paris"),
+    ("Tom moved here in 2014.", "2014"),  # a year said as one
+    ("Tom has a plan for Friday, 13, 2019.", "2019"),
 ])
 def test_an_answer_naming_what_nobody_said_is_refused(answer, made_up):
     known = Grounds.of(SAID)
@@ -72,6 +74,8 @@ def test_an_answer_naming_what_nobody_said_is_refused(answer, made_up):
     "The bread costs $3.50, one amazing deal.",  # no time
     "Zorblax is a word that starts a sentence.",  # a lower bound: a sentence's first word is not a name
     "Ann will talk with Tom about it tomorrow.",
+    "I’m sure Tom’s bread is good, Ann.",  # curly apostrophes
+    "The bread costs 2000 cents; call 555-2014.",  # numbers, not years
 ])
 def test_an_answer_naming_only_what_was_said_passes(answer):
     known = Grounds.of(SAID)
@@ -92,6 +96,10 @@ def test_the_town_and_the_calendar_ground_what_no_line_said(tmp_path):
         assert knows.unsaid("I saw Maria Lopez at Hobbs Cafe.") == []
         assert knows.unsaid("I saw Isabella at Hobbs Cafe.") == ["Isabella"]
         assert knows.unsaid("I saw Isabella Rodriguez at home.") == ["Isabella Rodriguez"]
+        # times are the grader's business in an interview: a wrong day is a wrong answer, not a made-up name
+        answers = grounds(ctx, ctx.now, ["Klaus studies."], residents=False, times=False)
+        assert answers.unsaid("I was at the library on Sunday, March 10, 2017, at 10:30.") == []
+        assert answers.unsaid("I was at the library in New York City.") == ["New York City"]
 
 
 def _made_up_names(text: str) -> bool:

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from agentville.sim.core.mentions import MONTHS, WEEKDAYS, times_in, ungrounded, words_of
+from agentville.sim.core.mentions import CALENDAR, MONTHS, WEEKDAYS, times_in, ungrounded, words_of
 
 from .asking import Unparseable
 
@@ -56,21 +56,22 @@ _WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", re.I)
 class Grounds:
     """What an answer may name: the words of its sources (folded) and the times of day they say."""
     words: frozenset[str]
-    times: frozenset[int] | None  # None: times, weekdays and years are not checked
+    times: frozenset[int] | None  # None: times, weekdays and years are not checked (calendar words pass)
     years: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, texts: Iterable[str], known: frozenset[str] = frozenset(), *, times: bool = True) -> Grounds:
         """The grounds of ``texts``, with ``known`` words (the town's names) and ``COMMON`` counted as said."""
-        said = list(texts)
-        found = set(known) | COMMON
+        said = [_straight(t) for t in texts]
+        found = set(known) | COMMON | (frozenset() if times else CALENDAR)
         for text in said:
             found |= words_of(text)
         minutes = frozenset(m for t in said for m in _both_halves(times_in(t))) if times else None
         return cls(frozenset(_folded(found)), minutes, frozenset(y for t in said for y in _ANY_YEAR.findall(t)))
 
     def unsaid(self, text: str) -> list[str]:
-        """What ``text`` names that the grounds lack: names, weekdays and clock times, in that order, each once."""
+        """What ``text`` names that the grounds lack: names, weekdays, clock times and years, each once."""
+        text = _straight(text)
         found = ungrounded(text, self.words)
         if self.times is None:
             return found
@@ -88,6 +89,11 @@ class Grounds:
             strange = self.unsaid(text) if text else []
             if strange:
                 raise Unparseable(f"names {strange[0]}, which nobody said")
+
+
+def _straight(text: str) -> str:
+    """``text`` with straight apostrophes ("I’m" is "I'm")."""
+    return text.replace("\u2019", "'")
 
 
 def _folded(words: set[str]) -> set[str]:
