@@ -47,7 +47,8 @@ anything all some any every one two three first next last new old big little lot
 such only own dear god gosh cheers welcome congratulations enjoy take care have fun""".split())
 _CLOCK = re.compile(r"(?<![\w$£€.,:])(?:\d{1,2}(?::\d{2})?\s*[ap]\.?m\.?(?!\w)|\d{1,2}:\d{2}(?![\d:]))", re.I)
 _ANY_YEAR = re.compile(r"(?<![\w$£€.,:-])(?:1[89]|20)\d\d(?!\w|[.,:-]\d)")
-_YEAR = re.compile(r"(?:\b(?:in|since|from|until|till|by|of|year|" + "|".join(MONTHS) + r")\s+|\b\d{1,2}(?:st|nd|rd|th)?,\s*)"
+_YEAR = re.compile(r"(?:\b(?:in|since|from|until|till|by|of|year|" + "|".join(MONTHS) + r")\s+"
+                   r"|\b\d{1,2}(?:st|nd|rd|th)?,\s*)"
                    r"((?:1[89]|20)\d\d)(?!\w|[.,:-]\d)", re.I)  # a year said as one: "in 2014", "May 13, 2014"
 _WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", re.I)
 
