@@ -32,7 +32,6 @@ from agentville.sim.scenario.schema import CognitionSpec, PersonaSpec
 
 from . import acting, living
 from .acting import ACTING, AWAKE, TALKING
-from .llm.asking import Unparseable
 from .llm.templates import render
 from .llm.timing import CONSOLIDATION_S, FALLING_ASLEEP_S
 from .memory import identity
@@ -41,7 +40,8 @@ from .memory.stream import Impression, MemoryNode, MemoryStream, RetrievalWeight
 from .perception import Perception
 from .planning import days
 from .planning.state import Planning
-from .talk.conversation import Conversation, clean_line
+from .talk import interview
+from .talk.conversation import Conversation
 
 if TYPE_CHECKING:
     from agentville.sim.context import SubProcess
@@ -224,33 +224,8 @@ class GenerativeAgent:
         return finish(self.ctx.llm.answer_now([request])[0])
 
     def interview_question(self, question: str) -> tuple[TextRequest, Callable[[str], str]]:
-        """The request an interview asks, and how its answer becomes the agent's (cleaned, logged) reply.
-
-        Each recalled memory is shown with when it came to mind ("[Mon 13:43]"), or "when did you..." and
-        "where were you at..." could not be answered from memory at all.
-
-        Split so that many agents' interviews can go to the model together.
-        """
-        ctx = self.ctx
-        memories = self.recall(question, touch=False)
-        prompt = render("interview", persona=self.persona_text, name=self.name, question=question,
-                        memories="\n".join(f"- [{ctx.clock.at(m.created):%a %H:%M}] {m.text}" for m in memories)
-                        or "- nothing yet")
-        plain = f"I'd rather not say much about that. Lately I've been {self.activity}."
-        request = ctx.llm.request_now(prompt, purpose="interview", agent=self.name, max_tokens=96, stop=("\n",),
-                                      seed_key=f"{question}\x1f{len(self.memory)}\x1f{ctx.now}", default=plain)
-
-        def finish(answer: str) -> str:
-            try:
-                answer = clean_line(answer, self.name, "Interviewer")
-            except Unparseable:
-                answer = plain
-            if ctx.running:
-                ctx.log(events.INTERVIEW, self.name, question=question, answer=answer,
-                        memories=[m.id for m in memories])
-            return answer
-
-        return request, finish
+        """The request an interview asks, and how its answer becomes the agent's reply (``talk.interview``)."""
+        return interview.interview_question(self, question)
 
     # -- the life ------------------------------------------------------------------
     def live(self) -> SubProcess[None]:

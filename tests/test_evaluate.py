@@ -17,7 +17,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from agentville.sim.analysis.believability import POINTS
+from agentville.sim.analysis.believability import POINTS, graded, hallucination_rate
 from agentville.sim.analysis.grading import DOES_NOT_KNOW, RIGHT
 from agentville.sim.analysis.questions import CATEGORIES, MEMORY, PLANS, run_quiz
 from agentville.sim.core.errors import UserError
@@ -117,14 +117,26 @@ def test_an_amnesiac_knows_nothing(run_db):
     assert amnesiac.hallucination_rate == 0.0
 
 
-def test_a_liar_naming_people_and_places_that_do_not_exist_is_caught(run_db, fake):
+def test_a_liar_naming_people_and_places_that_do_not_exist_is_caught(run_db):
+    """Graded as it was said, the lie is caught (the residents' own check refuses it first: see below)."""
+    with EventStore(run_db, read_only=True) as store:
+        quiz = run_quiz(store)
+    lied = graded(quiz, {name: [LIAR] * len(questions) for name, questions in quiz.questions.items()})
+    assert hallucination_rate(lied) == 1.0
+    made_up = {name for names in lied["hallucinations"] for name in names}
+    assert made_up == {"Zorbo Quist", "Blue Moon Diner"}
+    assert RIGHT not in set(lied["grade"])
+
+
+def test_a_liars_made_up_names_are_refused_and_the_residents_answer_from_memory(run_db, fake):
+    """The residents refuse an answer naming people they never met and places the town lacks
+    (``agents.talk.interview``): asked again, the liar lies again, and each answers with what it recalled."""
     liar = FakeBut(interview=LIAR)
     lied = evaluate_run(run_db, backend=liar, save=False)
-    assert len(liar.asked) == len(lied.answers)  # only the interviews reached the double: the rest was cached
-    assert lied.hallucination_rate > 0.5 and lied.hallucination_rate > fake.hallucination_rate
-    made_up = {name for names in lied.answers["hallucinations"] for name in names}
-    assert made_up == {"Zorbo Quist", "Blue Moon Diner"}
-    assert RIGHT not in set(lied.answers["grade"])
+    assert len(liar.asked) == 2 * len(lied.answers)  # only the interviews reached the double, each twice
+    assert not lied.answers["answer"].str.contains("Zorbo|Blue Moon").any()
+    assert lied.answers["answer"].str.match(r"I remember this: |I don't remember\.$").all()
+    assert lied.hallucination_rate == fake.hallucination_rate == 0.0
 
 
 def test_an_oracle_answering_what_the_log_says_scores_full_marks(run_db):

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import simpy
 
 from agentville.agents.llm.asking import ask
+from agentville.agents.llm.grounded import grounded
 from agentville.agents.llm.templates import render
 from agentville.agents.llm.timing import DECIDING_S
 from agentville.agents.memory.stream import Impression
@@ -136,10 +137,11 @@ def summarize(starter: Speaker, partner: Speaker, conversation: Conversation, at
     """The conversation in one sentence (both keep it as a memory), due at ``at``."""
     news = [n for _, line in conversation.lines if (n := news_in(line))]
     plain = f"talked at {conversation.where.place}" + (f": {'; '.join(news)}" if news else " for a while")
+    lines = conversation.transcript()
     return (yield from ask(
-        starter.ctx, starter.name,
-        render("summary", lines=conversation.transcript(), name=starter.name, other=partner.name),
+        starter.ctx, starter.name, render("summary", lines=lines, name=starter.name, other=partner.name),
         clean_summary, purpose="conversation_summary", max_tokens=SUMMARY_TOKENS, stop=("\n",),
+        check=grounded(starter.ctx, at, (lines, conversation.where.place, starter.persona_text)),
         prefix=f"{starter.name} and {partner.name}", joiner=" ", default=plain, due=at))
 
 
@@ -158,8 +160,17 @@ def say(speaker: Speaker, listener: Speaker, conversation: Conversation, last_tu
                     memories="\n".join(f"- {m.text}" for m in memories) or "- nothing yet",
                     lines=conversation.transcript())
     said = tuple(text for _, text in conversation.lines)
+    # what it may name: what the prompt shows and the news it may pass on (``news_for``), besides the town
+    heard = speaker.memory.recent(RECENT_NEWS, kinds=("chat",)) if speaker.cognition.memory else []
+    is_grounded = grounded(ctx, at, (speaker.persona_text, conversation.where.place, speaker.activity,
+                                     listener.activity, conversation.transcript(), *(m.text for m in memories + heard)))
+
+    def check(line: str) -> None:
+        not_said_before(line, said)
+        is_grounded(line)
+
     return (yield from ask(ctx, speaker.name, prompt, lambda t: clean_line(t, speaker.name, listener.name),
-                           check=lambda line: not_said_before(line, said),
+                           check=check,
                            purpose="utterance", max_tokens=48, stop=("\n",),
                            default=default_line(speaker, listener, conversation, memories, last_turn), due=at))
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from agentville.agents.llm.asking import LIST_END, Unparseable, ask
+from agentville.agents.llm.grounded import grounded
 from agentville.agents.llm.templates import copied_from_example, render
 
 if TYPE_CHECKING:
@@ -105,13 +106,17 @@ def plain(me: Speaker, other: Speaker, conversation: Conversation) -> str:
 
 def take_away(me: Speaker, other: Speaker, conversation: Conversation, at: float) -> SubProcess[Takeaway]:
     """``me``'s take-away from ``conversation``, due at ``at``."""
+    lines = conversation.transcript()
+    is_grounded = grounded(me.ctx, at, (me.persona_text, conversation.where.place, lines))
+
     def check(result: Takeaway) -> None:
         if result.learned and copied_from_example(result.learned, "takeaway"):
             raise Unparseable("the answer repeats the prompt's example")
+        is_grounded(*result.learned, result.next_step)
 
     return (yield from ask(
         me.ctx, me.name,
         render("takeaway", persona=me.persona_text, name=me.name, other=other.name,
-               place=conversation.where.place, lines=conversation.transcript()),
+               place=conversation.where.place, lines=lines),
         lambda text: parse(text, me.name, other.name), check=check, purpose="conversation_takeaway", max_tokens=96,
         stop=LIST_END, prefix="-", default=plain(me, other, conversation), due=at))

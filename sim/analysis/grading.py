@@ -22,6 +22,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from agentville.sim.core.mentions import times_in as times_in  # shared with the agents
 from agentville.sim.core.placenames import words
 
 from .questions import Question, Town
@@ -30,20 +31,6 @@ RIGHT, PARTLY, WRONG, DOES_NOT_KNOW = "right", "partly", "wrong", "does-not-know
 GRADES = (RIGHT, PARTLY, WRONG, DOES_NOT_KNOW)
 TIME_SLACK_MIN = 30  # a time this close to the expected one is right ("around half past ten" for 10:45)
 STEM = 4  # key words match as prefixes of each other from this many letters ("plan" and "planning")
-_NUMBERS = {w: i for i, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve".split())}
-_HOUR = r"(\d{1,2}|" + "|".join(_NUMBERS) + r")"
-_SUFFIX = r"\s*(a\.?m\.?|p\.?m\.?|in the morning|in the afternoon|in the evening|at night)?"
-_TIMES = [  # (pattern, how to read hour and minute from its groups)
-    (re.compile(r"\b(\d{1,2})[:.h](\d{2})" + _SUFFIX, re.I), lambda g: (g[0], int(g[1]), g[2])),
-    (re.compile(r"\bhalf past " + _HOUR + _SUFFIX, re.I), lambda g: (g[0], 30, g[1])),
-    (re.compile(r"\bquarter past " + _HOUR + _SUFFIX, re.I), lambda g: (g[0], 15, g[1])),
-    (re.compile(r"\bquarter to " + _HOUR + _SUFFIX, re.I), lambda g: (g[0], -15, g[1])),
-    (re.compile(r"\b" + _HOUR + r" thirty" + _SUFFIX, re.I), lambda g: (g[0], 30, g[1])),
-    (re.compile(r"\b" + _HOUR + r"\s*(?:o'clock|o’clock)" + _SUFFIX, re.I), lambda g: (g[0], 0, g[1])),
-    (re.compile(r"\b" + _HOUR + r"\s*(a\.?m\.?|p\.?m\.?)", re.I), lambda g: (g[0], 0, g[1])),
-    (re.compile(r"\b(noon|midday)\b", re.I), lambda g: ("12", 0, "pm")),
-    (re.compile(r"\bmidnight\b", re.I), lambda g: ("12", 0, "am")),
-]
 _DONT_KNOW = re.compile(r"\b(?:i\s+(?:do\s*n[o']?t|don[’']?t|can[’']?t|cannot|can not)\s+(?:really\s+)?"
                         r"(?:know|remember|recall|say)|no idea|not sure|i have no (?:memory|recollection|idea)|"
                         r"i (?:forgot|have forgotten)|i['’]ve forgotten)", re.I)
@@ -57,26 +44,6 @@ class Grade:
     missed: tuple[str, ...] = ()
     wrong: tuple[str, ...] = ()
     hallucinations: tuple[str, ...] = ()
-
-
-def times_in(text: str) -> list[tuple[int, bool]]:
-    """The times of day ``text`` says, as (minute of the day, whether am/pm was said), in order of the patterns."""
-    found = []
-    for pattern, read in _TIMES:
-        for match in pattern.finditer(text):
-            hour_text, minute, suffix = read(match.groups())
-            hour = int(hour_text) if hour_text.isdigit() else _NUMBERS[hour_text.lower()]
-            if hour > 23 or minute > 59:
-                continue
-            if minute < 0:
-                hour, minute = hour - 1, 60 + minute
-            suffix = (suffix or "").lower().replace(".", "")
-            if suffix in ("pm", "in the afternoon", "in the evening", "at night") and hour < 12:
-                hour += 12
-            elif suffix in ("am", "in the morning") and hour == 12:
-                hour = 0
-            found.append(((hour % 24) * 60 + minute, bool(suffix) or hour > 12))
-    return found
 
 
 def time_matches(expected: str, text: str) -> bool:

@@ -16,15 +16,13 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from agentville.sim.core.mentions import CALENDAR
 from agentville.sim.core.placenames import SEEN_TEXTS, PlaceNames, words
 
 PLACE_WORDS = frozenset("""cafe café diner bar pub restaurant bakery shop store market mall park garden square street
 road avenue lane library college school university academy hall church hospital clinic office bank gym museum
 theater theatre cinema station hotel inn house apartment apartments tower center centre plaza club studio farm
 pharmacy supermarket bistro grill kitchen lounge beach lake river bridge""".split())
-CALENDAR = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february march april may june
-july august september october november december valentine valentine's christmas easter mon tue tues wed thu thur
-thurs fri sat sun jan feb mar apr jun jul aug sep sept oct nov dec""".split())  # days and months, in full or short
 COMMON = frozenset("""i i'm i've i'd i'll oh ok okay yes no hi hello hey well so and but the a an my we our it it's
 that this there they he she you sure maybe um mr mrs ms dr am pm a.m p.m""".split())
 _CAPITALISED = re.compile(r"[A-Z][\w'’-]*(?:\s+(?:of|the|and|&)?\s*[A-Z][\w'’-]*)*")
