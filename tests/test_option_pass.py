@@ -7,7 +7,7 @@ import torch
 
 from agentville.sim.generation import choice_scorer
 from agentville.sim.generation.choices import continuation_ids
-from agentville.sim.generation.option_pass import _tree_mask
+from agentville.sim.generation.option_pass import Trie, _tree_mask
 from agentville.sim.generation.requests import ChoiceRequest
 from agentville.sim.generation.scoring import answer_ends, option_scores
 from agentville.sim.generation.transformers_backend import TransformersBackend
@@ -117,17 +117,32 @@ def test_a_failing_batched_pass_answers_each_choice_on_its_own(monkeypatch):
         worker.close()
 
 
-def test_the_tree_mask_lets_each_option_see_the_prompt_and_itself_only():
-    # two rows: a prompt of 3 tokens with options [a b] [c]; a prompt of 1 token (left-padded) with option [d] + padding
-    owner = torch.tensor([[0, 0, 1], [0, -1, -1]])
-    offset = torch.tensor([[0, 1, 0], [0, 0, 0]])
-    mask = _tree_mask(owner, offset, torch.tensor([3, 1]), kept=3, window=None)[:, 0].int().tolist()
+def test_options_that_start_alike_share_their_first_tokens():
+    space, one, two, zero = 7, 1, 2, 0
+    trie = Trie([[space, one], [space, two], [space, one, zero], [9]])  # " 1", " 2", " 10", "x"
+    assert trie.tokens == [space, one, two, zero, 9] and trie.depth == [0, 1, 1, 2, 0]
+    assert trie.paths() == [[0, 1, 0], [0, 2, 0], [0, 1, 3], [4, 0, 0]]
+    assert [[int(x) for x in row] for row in trie.sees] == [[1, 0, 0, 0, 0],
+                                                          [1, 1, 0, 0, 0],
+                                                          [1, 0, 1, 0, 0],  # "2" sees the space, not "1"
+                                                          [1, 1, 0, 1, 0],  # "0" sees " 1"
+                                                          [0, 0, 0, 0, 1]]
+    assert Trie([[5, 6], [5, 6]]).paths() == [[0, 1], [0, 1]]  # the same option twice is the same nodes
+
+
+def test_the_tree_mask_lets_each_token_see_the_prompt_and_its_own_option_only():
+    # row 0: a prompt of 3 tokens, options [a b] and [c]; row 1: a prompt of 1 token (left-padded), option [d]
+    first, second = Trie([[10, 11], [12]]), Trie([[13]])
+    seen = torch.zeros(2, 3, 3, dtype=torch.bool)
+    seen[0], seen[1, :1, :1] = torch.tensor(first.sees), torch.tensor(second.sees)
+    depth = torch.tensor([first.depth, second.depth + [0, 0]])
+    mask = _tree_mask(seen, depth, torch.tensor([3, 1]), kept=3, window=None)[:, 0].int().tolist()
     assert mask[0] == [[1, 1, 1, 1, 0, 0],  # a: the prompt, itself
                        [1, 1, 1, 1, 1, 0],  # b: the prompt, a, itself
                        [1, 1, 1, 0, 0, 1]]  # c: the prompt, itself (not a or b)
     assert mask[1] == [[0, 0, 1, 1, 0, 0],  # d: its one prompt token (the two before are padding), itself
                        [0, 0, 0, 0, 1, 0],  # padding sees only itself
                        [0, 0, 0, 0, 0, 1]]
-    # a sliding window of 3: the token at position 3 + 1 (b) no longer sees prompt positions 0 and 1
-    sliding = _tree_mask(owner[:1], offset[:1], torch.tensor([3]), kept=2, window=3)[0, 0].int().tolist()
+    # a sliding window of 3: b, at position 3 + 1, no longer sees prompt position 1 (the layer keeps 1 and 2)
+    sliding = _tree_mask(seen[:1], depth[:1], torch.tensor([3]), kept=2, window=3)[0, 0].int().tolist()
     assert sliding == [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [1, 1, 0, 0, 1]]

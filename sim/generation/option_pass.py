@@ -8,12 +8,13 @@ its options are run in one of two layouts, several prompts per forward:
 * ``copies``: one row per (prompt, option) pair, the prompt's keys and values
   copied into each row (``batch_cache``) and a plain padding mask. The layout
   of old, kept for models whose attention takes no custom mask.
-* ``shared`` (tree attention): one row per prompt, its options one after
-  another; a 4D mask lets each option token see the prompt and the earlier
-  tokens of its own option only (within the sliding window on sliding
-  layers), and position ids restart at the prompt's length for each option.
-  Every option then sees exactly what it would see alone, while the prompt's
-  keys and values exist once per prompt instead of once per option.
+* ``shared`` (tree attention): one row per prompt holding its options as a
+  token trie (options that start alike share those tokens: "1" and "10");
+  a 4D mask lets each token see the prompt and its own ancestors only
+  (within the sliding window on sliding layers), and its position id is the
+  prompt's length plus its depth. Every option then sees exactly what it
+  would see alone, while the prompt's keys and values exist once per prompt
+  instead of once per option, and a shared start is computed once.
 
 Both agree with scoring each prompt alone up to float rounding
 (tests/test_option_pass.py). A pass is cut where its padded rows would hold
@@ -54,7 +55,7 @@ def _passes(prompts: list[Prompted], layout: str) -> list[list[Prompted]]:
     """Consecutive groups whose padded rows stay within ``TOKENS_PER_PASS`` (at least one prompt each)."""
     def cost(group: list[Prompted]) -> int:
         if layout == "shared":
-            return len(group) * max(sum(map(len, p.options)) for p in group)
+            return len(group) * max(len(Trie(p.options).tokens) for p in group)
         return sum(len(p.options) for p in group) * max(len(o) for p in group for o in p.options)
 
     groups: list[list[Prompted]] = []
@@ -93,66 +94,91 @@ def _shared(model: Any, cache_arg: str, prompts: list[Prompted], pad_id: int) ->
 
     cache, prompt_mask = batch_cache(model, [p.snap for p in prompts])
     device = prompt_mask.device
-    rows = [_tree_row(p.options) for p in prompts]
-    width = max(len(tokens) for tokens, _, _ in rows)
-    tokens = torch.tensor([t + [pad_id] * (width - len(t)) for t, _, _ in rows], device=device)
-    owner = torch.tensor([o + [-1] * (width - len(o)) for _, o, _ in rows], device=device)
-    offset = torch.tensor([j + [0] * (width - len(j)) for _, _, j in rows], device=device)
+    tries = [Trie(p.options) for p in prompts]
+    width = max(len(t.tokens) for t in tries)
+    tokens = torch.tensor([t.tokens + [pad_id] * (width - len(t.tokens)) for t in tries], device=device)
+    depth = torch.tensor([t.depth + [0] * (width - len(t.depth)) for t in tries], device=device)
+    seen = torch.zeros(len(tries), width, width, dtype=torch.bool, device=device)
+    for row, trie in enumerate(tries):
+        seen[row, :len(trie.tokens), :len(trie.tokens)] = torch.tensor(trie.sees, dtype=torch.bool)
     lengths = torch.tensor([p.snap.length for p in prompts], device=device)
     masks = {}
     for layer in cache.layers:
         window = layer.sliding_window if layer.is_sliding else None
         if window not in masks:
             kept = layer.keys.shape[2]  # the prompt positions this layer holds (the last window - 1 if sliding)
-            masks[window] = _additive(_tree_mask(owner, offset, lengths, kept, window), model.dtype)
+            masks[window] = _additive(_tree_mask(seen, depth, lengths, kept, window), model.dtype)
     attention = next(iter(masks.values())) if len(masks) == 1 else {
         "full_attention": masks[None], "sliding_attention": next(m for w, m in masks.items() if w is not None)}
-    logits = model(input_ids=tokens, attention_mask=attention, position_ids=lengths.unsqueeze(1) + offset,
+    logits = model(input_ids=tokens, attention_mask=attention, position_ids=lengths.unsqueeze(1) + depth,
                    use_cache=True, **{cache_arg: cache}).logits
     out = []
-    for row, p in enumerate(prompts):
-        longest = max(map(len, p.options))
-        picked = torch.zeros(len(p.options), longest, logits.shape[-1], dtype=logits.dtype, device=device)
-        start = 0
-        for i, ids in enumerate(p.options):
-            picked[i, :len(ids)] = logits[row, start:start + len(ids)]
-            start += len(ids)
-        out.append(torch.log_softmax(picked.float(), dim=-1))
+    for row, trie in enumerate(tries):
+        nodes = torch.log_softmax(logits[row, :len(trie.tokens)].float(), dim=-1)
+        out.append(nodes[torch.tensor(trie.paths(), device=device)])
     return out
 
 
-def _tree_row(options: list[list[int]]) -> tuple[list[int], list[int], list[int]]:
-    """One row holding every option: its tokens, which option each belongs to, and its place in that option."""
-    tokens, owner, offset = [], [], []
-    for i, ids in enumerate(options):
-        tokens += ids
-        owner += [i] * len(ids)
-        offset += list(range(len(ids)))
-    return tokens, owner, offset
+class Trie:
+    """The options of one prompt as a token trie: options that start alike share those tokens.
+
+    ``tokens[n]`` is node ``n``'s token, ``depth[n]`` its place in its options
+    (0 = first token), ``sees[n][m]`` whether ``m`` is ``n`` or one of its
+    ancestors (a parent comes before its children). Ratings "1".."10" are ten
+    options of 21 tokens after a space, but 11 nodes: the space, nine digits,
+    and the "0" after "1".
+    """
+
+    def __init__(self, options: list[list[int]]):
+        self.tokens: list[int] = []
+        self.depth: list[int] = []
+        self.sees: list[list[bool]] = []
+        self._children: dict[tuple[int, int], int] = {}  # (parent node or -1, token) -> node
+        self._paths: list[list[int]] = []
+        for ids in options:
+            path, parent = [], -1
+            for token in ids:
+                if (parent, token) not in self._children:
+                    self._add(parent, token, len(path))
+                parent = self._children[(parent, token)]
+                path.append(parent)
+            self._paths.append(path)
+
+    def _add(self, parent: int, token: int, depth: int) -> None:
+        node = len(self.tokens)
+        self._children[(parent, token)] = node
+        self.tokens.append(token)
+        self.depth.append(depth)
+        for row in self.sees:
+            row.append(False)
+        self.sees.append([*(self.sees[parent][:node] if parent >= 0 else [False] * node), True])
+
+    def paths(self) -> list[list[int]]:
+        """Each option's nodes, padded with node 0 to the longest option (``option_scores`` never reads those)."""
+        longest = max(map(len, self._paths))
+        return [path + [0] * (longest - len(path)) for path in self._paths]
 
 
-def _tree_mask(owner: Any, offset: Any, lengths: Any, kept: int, window: int | None) -> Any:
+def _tree_mask(seen: Any, depth: Any, lengths: Any, kept: int, window: int | None) -> Any:
     """Which keys each option token may see ([rows, 1, tokens, kept + tokens], True = attend).
 
     Keys are the ``kept`` last prompt positions of the left-padded batch, then
-    the row's option tokens. A prompt key is seen if it is a real token (not
-    padding) within the window; an option key if it is an earlier (or the
-    same) token of the same option. Padding tokens see only themselves.
+    the row's trie nodes. A prompt key is seen if it is a real token (not
+    padding) within the window; a node if it is the token itself or one of
+    its ancestors (``seen``), within the window. Padding sees only itself.
     """
     import torch
 
-    real = owner >= 0
-    query_position = lengths.unsqueeze(1) + offset  # [rows, tokens]
-    key_position = lengths.unsqueeze(1) - kept + torch.arange(kept, device=owner.device)  # [rows, kept]
+    real = seen.diagonal(dim1=1, dim2=2)  # every node sees itself; padding does not (yet)
+    query_position = lengths.unsqueeze(1) + depth  # [rows, tokens]
+    key_position = lengths.unsqueeze(1) - kept + torch.arange(kept, device=seen.device)  # [rows, kept]
     prompt = (key_position >= 0).unsqueeze(1) & real.unsqueeze(2)
-    same = (owner.unsqueeze(2) == owner.unsqueeze(1)) & real.unsqueeze(2)
-    earlier = offset.unsqueeze(2) >= offset.unsqueeze(1)
-    options = same & earlier
+    nodes = seen.clone()
     if window is not None:
         prompt &= (query_position.unsqueeze(2) - key_position.unsqueeze(1)) < window
-        options &= (offset.unsqueeze(2) - offset.unsqueeze(1)) < window
-    options |= torch.eye(owner.shape[1], dtype=torch.bool, device=owner.device)  # padding sees itself
-    return torch.cat([prompt, options], dim=2).unsqueeze(1)
+        nodes &= (depth.unsqueeze(2) - depth.unsqueeze(1)) < window
+    nodes |= torch.eye(seen.shape[1], dtype=torch.bool, device=seen.device)  # padding sees itself
+    return torch.cat([prompt, nodes], dim=2).unsqueeze(1)
 
 
 def _additive(mask: Any, dtype: Any) -> Any:
