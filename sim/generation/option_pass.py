@@ -136,7 +136,8 @@ class Trie:
         self._children: dict[tuple[int, int], int] = {}  # (parent node or -1, token) -> node
         self._paths: list[list[int]] = []
         for ids in options:
-            path, parent = [], -1
+            path: list[int] = []
+            parent = -1
             for token in ids:
                 if (parent, token) not in self._children:
                     self._add(parent, token, len(path))
