@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from agentville.sim.generation import choice_scorer
+from agentville.sim.generation import choice_scorer, option_pass
 from agentville.sim.generation.choices import continuation_ids
-from agentville.sim.generation.option_pass import Trie, _tree_mask
+from agentville.sim.generation.option_pass import Prompted, Trie, _passes, _tree_mask
 from agentville.sim.generation.requests import ChoiceRequest
 from agentville.sim.generation.scoring import answer_ends, option_scores
 from agentville.sim.generation.transformers_backend import TransformersBackend
@@ -146,3 +146,14 @@ def test_the_tree_mask_lets_each_token_see_the_prompt_and_its_own_option_only():
     # a sliding window of 3: b, at position 3 + 1, no longer sees prompt position 1 (the layer keeps 1 and 2)
     sliding = _tree_mask(seen[:1], depth[:1], torch.tensor([3]), kept=2, window=3)[0, 0].int().tolist()
     assert sliding == [[1, 1, 1, 0, 0], [0, 1, 1, 1, 0], [1, 1, 0, 0, 1]]
+
+
+def test_a_pass_holds_as_many_prompts_as_its_token_budget_allows(monkeypatch):
+    monkeypatch.setattr(option_pass, "TOKENS_PER_PASS", 24)
+    rating = [[7, k] for k in range(1, 10)] + [[7, 1, 0]]  # 11 trie nodes, 10 rows of up to 3 tokens
+    yes_no = [[5], [6]]
+    prompts = [Prompted(None, options) for options in (rating, yes_no, yes_no, rating)]  # no keys needed to plan
+    # shared: one row per prompt, as wide as the widest trie (11 nodes): two prompts a pass
+    assert [len(group) for group in _passes(prompts, "shared")] == [2, 2]
+    # copies: one row per option, as wide as the longest option: a rating alone is 10 x 3, over budget
+    assert [len(group) for group in _passes(prompts, "copies")] == [1, 2, 1]

@@ -30,7 +30,7 @@ from typing import Any
 from .prefix_cache import Snapshot, batch_cache
 
 LAYOUTS = ("shared", "copies")
-TOKENS_PER_PASS = 256  # rows x padded length of one forward (bench/choices.py)
+TOKENS_PER_PASS = 256  # rows x padded length of one forward: about 270 MB of float32 logits at a 262k vocabulary
 
 
 @dataclass(frozen=True)
