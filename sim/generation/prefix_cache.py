@@ -98,8 +98,8 @@ def batch_cache(model: Any, rows: list[Snapshot]) -> tuple[Any, Any]:
     keys, values = [], []
     for index, layer in enumerate(_layers(cache)):
         kept = min(longest, layer.sliding_window - 1) if layer.is_sliding else longest
-        keys.append(torch.cat([_last(row.keys[index], kept) for row in rows]))
-        values.append(torch.cat([_last(row.values[index], kept) for row in rows]))
+        keys.append(_stack([_last(row.keys[index], kept) for row in rows]))
+        values.append(_stack([_last(row.values[index], kept) for row in rows]))
     _fill(cache, keys, values, longest)
     device = keys[0].device
     mask = torch.zeros(len(rows), longest, dtype=torch.long, device=device)
@@ -111,6 +111,13 @@ def batch_cache(model: Any, rows: list[Snapshot]) -> tuple[Any, Any]:
 def _layers(cache: Any) -> list[Any]:
     """The cache's layers, all plain dynamic ones where ``supported`` said so."""
     return list(cache.layers)
+
+
+def _stack(rows: list[Any]) -> Any:
+    """Rows side by side; one row as it is (a cache only ever concatenates onto its tensors, never writes them)."""
+    import torch
+
+    return rows[0] if len(rows) == 1 else torch.cat(rows)
 
 
 def _last(tensor: Any, kept: int) -> Any:

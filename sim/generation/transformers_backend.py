@@ -14,9 +14,11 @@ because what is fastest differs (measured by ``bench/generation.py``):
 * ``continuous`` (GPU default): transformers' continuous-batching manager
   (``continuous.ContinuousBatcher``).
 
-Choice requests never fail to parse: the prompt is prefilled once (from the
-same store), all options are scored side by side in one more pass, each as a
-complete answer (``scoring``), and the most likely option is the answer.
+Choice requests never fail to parse: each prompt is prefilled once (from the
+same store), then the options of up to ``choice_batch`` gathered choices run
+in one more pass, all options of a prompt in one row over its keys and values
+(``choice_scorer``, ``option_pass``); each option is scored as a complete
+answer (``scoring``), and the most likely option is the answer.
 """
 
 from __future__ import annotations
@@ -31,18 +33,18 @@ import threading
 import time
 from typing import Any
 
-from .choices import continuation_ids
+from .choice_scorer import ChoiceScorer
 from .continuous import ContinuousBatcher
 from .decoding import apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
 from .jobs import Job, answer, fail
 from .models import ModelSpec, load, resolve
 from .prefix_cache import DEFAULT_BUDGET_BYTES, PrefixCache, Snapshot, batch_cache, recording_cache, snapshot, supported
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest
-from .scoring import answer_ends, describe, option_scores
 
 log = logging.getLogger(__name__)
 
 GATHER_S = 0.004  # after the first request arrives, wait this long for its siblings
+CHOICE_BATCH = 8  # choice requests whose options share one forward (bench/choices.py)
 
 
 class TransformersBackend:
@@ -50,7 +52,8 @@ class TransformersBackend:
 
     def __init__(self, model: str | None = None, *, device: str = "auto", dtype: str = "auto",
                  strategy: str = "auto", max_batch: int = 32, spec: ModelSpec | None = None,
-                 loaded: tuple[Any, Any] | None = None, prefix_cache_bytes: int = DEFAULT_BUDGET_BYTES):
+                 loaded: tuple[Any, Any] | None = None, prefix_cache_bytes: int = DEFAULT_BUDGET_BYTES,
+                 choice_batch: int = CHOICE_BATCH, option_layout: str = "shared"):
         self.spec = spec or resolve(model)
         self.model_id = self.spec.model_id
         self.model, self.tokenizer = loaded or load(self.spec, device=device, dtype=dtype)
@@ -61,12 +64,14 @@ class TransformersBackend:
             raise ValueError(f"unknown batching strategy {strategy!r} (batch or continuous)")
         self.strategy = strategy
         self.max_batch = max_batch
+        self.choice_batch = max(1, choice_batch)
         self._original_head = speed_up_output_layer(self.model) if self.device.type == "cpu" else None
         self.eos_ids = eos_ids(self.model, self.tokenizer)
         # transformers renamed the KV-cache argument from past_key_values to cache (5.2x).
         self._cache_arg = "cache" if "cache" in inspect.signature(self.model.forward).parameters else "past_key_values"
         self._prefixes = PrefixCache(prefix_cache_bytes) if prefix_cache_bytes > 0 and supported(self.model) else None
-        self._ends: Any = None  # which tokens end an answer (scoring.answer_ends), built on the first choice
+        self._choices = ChoiceScorer(self.model, self.tokenizer, self.eos_ids, self._cache_arg,
+                                     self._prefill if self._prefixes is not None else None, option_layout)
         self._jobs: queue.Queue[Job | None] = queue.Queue()
         self._seq = itertools.count()
         self._closed = threading.Event()
@@ -112,8 +117,8 @@ class TransformersBackend:
                     break
                 choices = [j for j in jobs if isinstance(j.request, ChoiceRequest)]
                 texts = [j for j in jobs if isinstance(j.request, TextRequest)]
-                for job in choices:
-                    self._run([job], self._answer_choice)
+                for start in range(0, len(choices), self.choice_batch):
+                    self._run(choices[start:start + self.choice_batch], self._answer_choices)
                 if texts and self.strategy == "continuous":
                     for job in texts:
                         self._run([job], self._continuous.add)
@@ -260,52 +265,29 @@ class TransformersBackend:
         return output.logits[0, -1], snap, done
 
     # -- choices ------------------------------------------------------------
-    def _answer_choice(self, jobs: list[Job]) -> list[Completion]:
-        request: ChoiceRequest = jobs[0].request  # type: ignore[assignment]
-        scores, prompt_tokens, reused = self._score(request.prompt, request.options)
-        best = max(range(len(scores)), key=lambda i: (scores[i], -i))
-        return [Completion(request.options[best], prompt_tokens, 1, raw=describe(request.options, scores),
-                           info={"scores": [round(s, 3) for s in scores], "prefix_tokens": reused})]
+    def _answer_choices(self, jobs: list[Job]) -> list[Completion] | None:
+        """Each prompt prefilled on its own, then all their options in one pass (``option_pass``).
+
+        If the shared pass fails, each request is answered alone, so one bad
+        request fails only itself.
+        """
+        try:
+            return self._choices.answer([j.request for j in jobs])  # type: ignore[misc]
+        except Exception:
+            if len(jobs) == 1:
+                raise
+            log.exception("a batched option pass failed; answering its %d choices one by one", len(jobs))
+            for job in jobs:
+                self._run([job], self._answer_choices)
+            return None
 
     def score_options(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int]:
         """Log-probability of each option being the whole answer after ``prompt`` (see ``scoring``)."""
         import torch
 
         with torch.inference_mode():
-            scores, prompt_tokens, _ = self._score(prompt, options)
+            [(scores, prompt_tokens, _)] = self._choices.score([(prompt, options)])
         return scores, prompt_tokens
-
-    def _score(self, prompt: str, options: tuple[str, ...]) -> tuple[list[float], int, int]:
-        """One pass over the prompt (after its stored prefix), one over all options side by side."""
-        import torch
-
-        prompt_ids = self.tokenizer(prompt).input_ids
-        joiner = "" if prompt.endswith((" ", "\n")) else " "
-        option_ids = [continuation_ids(self.tokenizer, prompt, prompt_ids, joiner + option) for option in options]
-        logits, cache, reused = self._prompt_cache(prompt_ids, len(options))
-        longest = max(map(len, option_ids))
-        pad = self.tokenizer.pad_token_id or 0
-        step = torch.tensor([o + [pad] * (longest - len(o)) for o in option_ids], device=self.device)
-        positions = torch.arange(len(prompt_ids), len(prompt_ids) + longest, device=self.device)
-        output = self.model(input_ids=step, position_ids=positions.unsqueeze(0).expand(len(options), -1),
-                            use_cache=True, **{self._cache_arg: cache})
-        if self._ends is None:
-            self._ends = answer_ends(self.tokenizer, output.logits.shape[-1], self.eos_ids)
-        scores = option_scores(torch.log_softmax(logits.float(), dim=-1),
-                               torch.log_softmax(output.logits.float(), dim=-1), option_ids, self._ends)
-        return scores, len(prompt_ids), reused
-
-    def _prompt_cache(self, ids: list[int], copies: int) -> tuple[Any, Any, int]:
-        """Logits after ``ids`` and a cache holding them ``copies`` times (from the prefix store when possible)."""
-        import torch
-
-        if self._prefixes is not None:
-            logits, snap, reused = self._prefill(ids)
-            return logits, batch_cache(self.model, [snap] * copies)[0], reused
-        output = self.model(input_ids=torch.tensor([ids], device=self.device), use_cache=True, logits_to_keep=1)
-        cache = cache_of(output)
-        cache.batch_repeat_interleave(copies)
-        return output.logits[0, -1], cache, 0
 
     @property
     def prefix_hit_rate(self) -> float | None:
