@@ -186,3 +186,14 @@ def test_an_interviewee_names_the_towns_places_and_only_the_people_it_knows(tiny
         exp.whisper("Ann", "Bob and Zorbo Quist are my neighbours.")  # now it knows them
         exp.step(15)  # it is consolidated into a memory
         assert exp.interview("Ann", "Who are your neighbours?") == said
+
+
+@pytest.mark.parametrize(("said", "reply"), [
+    ("[Mon 09:35] I live in Hobbs.", "I live in Hobbs."),
+    ("  [Tue 7:05][Tue 07:10]  I was at the cafe.", "I was at the cafe."),
+    ("I woke at [Mon 09:35] today.", "I woke at [Mon 09:35] today."),  # only a stamp in front is the prompt's
+])
+def test_an_interview_answer_loses_the_memory_stamp_it_copied_from_the_prompt(said, reply):
+    from agentville.agents.talk.interview import own_line
+
+    assert own_line(said, "Ann", "plain") == reply

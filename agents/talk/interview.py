@@ -13,6 +13,7 @@ without one (a ``fallback`` row says so).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -28,6 +29,8 @@ if TYPE_CHECKING:
     from agentville.sim.generation import TextRequest
 
 MAX_TOKENS = 96
+# the prompt's "[Mon 13:43]" before each memory, which a small model copies in front of its answer
+_STAMP = re.compile(r"^(?:\s*\[[A-Z][a-z]{2} \d{1,2}:\d{2}\])+\s*")
 INTERVIEWER = "Interviewer"
 
 
@@ -85,8 +88,11 @@ def remembered(memories: list[MemoryNode]) -> str:
 
 
 def own_line(answer: str, name: str, plain: str) -> str:
-    """The interviewee's line in ``answer``, or ``plain`` when there is none (an empty line, a bare name tag)."""
+    """The interviewee's line in ``answer``, or ``plain`` when there is none (an empty line, a bare name tag).
+
+    A memory's time stamp copied from the prompt in front of the answer is not part of what it says.
+    """
     try:
-        return clean_line(answer, name, INTERVIEWER)
+        return clean_line(_STAMP.sub("", answer), name, INTERVIEWER)
     except Unparseable:
         return plain
