@@ -324,13 +324,15 @@ class Simulation:
     def run(self, until: dt.datetime, *, progress: Progress | None = None, pace: float | None = None,
             resume: str | None = None, parent: str | None = None, fork_time: float | None = None) -> RunSummary:
         """Run from the scenario start to ``until``; the store records the outcome (see ``start``, ``advance``)."""
-        self.start(until, resume=resume, parent=parent, fork_time=fork_time)
-        try:
+        try:  # starting asks the model too (``prepare``): a fault there fails the run as well
+            self.start(until, resume=resume, parent=parent, fork_time=fork_time)
             self.advance(until, progress=progress, pace=pace)
         except KeyboardInterrupt:
-            self.finish(INTERRUPTED, "interrupted by the user")
+            if self.run_id is not None:
+                self.finish(INTERRUPTED, "interrupted by the user")
             raise
         except BaseException as exc:
-            self.finish(FAILED, f"{type(exc).__name__}: {exc}")
+            if self.run_id is not None:
+                self.finish(FAILED, f"{type(exc).__name__}: {exc}")
             raise
         return self.finish()

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-from functools import partial
 from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
