@@ -242,3 +242,15 @@ def test_the_command_line_sets_the_source(tiny_path, tmp_path, capsys):
             settings = store.run()["settings"]
         assert settings["importance_source"] == settings["cognition"]["importance"] == setting
         assert f"importance {setting}" in capsys.readouterr().out
+
+
+def test_a_list_of_runs_tells_them_apart_by_source_not_by_the_figures_they_measured():
+    from agentville.sim.analysis.runlist import varying_settings
+
+    def run(source, agreement, held_out):
+        return {"settings": {"llm": "fake", "importance_source": source, "importance_agreement": agreement,
+                             "importance_estimator_rho": held_out, "cognition": {"importance": "auto"}}}
+
+    assert varying_settings([run("embedding", -0.05, 0.71), run("embedding", 0.12, 0.71)]) == ["", ""]
+    assert varying_settings([run("embedding", 0.12, 0.71), run("model", 0.93, None)]) == [
+        "importance_source=embedding", "importance_source=model"]

@@ -79,23 +79,33 @@ def _directions(vectors: np.ndarray) -> np.ndarray:
     return np.stack([q / (retrieval.exact_norm(q) or 1.0) for q in rows])
 
 
-def _ridge(x: np.ndarray, y: np.ndarray, alpha: float) -> tuple[np.ndarray, float]:
-    """Weights and offset of ridge regression (solved over the examples: there are fewer than dimensions)."""
-    mean = x.mean(axis=0)
-    centred = x - mean
-    dual = np.linalg.solve(centred @ centred.T + alpha * np.eye(len(y)), y - y.mean())
-    weights = centred.T @ dual
-    return weights, float(y.mean() - mean @ weights)
+class _Ridge:
+    """Ridge regression with an unpenalised offset, over fewer examples than dimensions (so in their space).
 
+    One eigendecomposition of the examples' centred Gram matrix serves every
+    penalty, and each example's left-out prediction comes from the hat matrix
+    (exact for penalised least squares), so choosing the penalty costs a few
+    small matrix products, not a fit per example and penalty.
+    """
 
-def _left_out(x: np.ndarray, y: np.ndarray, alpha: float) -> np.ndarray:
-    """Each example's prediction by the regression trained on all the others."""
-    found = np.empty(len(y))
-    for i in range(len(y)):
-        rest = np.arange(len(y)) != i
-        weights, offset = _ridge(x[rest], y[rest], alpha)
-        found[i] = x[i] @ weights + offset
-    return found
+    def __init__(self, x: np.ndarray, y: np.ndarray):
+        self.mean, self.y = x.mean(axis=0), y
+        self.centred = x - self.mean
+        self.values, self.vectors = np.linalg.eigh(self.centred @ self.centred.T)
+        self.values = np.clip(self.values, 0.0, None)
+
+    def left_out(self, alpha: float) -> np.ndarray:
+        """Each example's prediction by the regression trained on all the others."""
+        n, y = len(self.y), self.y
+        hat = (self.vectors * (self.values / (self.values + alpha))) @ self.vectors.T + 1.0 / n
+        residual = y - hat @ y
+        return y - residual / (1.0 - np.diag(hat))
+
+    def fit(self, alpha: float) -> tuple[np.ndarray, float]:
+        """Weights and offset trained on all the examples."""
+        dual = (self.vectors / (self.values + alpha)) @ (self.vectors.T @ (self.y - self.y.mean()))
+        weights = self.centred.T @ dual
+        return weights, float(self.y.mean() - self.mean @ weights)
 
 
 @dataclass(frozen=True)
@@ -116,12 +126,13 @@ class Estimator:
 
     @classmethod
     def train(cls, vectors: np.ndarray, labels: Any) -> Estimator:
-        x, y = _directions(vectors), np.asarray(labels, dtype=np.float64)
-        alpha = max(ALPHAS, key=lambda a: spearman(_left_out(x, y, a), y))  # the first of equals
-        predicted = _left_out(x, y, alpha)
+        y = np.asarray(labels, dtype=np.float64)
+        ridge = _Ridge(_directions(vectors), y)
+        alpha = max(ALPHAS, key=lambda a: spearman(ridge.left_out(a), y))  # the first of equals
+        predicted = ridge.left_out(alpha)
         slope, intercept = np.polyfit(predicted, y, 1) if np.ptp(predicted) > 0 else (0.0, float(y.mean()))
         slope = max(float(slope), 0.0)  # an estimator that ranks backwards rates everything alike
-        weights, offset = _ridge(x, y, alpha)
+        weights, offset = ridge.fit(alpha)
         top = float(np.max(np.abs(weights))) or 1.0
         return cls(weights=retrieval.quantized(weights), scale=float(f"{slope * top / retrieval.QUANTUM:.9g}"),
                    offset=float(f"{intercept + slope * offset:.9g}"), alpha=alpha)
