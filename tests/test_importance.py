@@ -191,6 +191,20 @@ def test_the_same_run_twice_rates_the_same(tiny, tmp_path):
     assert sum(ratings.values()) > 10
 
 
+def test_the_calibration_measures_the_model_so_a_later_run_of_it_finds_the_answers_cached(tiny, tmp_path):
+    with EventStore(tmp_path / "shared.db") as store:
+        for seed in (1, 2):
+            summary = assemble(tiny, store=store, backend=FakeBackend(), seed=seed).run(tiny.start + dt.timedelta(hours=1))
+        asked = [(e.data["seed"], e.wall["cache_hit"]) for e in store.iter_events(summary.run_id, kinds=["llm_call"])
+                 if e.data["purpose"] == "importance_calibration"]
+        first = store.runs()[-1]
+        assert len(asked) == len(CALIBRATION) and all(hit for _, hit in asked)
+        assert store.run(summary.run_id)["settings"]["importance_agreement"] == first["settings"]["importance_agreement"]
+    other = [c.data["seed"] for c in EventStore(tmp_path / "shared.db").iter_events(first["run_id"], kinds=["llm_call"])
+             if c.data["purpose"] == "importance_calibration"]
+    assert other == [seed for seed, _ in asked] and len(set(other)) == len(other)
+
+
 def test_a_stopped_run_resumes_to_the_same_decision_and_log(tiny_path, tmp_path):
     until = load_scenario(tiny_path).start + dt.timedelta(hours=4)
     with open_run(tiny_path, db=tmp_path / "whole.db", llm="fake") as sim:

@@ -35,7 +35,6 @@ from .stream import IMPORTANCE_OPTIONS, importance_prompt
 
 if TYPE_CHECKING:
     from agentville.sim.context.protocols import LanguageModel
-    from agentville.sim.generation import GenerationService
 
 SETTINGS = ("auto", "model", "embedding")
 AGREEMENT = 0.5
@@ -157,7 +156,7 @@ class Importance:
         self.source: str | None = None if setting == "auto" else setting  # "model" or "embedding"
         self._estimator: Estimator | None = None
 
-    def prepare(self, llm: GenerationService) -> dict[str, Any]:
+    def prepare(self, llm: LanguageModel) -> dict[str, Any]:
         """Decide the source (``auto``: the model rates the calibration examples first); what the run records.
 
         ``importance_agreement``: how the model's ratings of the examples follow
@@ -190,14 +189,15 @@ class Importance:
         return self._estimator
 
 
-def calibrate(llm: GenerationService) -> float:
+def calibrate(llm: LanguageModel) -> float:
     """The model rates the calibration examples (all asked at once, so they batch); their rank correlation.
 
-    Seeded by the example's number, not the run's call counts, so asking changes no other request.
+    Seeded by the example's number alone, not the run's seed or call counts:
+    asking changes no other request, and it measures the model, not the run,
+    so every later run of the model in the same store finds the answers cached.
     """
     requests = [ChoiceRequest(prompt=importance_prompt(RATER, text), options=IMPORTANCE_OPTIONS,
-                              seed=derive_seed(llm.run_seed, None, PURPOSE, number), purpose=PURPOSE, agent=None,
-                              default="3")
+                              seed=derive_seed(PURPOSE, number), purpose=PURPOSE, agent=None, default="3")
                 for number, (_, text) in enumerate(CALIBRATION)]
     answers = llm.answer_now(requests)
     return spearman([int(answer) for answer in answers], [label for label, _ in CALIBRATION])
