@@ -35,6 +35,7 @@ from .acting import ACTING, AWAKE, TALKING
 from .llm.templates import render
 from .llm.timing import CONSOLIDATION_S, FALLING_ASLEEP_S
 from .memory import identity
+from .memory.importance import Importance
 from .memory.reflection import reflect
 from .memory.stream import Impression, MemoryNode, MemoryStream, RetrievalWeights, ask_importance
 from .perception import Perception
@@ -53,10 +54,12 @@ MIN_SLEEP_S = 4 * 3600
 
 
 class GenerativeAgent:
-    def __init__(self, ctx: AgentContext, persona: PersonaSpec):
+    def __init__(self, ctx: AgentContext, persona: PersonaSpec, importance: Importance | None = None):
+        """``importance``: the run's, shared by its agents (``sim.runtime.runner``); by default one of its own."""
         self.ctx, self.persona, self.name = ctx, persona, persona.name
         self.cognition: CognitionSpec = ctx.cognition
         c = self.cognition
+        self.importance = importance or Importance(c.importance)
         self.memory = MemoryStream(RetrievalWeights(c.recency_weight, c.importance_weight, c.relevance_weight))
         self.perception = Perception(self.name, bandwidth=c.attention_bandwidth)
         self.home = ctx.world.resolve(persona.home)
@@ -112,9 +115,10 @@ class GenerativeAgent:
     def remember_all(self, impressions: Sequence[Impression], *, delay: float = CONSOLIDATION_S) -> simpy.Process:
         """Consolidate memories in the background: the agent goes on while they are rated.
 
-        All of them are rated together (one request each, asked now, due
-        ``delay`` later); then they are embedded and enter the stream and the
-        log, in the order given, at that moment. The returned process's value
+        All of them are rated together (by the model: one request each, asked
+        now, due ``delay`` later; or from their embeddings: ``importance``);
+        then they are embedded and enter the stream and the log, in the order
+        given, at that moment. The returned process's value
         is the list of nodes, for whoever must wait for them (a reflection).
         """
         return self.ctx.process(self._consolidate(list(impressions), self.ctx.now + delay))
@@ -122,7 +126,8 @@ class GenerativeAgent:
     def _consolidate(self, impressions: list[Impression], due: float) -> SubProcess[list[MemoryNode]]:
         ctx = self.ctx
         asked: dict[str, simpy.Event] = {}
-        for impression in impressions:
+        by_model = self.importance.by_model
+        for impression in impressions if by_model else ():
             text = impression.text
             if text in self._ratings or text in asked:
                 continue  # a text is rated once, even when it is noticed again while its rating is pending
@@ -137,15 +142,17 @@ class GenerativeAgent:
             self._ratings[text] = int(str(answer.value))
             self._pending_ratings.pop(text, None)
         vectors = ctx.llm.embed([i.text for i in impressions])
+        ratings = ([self._ratings[i.text] for i in impressions] if by_model
+                   else self.importance.estimator(ctx.llm).rate(vectors))
         nodes = []
-        for impression, vector in zip(impressions, vectors, strict=True):
-            node = self.memory.add(impression.kind, impression.text, now=ctx.now,
-                                   importance=self._ratings[impression.text], embedding=vector,
+        for impression, vector, rating in zip(impressions, vectors, ratings, strict=True):
+            node = self.memory.add(impression.kind, impression.text, now=ctx.now, importance=rating, embedding=vector,
                                    subject=impression.subject, evidence=impression.evidence, depth=impression.depth,
                                    source=impression.source)
             learned_in: dict[str, Any] = {"source": node.source} if node.source else {}
             ctx.log(events.MEMORY, self.name, id=node.id, kind=node.kind, text=node.text, importance=node.importance,
-                    subject=node.subject, evidence=list(node.evidence), depth=node.depth, **learned_in)
+                    importance_source=self.importance.source, subject=node.subject, evidence=list(node.evidence),
+                    depth=node.depth, **learned_in)
             nodes.append(node)
         return nodes
 

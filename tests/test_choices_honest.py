@@ -149,8 +149,8 @@ def test_a_free_text_rating_over_http_is_logged_with_what_the_model_said(tiny, t
     store = EventStore(tmp_path / "http.db")
     with FakeOpenAIServer(text=_rating_server_text, strict=True) as server, \
             OpenAIBackend("tiny", server.url, retries=1, backoff_s=0.01) as backend:
-        summary = assemble(tiny, store=store, backend=backend, embedder=HashEmbedder()).run(
-            tiny.start + dt.timedelta(hours=1))
+        summary = assemble(tiny, store=store, backend=backend, embedder=HashEmbedder(),
+                           cognition={"importance": "model"}).run(tiny.start + dt.timedelta(hours=1))
     ratings = [e.data for e in store.iter_events(summary.run_id, kinds=["llm_call"])
                if e.data["purpose"] == "importance"]
     assert ratings and all(not r["fallback"] for r in ratings)

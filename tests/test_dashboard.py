@@ -37,8 +37,8 @@ HOSTILE = "<script>alert('owned')</script><b>bold</b>"
 def village_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("dash") / "village.db"
     done = subprocess.run([sys.executable, "-m", "agentville.sim.cli", "run", str(WORLDS / "the_ville_3.yaml"), "--llm", "fake",
-                           "--until", "+1d", "--db", str(db), "--no-progress"], capture_output=True, text=True,
-                          cwd=ROOT)
+                           "--until", "+1d", "--db", str(db), "--no-progress", "--importance", "model"],
+                          capture_output=True, text=True, cwd=ROOT)  # the model rates: consolidation asks it
     assert done.returncode == 0, done.stderr
     return db
 

@@ -134,7 +134,8 @@ def test_requests_of_all_agents_are_in_flight_together_and_order_is_deterministi
 
 
 def test_call_minutes_cost_simulated_time(tiny, tmp_path):
-    costly = tiny.model_copy(update={"generation": tiny.generation.model_copy(update={"call_minutes": 2.0})})
+    costly = tiny.model_copy(update={"generation": tiny.generation.model_copy(update={"call_minutes": 2.0}),
+                                     "cognition": tiny.cognition.model_copy(update={"importance": "model"})})
     store, summary = run(costly, tmp_path, hours=3)
     events = list(store.iter_events(summary.run_id, kinds=["llm_call", "action"], agent="Ann"))
     first_action = next(i for i, e in enumerate(events) if e.kind == "action")
@@ -189,7 +190,7 @@ def test_backend_failure_uses_logged_fallback_by_default(tiny, tmp_path):
             pass
 
     store = EventStore(tmp_path / "fallback.db")
-    sim = assemble(tiny, store=store, backend=Broken(), embedder=HashEmbedder())
+    sim = assemble(tiny, store=store, backend=Broken(), embedder=HashEmbedder(), cognition={"importance": "model"})
     summary = sim.run(tiny.start + dt.timedelta(hours=3))
     assert summary.status == "finished"
     calls = list(store.iter_events(summary.run_id, kinds=["llm_call"]))

@@ -220,7 +220,8 @@ def test_after_a_conversation_each_goes_back_to_what_it_was_doing(tiny, tmp_path
 
 # -- 5. reflection ---------------------------------------------------------------------------------------------
 def test_no_insight_is_made_up_when_the_model_gives_none(tiny, tmp_path):
-    events, _, _ = simulate(tiny, tmp_path, hours=10, answers={"importance": "9"}, reflection_threshold=40)
+    events, _, _ = simulate(tiny, tmp_path, hours=10, answers={"importance": "9"}, reflection_threshold=40,
+                            importance="model")
     reflections = events[events.kind == "reflection"]
     assert len(reflections) >= 2 and all(d["insights"] == [] for d in reflections.data)
     thoughts = [d["text"] for d in events[events.kind == "memory"].data if d["kind"] == "thought"]
@@ -234,7 +235,7 @@ def test_scripted_insights_are_stored_once(tiny, tmp_path):
         return (" The cafe is the heart of the town (because of 1)\n2. the cafe is the heart of the town! (because of 2)"
                 "\n3. Mornings at the cafe are busy (because of 1, 2)")
 
-    events, _, _ = simulate(tiny, tmp_path, hours=10, reflection_threshold=40,
+    events, _, _ = simulate(tiny, tmp_path, hours=10, reflection_threshold=40, importance="model",
                             answers={"importance": "9", "reflection_insights": insights})
     reflections = events[events.kind == "reflection"]
     assert len(reflections[reflections.agent == "Ann"]) >= 2

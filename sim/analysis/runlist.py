@@ -14,11 +14,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 MISSING = "-"  # a setting a run does not record (made by an older version)
+MEASURED = ("importance_agreement", "importance_estimator_rho")  # figures a run found, not settings it was given
 
 
 def flat_settings(settings: Mapping[str, Any]) -> dict[str, str]:
-    """A run's settings as ``name -> shown value``; cognition switches under their own names."""
-    flat = {key: value for key, value in settings.items() if key != "cognition"}
+    """A run's settings as ``name -> shown value``; cognition switches under their own names; no measured figures."""
+    flat = {key: value for key, value in settings.items() if key not in ("cognition", *MEASURED)}
     flat.update(settings.get("cognition") or {})
     return {key: _shown(value) for key, value in flat.items()}
 

@@ -50,6 +50,9 @@ def register(commands: Commands) -> None:
     ablations.add_argument("--no-reflection", action="store_true", help="agents never reflect")
     ablations.add_argument("--no-planning", action="store_true",
                            help="agents do not plan their day; they choose each next activity as they go")
+    ablations.add_argument("--importance", choices=["auto", "model", "embedding"], default=None,
+                           help="who rates how important each memory is: the model, an estimator over its "
+                                "embedding, or auto: the model if its ratings of labelled examples follow them")
     scheduling_flag(run)
     pace_flag(run)
     run.add_argument("--no-progress", action="store_true", help="do not draw the progress bar")
@@ -91,5 +94,8 @@ def handle(args: argparse.Namespace) -> int:
 
 def cognition_from(args: argparse.Namespace, cognition: Any) -> Any:
     """The scenario's cognition settings with the command line's ablation switches applied."""
-    off = {name: False for name in ("memory", "retrieval", "reflection", "planning") if getattr(args, f"no_{name}")}
-    return cognition.model_copy(update=off)
+    changed: dict[str, Any] = {name: False for name in ("memory", "retrieval", "reflection", "planning")
+                               if getattr(args, f"no_{name}")}
+    if args.importance:
+        changed["importance"] = args.importance
+    return cognition.model_copy(update=changed)

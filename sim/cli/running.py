@@ -46,6 +46,7 @@ def format_summary(s: Any, evaluation: Any = None, scenario: Any = None) -> str:
     with EventStore(s.db_path, read_only=True) as store:
         answers = format_answer_troubles(*answer_troubles(store, s.run_id))
         rubric = rubric_digest(run_rubric(store, s.run_id, scenario))
+        importance = importance_line(store.run(s.run_id)["settings"])
     interviews = interview_digest(evaluation) if evaluation else f"interviews: {command('evaluate', s.db_path)}"
     return "\n".join([
         f"Run {s.run_id} {s.status}",
@@ -56,6 +57,7 @@ def format_summary(s: Any, evaluation: Any = None, scenario: Any = None) -> str:
         f"  LLM        {s.llm_calls} calls ({s.extra.get('cache_hits', 0)} from the cache), "
         f"{s.llm_blocked_s:.1f} s spent waiting for answers",
         f"  answers    {answers}",
+        *([f"  importance {importance}"] if importance else []),
         f"  believable {rubric}",
         f"             {interviews}",
         f"  log        {s.db_path}",
@@ -64,6 +66,22 @@ def format_summary(s: Any, evaluation: Any = None, scenario: Any = None) -> str:
         f"LLM usage:   {command('stats', s.db_path)}",
         f"In pandas:   from agentville.sim import EventStore; EventStore('{s.db_path}').events('{s.run_id}')",
     ])
+
+
+def importance_line(settings: dict[str, Any]) -> str:
+    """Who rated the memories' importance, and why (``agents.memory.importance``); empty for older runs."""
+    from agentville.agents.memory.importance import AGREEMENT
+
+    source = settings.get("importance_source")
+    if source is None:
+        return ""
+    agreement = settings.get("importance_agreement")
+    why = ("as set" if agreement is None else
+           f"the model's ratings of the labelled examples follow them at rho={agreement:.2f} "
+           f"{'>=' if agreement >= AGREEMENT else '<'} {AGREEMENT}")
+    held_out = settings.get("importance_estimator_rho")
+    estimator = f"; the estimator's follow held-out examples at rho={held_out:.2f}" if held_out is not None else ""
+    return f"{source} ({why}{estimator})"
 
 
 def stored_run(store: Any, args: argparse.Namespace) -> tuple[dict, Any, str, Any]:

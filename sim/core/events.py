@@ -109,6 +109,7 @@ class Memory(TypedDict):
     evidence: list[int]
     depth: int
     source: NotRequired[str]  # the conversation it was learned in (from ``subject``)
+    importance_source: NotRequired[Literal["model", "embedding"]]  # who rated it (absent in older logs)
 
 
 class LearnedPlace(TypedDict):

@@ -42,6 +42,7 @@ from .view import AgentView
 PROGRESS_STEP_S = 15 * 60  # how often (in simulated seconds) the driver commits the log and reports progress
 SCHEDULING = ("in-order", "out-of-order")
 Progress = Callable[[float, float], None]  # (simulated seconds reached, simulated seconds at the end)
+Preparation = Callable[[GenerationService], dict[str, Any]]  # once the log is open: settings it decided
 
 
 @dataclass
@@ -66,7 +67,10 @@ class Simulation:
     def __init__(self, scenario: Scenario, *, store: EventStore, backend: Backend, embedder: Embedder,
                  agent_factory: AgentFactory, seed: int | None = None, cache_mode: str = "read-write",
                  scenario_path: str | None = None, settings: dict[str, Any] | None = None,
-                 cognition: CognitionSpec | None = None, scheduling: str = "in-order"):
+                 cognition: CognitionSpec | None = None, scheduling: str = "in-order",
+                 prepare: Preparation | None = None):
+        """``prepare`` runs once the log is open, before any agent lives (the agents' calibration, which
+        asks the model and logs its calls); the settings it returns join the run's."""
         if scheduling not in SCHEDULING:
             raise ValueError(f"scheduling must be one of {SCHEDULING}")
         self.scenario = scenario
@@ -91,7 +95,7 @@ class Simulation:
                          "cognition": self.cognition.model_dump(), **(settings or {})}
         self.run_id: str | None = None
         self._wall_start = time.monotonic()
-        self._agent_factory = agent_factory
+        self._agent_factory, self._prepare = agent_factory, prepare
         self.agents: dict[str, Agent] = {}
         self.homes: dict[str, tuple[str, str]] = {}
         for persona in scenario.personas:
@@ -229,6 +233,10 @@ class Simulation:
                                                                                              fork_time, stored)))
         self.log(events.RUN_STARTED, scenario=self.scenario.name, seed=self.seed, agents=list(self.agents),
                  start=self.scenario.start.isoformat(), until=until.isoformat() if until else None)
+        if self._prepare is not None:
+            found = self._prepare(self.llm)
+            self.settings.update(found)
+            self.store.add_settings(self.run_id, found)
         for name, agent in self.agents.items():
             self.env.process(agent.live(), owner=name)
         for item in sorted(self.scenario.interventions, key=lambda i: i.at):
@@ -316,13 +324,15 @@ class Simulation:
     def run(self, until: dt.datetime, *, progress: Progress | None = None, pace: float | None = None,
             resume: str | None = None, parent: str | None = None, fork_time: float | None = None) -> RunSummary:
         """Run from the scenario start to ``until``; the store records the outcome (see ``start``, ``advance``)."""
-        self.start(until, resume=resume, parent=parent, fork_time=fork_time)
-        try:
+        try:  # starting asks the model too (``prepare``): a fault there fails the run as well
+            self.start(until, resume=resume, parent=parent, fork_time=fork_time)
             self.advance(until, progress=progress, pace=pace)
         except KeyboardInterrupt:
-            self.finish(INTERRUPTED, "interrupted by the user")
+            if self.run_id is not None:
+                self.finish(INTERRUPTED, "interrupted by the user")
             raise
         except BaseException as exc:
-            self.finish(FAILED, f"{type(exc).__name__}: {exc}")
+            if self.run_id is not None:
+                self.finish(FAILED, f"{type(exc).__name__}: {exc}")
             raise
         return self.finish()

@@ -17,10 +17,12 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Iterator, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from agentville.agents.generative import GenerativeAgent
+from agentville.agents.memory.importance import Importance
 from agentville.sim.context.protocols import AgentFactory
 from agentville.sim.core.controls import refuse_unsafe
 from agentville.sim.generation import Backend, Embedder, make_backend, make_embedder, traits_of
@@ -53,7 +55,7 @@ def default_embedder(scenario: Scenario, backend: Backend) -> Embedder:
 def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: int | None = None,
              cognition: CognitionSpec | Mapping[str, Any] | None = None, cache_mode: str = "read-write",
              scenario_path: str | None = None, embedder: Embedder | None = None,
-             agent_factory: AgentFactory = GenerativeAgent, scheduling: str = "auto") -> Simulation:
+             agent_factory: AgentFactory | None = None, scheduling: str = "auto") -> Simulation:
     """A Simulation of generative agents over an open store and a ready backend.
 
     ``cognition`` is either complete settings or overrides of the scenario's
@@ -61,16 +63,20 @@ def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: i
     changes how fast the run goes, never what it logs (``sim.runtime.scheduler``);
     "auto" runs out of order unless answers are instant (the fake backend,
     a read-only replay), where waiting costs nothing and in order is cheaper.
+
+    The generative agents share the run's ``Importance``, decided once the run
+    has started; a factory of one's own (``agent_factory``) rates its own way.
     """
     if scheduling == "auto":
         instant = traits_of(backend).instant or cache_mode == "read-only"
         scheduling = "in-order" if instant else "out-of-order"
     if cognition is None or isinstance(cognition, Mapping):
         cognition = scenario.cognition.model_copy(update=dict(cognition or {}))
+    importance = Importance(cognition.importance)
     return Simulation(scenario, store=store, backend=backend, embedder=embedder or default_embedder(scenario, backend),
-                      agent_factory=agent_factory, seed=seed, cache_mode=cache_mode, scenario_path=scenario_path,
-                      scheduling=scheduling,
-                      cognition=cognition)
+                      agent_factory=agent_factory or partial(GenerativeAgent, importance=importance), seed=seed,
+                      cache_mode=cache_mode, scenario_path=scenario_path, scheduling=scheduling, cognition=cognition,
+                      prepare=None if agent_factory else importance.prepare)
 
 
 @contextlib.contextmanager

@@ -207,6 +207,10 @@ class CognitionSpec(_Spec):
     reflection: bool = Field(True, description="reflect when new memories add up in importance")
     planning: bool = Field(True, description="plan the day; off: choose each next activity moment to moment")
     reflection_threshold: int = Field(150, ge=1, le=100000)
+    importance: Literal["auto", "model", "embedding"] = Field(
+        "auto", description="who rates how important each memory is: the model, an estimator over the memory's "
+                            "embedding trained on labelled examples, or auto: the model if its ratings of the "
+                            "examples follow their labels, else the estimator")
     retrieval_k: int = Field(8, ge=1, le=100)
     recency_weight: float = Field(1.0, ge=0, allow_inf_nan=False)
     importance_weight: float = Field(1.0, ge=0, allow_inf_nan=False)

@@ -193,6 +193,11 @@ class EventStore:
                             (RUNNING, os.getpid(), run_id))
         return self.last_seq(run_id)
 
+    def add_settings(self, run_id: str, found: dict[str, Any]) -> None:
+        """Settings a run decides once it has started (the source of importance ratings), joined to the others."""
+        with self.db:
+            self.db.execute("UPDATE runs SET settings=json_patch(settings, ?) WHERE run_id=?", (encode(found), run_id))
+
     def end_run(self, run_id: str, status: str, *, sim_reached: float, error: str | None = None) -> None:
         with self.db:
             # MAX: a resume that stops while re-living leaves the stored log, and how far it reached, as they were
