@@ -56,10 +56,26 @@ def day_plan(max_tokens: int) -> str:
     return numbered(phrase((max_tokens - 9) // 3), 3, 8)
 
 
-def schedule(max_tokens: int, most: int = 16) -> str:
-    """``HH:MM activity`` lines after the prompt's first one (``schedule.parse_schedule``): one needed."""
+def schedule(max_tokens: int, first: str, most: int = 16) -> str:
+    """``HH:MM activity`` lines after the prompt's ``first`` one (``schedule.parse_schedule``): one needed.
+
+    The first of them comes later than ``first`` (``HH:MM``), or after midnight
+    when ``first`` is in the evening, so the parser keeps it: times out of
+    order are dropped, and a schedule needs two.
+    """
     chars = min(ACTIVITY_CHARS, max_tokens - 7)
-    return f"(\\n{TIME} {phrase(chars)}){{1,{most}}}{END}"
+    return f"\\n{later_than(first)} {phrase(chars)}(\\n{TIME} {phrase(chars)}){{0,{most - 1}}}{END}"
+
+
+def later_than(clock: str) -> str:
+    """A time ``HH:MM`` that ``parse_schedule`` keeps after a first line at ``clock``: later that day, within
+    its 22-hour horizon, or before noon (after midnight) when ``clock`` is 18:00 or later."""
+    start = int(clock[:2]) * 60 + int(clock[3:5])
+    kept = [m for m in range(1440) if start < m <= start + 22 * 60 or (start >= 18 * 60 and m < 12 * 60)]
+    hours = [h for h in range(24) if all(h * 60 + m in kept for m in range(60))]
+    some = [f"{m // 60:02d}:{m % 60:02d}" for m in kept if m // 60 not in hours]
+    whole = [f"({'|'.join(f'{h:02d}' for h in hours)}):[0-5][0-9]"] if hours else []
+    return "(" + "|".join(whole + some) + ")"  # never empty: 23:xx is in the evening
 
 
 def revision(max_tokens: int, most: int = 8) -> str:

@@ -162,7 +162,7 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
                                     usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(no fixed routine)",
                                     needs=needs_line(agent), first=first),
             parse, purpose="schedule", max_tokens=240, stop=(*LIST_END, f"\n{agent.name}'s", "\nEvery day"),
-            shape=shapes.schedule(240),
+            shape=shapes.schedule(240, first),
             prefix=first, joiner="\n",
             default="\n".join(rest), listing=True)
     except Unparseable:  # not even the plain schedule fits what is left of the day: the plainest plan

@@ -30,6 +30,10 @@ import threading
 import time
 from typing import Any
 
+import numpy
+
+from .jobs import Job, fail
+
 BYTE_PIECE = re.compile(r"<0x([0-9A-Fa-f]{2})>")
 WORDPIECE_SPACES = {"[unused0]": b" ", "[unused1]": b"\n"}
 
@@ -47,14 +51,19 @@ def token_bytes(tokenizer: Any) -> list[bytes] | None:
     if decoder.get("type") == "WordPiece":
         return [WORDPIECE_SPACES.get(p) or (p[2:] if p.startswith("##") else p).encode() for p in pieces]
     if '"ByteLevel"' in kind:
-        from transformers.models.gpt2.tokenization_gpt2 import bytes_to_unicode
-
-        byte_of = {char: byte for byte, char in bytes_to_unicode().items()}
+        byte_of = byte_level_alphabet()
         return [bytes(byte_of.get(c, 0) for c in p) for p in pieces]
     if "\u2581" in kind and "ByteFallback" in kind:
         return [bytes([int(m[1], 16)]) if (m := BYTE_PIECE.fullmatch(p)) else p.replace("\u2581", " ").encode()
                 for p in pieces]
     return None
+
+
+def byte_level_alphabet() -> dict[str, int]:
+    """GPT-2's byte-level alphabet: the character a byte-level BPE vocabulary writes for each byte."""
+    printable = [*range(33, 127), *range(161, 173), *range(174, 256)]
+    hidden = [b for b in range(256) if b not in printable]  # written as the characters from U+0100 on
+    return {chr(b): b for b in printable} | {chr(256 + i): b for i, b in enumerate(hidden)}
 
 
 class _Vocabulary:
@@ -80,7 +89,8 @@ class _Vocabulary:
         while at < len(data):
             size = next((n for n in range(min(self._longest, len(data) - at), 0, -1)
                          if data[at:at + n] in self._ids), 0)
-            if size == 0:  # a byte no token writes: skipped, as the tokenizer's unknown would be
+            if size == 0:  # a byte no token writes: the unknown token (special, so never allowed)
+                ids.append(self.tokenizer.unk_token_id)
                 at += 1
                 continue
             ids.append(self._ids[data[at:at + size]])
@@ -97,6 +107,7 @@ class Grammars:
         self._ready = threading.Event()
         self._llg: Any = None
         self._table: list[bytes] | None = None
+        self._specials = numpy.zeros(0, dtype=int)  # never written under a shape (llguidance may force one)
         self._error: Exception | None = None
         threading.Thread(target=self._build, name="agentville-grammar", daemon=True).start()
 
@@ -114,40 +125,63 @@ class Grammars:
                 vocabulary = _Vocabulary(self.tokenizer, table, self.eos_ids[0], greedy)
                 self._llg = llguidance.LLTokenizer(llguidance.TokenizerWrapper(vocabulary), eos_token=self.eos_ids)
             self._table = table
+            self._specials = numpy.array([i for i in range(self._llg.vocab_size)
+                                          if self._llg.is_special_token(i) and i not in self.eos_ids], dtype=int)
         except Exception as exc:  # reported to each shaped request (its fallback is logged), never lost
             self._error = exc
         self.built_s = time.monotonic() - started
         self._ready.set()
 
+    def rows(self, jobs: list[Job]) -> list[Shaped | None]:
+        """A shaped row for each job with a shape (None without one), waiting for the tokenizer the first time.
+
+        A job whose shape cannot be used fails alone: its row allows nothing, so
+        it ends at once and its batch-mates go on.
+        """
+        rows: list[Shaped | None] = []
+        for job in jobs:
+            shape = job.text.shape
+            try:
+                rows.append(None if shape is None else self.row(shape))
+            except ValueError as exc:
+                fail(job, str(exc))
+                rows.append(Shaped(None, self._llg, self._table, self._specials))
+        return rows
+
     def row(self, shape: str) -> Shaped:
-        """A fresh matcher for one answer of ``shape`` (waits for the tokenizer the first time)."""
+        """A fresh matcher for one answer of ``shape``; ValueError when it cannot be had."""
         import llguidance
 
         self._ready.wait()
         if self._error is not None:
-            raise RuntimeError(f"shaped generation is unavailable: {self._error}")
-        matcher = llguidance.LLMatcher(self._llg, llguidance.LLMatcher.grammar_from_regex(shape), log_level=0)
+            raise ValueError(f"shaped generation is unavailable: {self._error}")
+        try:
+            matcher = llguidance.LLMatcher(self._llg, llguidance.LLMatcher.grammar_from_regex(shape), log_level=0)
+        except Exception as exc:  # an invalid regex (llguidance raises for some, flags others)
+            raise ValueError(f"a request's shape is not a usable regex: {exc}") from None
         if matcher.is_error():
             raise ValueError(f"a request's shape is not a usable regex: {matcher.get_error()}")
-        return Shaped(matcher, self._llg, self._table)
+        return Shaped(matcher, self._llg, self._table, self._specials)
 
 
 class Shaped:
     """One answer being generated under a shape: its matcher, and how its tokens read."""
 
-    def __init__(self, matcher: Any, llg: Any, table: list[bytes] | None):
-        self.matcher, self.llg, self.table = matcher, llg, table
+    def __init__(self, matcher: Any, llg: Any, table: list[bytes] | None, specials: numpy.ndarray):
+        self.matcher, self.llg, self.table = matcher, llg, table  # no matcher: a failed job's row, allowing nothing
+        self.specials = specials
 
     def allowed(self, vocab: int) -> Any:
         """A bool tensor [vocab]: the tokens the shape allows next (EOS only where it may end)."""
-        import numpy
         import torch
-        from llguidance.torch import fill_next_token_bitmask
 
-        words = torch.zeros((1, (self.llg.vocab_size + 31) // 32), dtype=torch.int32)
-        fill_next_token_bitmask(self.matcher, words)
-        bits = numpy.unpackbits(words.numpy().view(numpy.uint8), bitorder="little")[:vocab]
         allowed = torch.zeros(vocab, dtype=torch.bool)
+        if self.matcher is None:
+            return allowed
+        words = numpy.zeros((self.llg.vocab_size + 31) // 32, dtype=numpy.int32)  # one bit a token
+        self.matcher.unsafe_compute_mask_ptr(words.ctypes.data, words.nbytes)  # llguidance.torch's fill, sans torch
+        bits = numpy.unpackbits(words.view(numpy.uint8), bitorder="little")[:vocab]
+        bits[self.specials[self.specials < len(bits)]] = 0
         allowed[: len(bits)] = torch.from_numpy(bits.astype(bool))
         return allowed
 

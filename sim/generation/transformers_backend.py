@@ -190,7 +190,7 @@ class TransformersBackend:
             logits, cache, attention, positions, prompt_tokens, reused = self._prefill_rows(requests)
         else:
             logits, cache, attention, positions, prompt_tokens, reused = self._prefill_padded(requests)
-        shapes = [self.grammars.row(r.shape) if r.shape is not None else None for r in requests]
+        shapes = self.grammars.rows(jobs)
         generators = [torch.Generator().manual_seed(r.seed) for r in requests]
         temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests])
         top_ps = torch.tensor([r.top_p for r in requests])
