@@ -196,3 +196,23 @@ def test_byte_level_tokens_read_as_llguidance_reads_them():
     ordinary = [i for i in range(len(table)) if not reference.is_special_token(i)]
     assert len(ordinary) > 256
     assert [table[i] for i in ordinary] == [reference.decode_bytes([i]) for i in ordinary]
+
+
+def test_sentencepiece_tokens_with_byte_fallback_read_as_llguidance_reads_them():
+    """Gemma's kind of vocabulary: ``▁`` for a space, ``<0x0A>`` for a byte no piece covers."""
+    import llguidance.hf
+    from tokenizers import Tokenizer, decoders, models, normalizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"<pad>": 0, "<eos>": 1} | {f"<0x{b:02X}>": 2 + b for b in range(256)}
+    vocab |= {piece: 258 + i for i, piece in enumerate(["▁", "a", "b", "▁a", "ab", "▁ab", "é"])}
+    backend = Tokenizer(models.BPE(vocab, [("▁", "a"), ("a", "b"), ("▁a", "b")], byte_fallback=True))
+    backend.normalizer = normalizers.Replace(" ", "▁")
+    backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>")
+    table = token_bytes(tokenizer)
+    reference = llguidance.hf.from_tokenizer(tokenizer)
+    ordinary = [i for i in range(len(table)) if not reference.is_special_token(i)]  # (llguidance's own marker:
+    assert table is not None and len(ordinary) == len(table) - 3  # byte 0xFF makes <0xFF> special there too)
+    assert [table[i] for i in ordinary] == [reference.decode_bytes([i]) for i in ordinary]
+    assert table[2 + 10] == b"\n" and table[vocab["▁ab"]] == b" ab" and table[vocab["é"]] == "é".encode()

@@ -46,7 +46,7 @@ def token_bytes(tokenizer: Any) -> list[bytes] | None:
     BPE (GPT-2, Qwen, Llama 3) and WordPiece (see the module's docstring).
     """
     decoder = json.loads(tokenizer.backend_tokenizer.decoder.__getstate__())
-    kind = json.dumps(decoder)
+    kind = json.dumps(decoder, ensure_ascii=False)
     pieces = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
     if decoder.get("type") == "WordPiece":
         return [WORDPIECE_SPACES.get(p) or (p[2:] if p.startswith("##") else p).encode() for p in pieces]
