@@ -18,7 +18,7 @@ from agentville.agents.llm import shapes
 from agentville.agents.memory import reflection
 from agentville.agents.planning import schedule
 from agentville.agents.planning.revision import read_revision
-from agentville.sim.generation.grammar import token_bytes
+from agentville.sim.generation.grammar import Grammars, token_bytes
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, request_key
 
 SEEDS = range(10)
@@ -210,9 +210,19 @@ def test_sentencepiece_tokens_with_byte_fallback_read_as_llguidance_reads_them()
     backend.normalizer = normalizers.Replace(" ", "▁")
     backend.decoder = decoders.Sequence([decoders.Replace("▁", " "), decoders.ByteFallback(), decoders.Fuse()])
     tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, eos_token="<eos>", pad_token="<pad>")
+    tokenizer.add_tokens(["\n", "<table>"])  # as Gemma adds line breaks and markup: one is text, one never written
     table = token_bytes(tokenizer)
     reference = llguidance.hf.from_tokenizer(tokenizer)
-    ordinary = [i for i in range(len(table)) if not reference.is_special_token(i)]  # (llguidance's own marker:
-    assert table is not None and len(ordinary) == len(table) - 3  # byte 0xFF makes <0xFF> special there too)
+    ordinary = [i for i in range(len(table)) if not reference.is_special_token(i)]  # (llguidance's own marker,
+    assert table is not None and len(ordinary) == len(table) - 4  # byte 0xFF, makes <0xFF> special there too)
     assert [table[i] for i in ordinary] == [reference.decode_bytes([i]) for i in ordinary]
     assert table[2 + 10] == b"\n" and table[vocab["▁ab"]] == b" ab" and table[vocab["é"]] == "é".encode()
+    grammars = Grammars(tokenizer, {1})
+    grammars.row("x")  # built
+    never = set(grammars._specials.tolist())
+    assert never == {i for i in range(len(table)) if reference.is_special_token(i)} - {1}
+    line_break, markup = tokenizer.convert_tokens_to_ids(["\n", "<table>"])
+    assert line_break not in never and markup in never
+    assert grammars.row("a\nb").take(line_break) is False  # wrong first token: the shape is broken
+    row = grammars.row("a\nb")
+    assert row.take(vocab["a"]) and row.allowed(len(table))[line_break]
