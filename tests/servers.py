@@ -63,7 +63,7 @@ def _guided_options(body: dict[str, Any], param: str) -> list[str] | None:
     if param == "regex":  # (a|b), metacharacters escaped
         return [re.sub(r"\\(.)", r"\1", part) for part in re.split(r"(?<!\\)\|", value[1:-1])]
     if param == "response_format":
-        return value["json_schema"]["schema"]["enum"]
+        return value["json_schema"]["schema"].get("enum")  # a text's shape is a pattern, not options
     return value.get("choice") if isinstance(value, dict) else value
 
 

@@ -1,1 +1,1 @@
-"""Asking the model: prompt templates, answers that must parse, and when each kind of request is due."""
+"""Asking the model: prompt templates, answers that must parse and their shapes, and when each request is due."""

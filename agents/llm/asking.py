@@ -36,7 +36,7 @@ class Unparseable(ValueError):
 def ask(ctx: AgentContext, agent: str, prompt: str, parse: Callable[[str], T], *, purpose: str, default: str,
         max_tokens: int, stop: tuple[str, ...] = (), prefix: str = "", retries: int = RETRIES,
         check: Callable[[T], None] | None = None, joiner: str = "", due: float | None = None,
-        fallback: str | None = None, listing: bool = False) -> SubProcess[T]:
+        fallback: str | None = None, listing: bool = False, shape: str | None = None) -> SubProcess[T]:
     """A simpy sub-process returning ``parse(prefix + answer)``.
 
     ``prefix`` is text the prompt already ends with (``"1."``, a time), so the
@@ -49,10 +49,12 @@ def ask(ctx: AgentContext, agent: str, prompt: str, parse: Callable[[str], T], *
     (default: ``default``) is what stands when the retries are spent: a revision
     offers a change as its plain answer, but falls back on the plan as it was.
     A ``listing`` answer is a list, one item a line: see ``whole_lines``.
+    ``shape`` is a regex the answer must match (``shapes``), for backends that
+    can generate under one; the answer is parsed all the same.
     """
     for attempt in range(retries + 1):
         answer = yield ctx.llm.text(prompt, purpose=purpose, agent=agent, max_tokens=max_tokens, stop=stop,
-                                    default=default, due=due)
+                                    default=default, due=due, shape=shape)
         text = whole_lines(answer, max_tokens) if listing and answer != default else answer
         try:
             result = parse(prefix + joiner + text.lstrip("\n") if joiner else prefix + text)

@@ -20,6 +20,7 @@ import re
 from collections import Counter
 from typing import TYPE_CHECKING, Protocol
 
+from agentville.agents.llm import shapes
 from agentville.agents.llm.asking import LIST_END, Unparseable, ask
 from agentville.agents.llm.templates import numbered, render
 from agentville.agents.llm.timing import THINKING_S
@@ -144,6 +145,7 @@ def reflect(agent: Reflector) -> SubProcess[None]:
     questions = yield from ask(
         ctx, agent.name, render("questions", name=agent.name, statements="\n".join(f"- {m.text}" for m in recent)),
         parse_questions, purpose="reflection_questions", max_tokens=72, stop=LIST_END, prefix="1.",
+        shape=shapes.questions(72),
         default=default_questions(agent, recent), due=ctx.now + THINKING_S)
     found = [(question, agent.recall(question, k=EVIDENCE_K, touch=True)) for question in questions]
     found = [(question, evidence) for question, evidence in found if evidence]
@@ -152,7 +154,8 @@ def reflect(agent: Reflector) -> SubProcess[None]:
         ctx, agent.name, render("insights", name=agent.name, question=question,
                                 statements=numbered([m.text for m in evidence])),
         functools.partial(parse_insights, statements=len(evidence)), purpose="reflection_insights",
-        max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(), due=due))
+        max_tokens=160, stop=LIST_END, prefix="1.", default=default_insights(), due=due,
+        shape=shapes.insights(len(evidence), 160)))
         for question, evidence in found]
     impressions = []
     for (_, evidence), process in zip(found, asked, strict=True):

@@ -17,6 +17,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
+from agentville.agents.llm import shapes
 from agentville.agents.llm.asking import LIST_END, Unparseable, ask, not_copied
 from agentville.agents.llm.templates import render
 from agentville.sim.core import events
@@ -112,6 +113,7 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
                                 wake=f"{at:%H:%M}", usual=usual, needs=needs_line(agent),
                                 remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
         schedule.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=160,
+        shape=shapes.day_plan(160),
         stop=(*LIST_END, "\n9.", f"\n{agent.name}'s"),  # at most 8 strokes; no second plan (small models ramble)
         prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
         due=due, listing=True)
@@ -160,6 +162,7 @@ def plan_day(agent: GenerativeAgent, day: dt.date, wake: float,
                                     usual="\n".join(f"{s.at} {s.activity}" for s in routine) or "(no fixed routine)",
                                     needs=needs_line(agent), first=first),
             parse, purpose="schedule", max_tokens=240, stop=(*LIST_END, f"\n{agent.name}'s", "\nEvery day"),
+            shape=shapes.schedule(240, first),
             prefix=first, joiner="\n",
             default="\n".join(rest), listing=True)
     except Unparseable:  # not even the plain schedule fits what is left of the day: the plainest plan

@@ -23,6 +23,7 @@ import dataclasses
 import re
 from typing import TYPE_CHECKING
 
+from agentville.agents.llm import shapes
 from agentville.agents.llm.asking import LIST_END, Unparseable, ask
 from agentville.agents.llm.templates import copied_from_example, render
 from agentville.agents.llm.timing import DECIDING_S
@@ -87,6 +88,7 @@ def revise(agent: GenerativeAgent, reason: str) -> SubProcess[None]:
                                     window=_lines(before, ctx.clock.at, timed=True), time=f"{clock:%H:%M}",
                                     until=f"{ctx.clock.at(end):%H:%M}", event=reason),
             parse, check=_sensible(agent, reason, before), purpose="revise_schedule", max_tokens=150,
+            shape=shapes.revision(150),
             stop=(*LIST_END, "\nWhat just happened", f"\n{agent.name}'s schedule"),
             prefix=f"{clock:%H:%M}", joiner=" ", default=plain, fallback=kept, listing=True,
             due=ctx.now + DECIDING_S)

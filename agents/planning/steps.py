@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from agentville.agents.llm import shapes
 from agentville.agents.llm.asking import LIST_END, ask, not_copied
 from agentville.agents.llm.templates import render
 
@@ -38,6 +39,7 @@ def decompose(agent: GenerativeAgent, activity: str, minutes: int, where: Locati
         ctx, agent.name, render("decompose", persona=agent.persona_text, name=agent.name, activity=activity,
                                 time=begins.strftime("%H:%M"), minutes=minutes, place=place_text(where)),
         parse, check=not_copied("decompose"), purpose="decompose", max_tokens=128, stop=LIST_END, prefix="-",
+        shape=shapes.steps(128),
         default=schedule.default_steps(activity, minutes), due=due, listing=True)
     return steps
 

@@ -4,23 +4,19 @@ This is how a simulation outgrows one machine: requests go over HTTP to one or
 more replicas serving the same model. The prompts are completion-style (the
 default models are base models), so text goes to ``POST /v1/completions``.
 
-Choices use whatever the server offers to restrict an answer to the options
-(vLLM's ``structured_outputs`` or ``guided_choice``, llama.cpp's ``grammar``,
-SGLang's ``regex``, a ``response_format`` JSON schema: ``choices.py``). Servers
-ignore fields they do not know or reject them with HTTP 400 or 422, so in
-``guided="auto"`` mode the backend tries each in turn and drops one when the
-server rejects it or answers with text that is not exactly an option (the sign
-it was ignored). Every answer's first line is parsed to an option in any case,
-and the answer is kept as the completion's ``raw`` text, so an unguided server
-still works and the log shows what the model said.
+Choices use whatever the server offers to restrict an answer to the options (``choices.py``),
+text with a shape whatever makes it match a regex (``guided_shapes.py``). Servers ignore fields
+they do not know or reject them (HTTP 400, 422), so in ``guided="auto"`` mode the backend tries
+each in turn and drops one the server rejects or answers outside of (the sign it was ignored).
+Every answer is parsed all the same (a choice's first line to an option, kept as its ``raw``
+text), so an unguided server still works.
 
-Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are
-retried with exponential backoff on the next replica; other client errors fail
-at once. At the start, replicas that cannot be reached are dropped with a
-warning (``replicas``). The service waits out every retry (``patience_s``); a
-request it gives up on is cancelled, and no further attempt is made for it.
-The API key is only ever put in the request header, of requests to the servers
-the user named (``endpoints``); answers are redacted of it before an agent sees them.
+Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are retried with
+exponential backoff on the next replica; other client errors fail at once. At the start, replicas
+that cannot be reached are dropped with a warning (``replicas``). The service waits out every retry
+(``patience_s``); a request it gives up on is cancelled, and no further attempt is made for it.
+The API key is only ever put in the request header, of requests to the servers the user named
+(``endpoints``); answers are redacted of it before an agent sees them.
 """
 
 from __future__ import annotations
@@ -32,7 +28,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +47,7 @@ from .choices import (
 )
 from .decoding import apply_stops
 from .endpoints import DEFAULT_KEY_ENV, Server, normalise_base_url, server
+from .guided_shapes import GuidedShape, shape_fields
 from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
 from .wire import WireFault, answer_cap, attempt_deadline, deadline_client, fetch
@@ -88,6 +85,7 @@ class _Answer:
     prompt_tokens: int
     output_tokens: int
     raw: str | None = None  # a choice's answer as the server wrote it
+    cut: bool = False  # stopped at max_tokens: a shaped answer cut short says nothing of the shape field
 
 
 class OpenAIBackend:
@@ -109,6 +107,7 @@ class OpenAIBackend:
         self.timeout_s, self.retries = float(timeout_s), int(retries)
         self.backoff_s, self.max_backoff_s = float(backoff_s), float(max_backoff_s)
         self._guided = GuidedChoice(guided)
+        self._shaped = GuidedShape(guided)  # regexes: learnt apart from choices (``guided_shapes``)
         self._turn = itertools.count()
         self._turn_lock = threading.Lock()  # also guards the two sets below
         self._open: set[concurrent.futures.Future[Completion]] = set()  # submitted, not yet settled
@@ -277,8 +276,12 @@ class OpenAIBackend:
                                 "temperature": request.temperature, "top_p": request.top_p, "seed": seed}
         if request.stop:
             body["stop"] = list(request.stop)
-        answer = self._post(replica, body)
+        shape = request.shape  # a regex to match: asked like a choice's options (``guided_shapes``)
+        answer, param = (self._post(replica, body), None) if shape is None else self._post_guided(
+            replica, body, self._shaped, lambda p: shape_fields(p, shape))
         answer.text = apply_stops(answer.text, tuple(request.stop))[0]  # some servers keep the stop string
+        if shape is not None:  # a server that ignored the field answered free text: parsed as any other
+            answer.text = self._shaped.read(param, answer.text, shape, judge=not answer.cut)
         if not answer.text.strip():
             raise _Fault(f"an empty answer from {replica.url}", backoff=False)  # sample again, with a new seed
         return answer
@@ -287,17 +290,7 @@ class OpenAIBackend:
         """Ask with a constraint when the server takes one; parse the answer to an option either way."""
         body: dict[str, Any] = {"model": self.model, "prompt": request.prompt, "seed": seed,
                                 "max_tokens": choice_max_tokens(request.options), "temperature": CHOICE_TEMPERATURE}
-        for _ in range(len(GUIDED_PARAMS) + 1):  # each rejected parameter name is dropped, so this ends
-            param = self._guided.current()
-            try:
-                answer = self._post(replica, body | guided_fields(param, request.options))
-                break
-            except _Rejected as rejected:
-                if param is None or param not in rejected.detail or self._guided.forced:
-                    raise
-                self._guided.drop(param, f"HTTP {rejected.status}")
-        else:
-            raise _Fault("the server kept refusing guided choice")
+        answer, param = self._post_guided(replica, body, self._guided, lambda p: guided_fields(p, request.options))
         line = apply_stops(answer.text.lstrip(), CHOICE_STOP)[0]  # the next lines go on with the prompt
         exact = guided_answer(param, line, request.options)
         self._guided.answered(param, exact is not None)
@@ -307,6 +300,19 @@ class OpenAIBackend:
                          backoff=False, raw=answer.text)
         answer.raw, answer.text = answer.text, option
         return answer, {"guided": param if exact is not None else None}
+
+    def _post_guided(self, replica: Server, body: dict[str, Any], guided: GuidedChoice,
+                     fields: Callable[[str | None], dict[str, Any]]) -> tuple[_Answer, str | None]:
+        """POST with the constraint field ``guided`` offers now, dropping each one the server refuses by name."""
+        for _ in range(len(GUIDED_PARAMS) + 1):  # each rejected parameter name is dropped, so this ends
+            param = guided.current()
+            try:
+                return self._post(replica, body | fields(param)), param
+            except _Rejected as rejected:
+                if param is None or param not in rejected.detail or guided.forced:
+                    raise
+                guided.drop(param, f"HTTP {rejected.status}")
+        raise _Fault("the server kept refusing guided fields")
 
     def _post(self, replica: Server, body: dict[str, Any]) -> _Answer:
         """One POST /v1/completions, read within the deadline and a byte cap; faults: _Fault, refusals: _Rejected."""
@@ -338,7 +344,8 @@ def _read_answer(data: Any) -> _Answer:
     if not isinstance(text, str):
         raise TypeError(f"a completion's text is a string, not {type(text).__name__}")
     usage = data.get("usage") or {}
-    return _Answer(text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0))
+    return _Answer(text, int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0),
+                   cut=data["choices"][0].get("finish_reason") == "length")
 
 
 def _settle(outcome: concurrent.futures.Future[Completion], result: Completion | None = None, *,

@@ -29,6 +29,7 @@ class TextRequest:
     purpose: str = "text"
     agent: str | None = None
     default: str | None = None  # the logged fallback when no model answer can be had
+    shape: str | None = None  # a regex the whole answer must match, where the backend can enforce one
 
 
 @dataclass(frozen=True)
@@ -68,11 +69,14 @@ def request_key(model: str, request: Request) -> str:
 
     Purpose, agent and default are labels, not inputs of the model, so they are
     left out: two agents asking the same thing with the same seed get the same
-    answer.
+    answer. A shape is an input when there is one; without one the key is what
+    it was before shapes existed, so cached answers stay valid.
     """
     fields = asdict(request)
     for label in ("purpose", "agent", "default"):
         fields.pop(label)
+    if fields.get("shape", "") is None:
+        fields.pop("shape")
     fields["kind"] = type(request).__name__
     fields["model"] = model
     blob = json.dumps(fields, sort_keys=True, ensure_ascii=False)

@@ -96,15 +96,16 @@ class GenerationService:
     # -- what agents call ---------------------------------------------------
     def text(self, prompt: str, *, purpose: str, agent: str | None = None, max_tokens: int | None = None,
              stop: tuple[str, ...] | list[str] = (), temperature: float | None = None,
-             default: str | None = None, due: float | None = None) -> simpy.Event:
+             default: str | None = None, due: float | None = None, shape: str | None = None) -> simpy.Event:
         """A simpy event whose value is the generated text (``default`` is the logged fallback).
 
-        ``due`` is the simulated second the answer is needed (see ``due_time``).
+        ``due`` is the simulated second the answer is needed (see ``due_time``);
+        ``shape`` a regex the answer must match where the backend can enforce it.
         """
         return self._submit(TextRequest(
             prompt=prompt, max_tokens=max_tokens or self.max_tokens, stop=tuple(stop),
             temperature=self.temperature if temperature is None else temperature, top_p=self.top_p,
-            seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent, default=default), due)
+            seed=self._next_seed(agent, purpose), purpose=purpose, agent=agent, default=default, shape=shape), due)
 
     def choice(self, prompt: str, options: list[str] | tuple[str, ...], *, purpose: str,
                agent: str | None = None, default: str | None = None, due: float | None = None) -> simpy.Event:

@@ -14,6 +14,10 @@ because what is fastest differs (measured by ``bench/generation.py``):
 * ``continuous`` (GPU default): transformers' continuous-batching manager
   (``continuous.ContinuousBatcher``).
 
+A text request with a shape (a regex its answer must match) is decoded by the
+loop whatever the device, each step masked to the tokens the shape allows
+(``grammar``); the manager's processors cannot take a shape per request.
+
 Choice requests never fail to parse: each prompt is prefilled once (from the
 same store), then the options of up to ``choice_batch`` gathered choices run
 in one more pass, all options of a prompt in one row over its keys and values
@@ -36,6 +40,7 @@ from typing import Any
 from .choice_scorer import ChoiceScorer
 from .continuous import ContinuousBatcher
 from .decoding import apply_stops, best_split, cache_of, eos_ids, sample, speed_up_output_layer
+from .grammar import Grammars, mask
 from .jobs import Job, answer, fail
 from .models import ModelSpec, load, resolve
 from .prefix_cache import DEFAULT_BUDGET_BYTES, PrefixCache, Snapshot, batch_cache, recording_cache, snapshot, supported
@@ -76,6 +81,7 @@ class TransformersBackend:
         self._seq = itertools.count()
         self._closed = threading.Event()
         self._continuous = ContinuousBatcher(self.model, self.tokenizer, self.eos_ids)
+        self.grammars = Grammars(self.tokenizer, self.eos_ids)  # built in the background (``grammar``)
         self._worker = threading.Thread(target=self._work, name="agentville-generation", daemon=True)
         self._worker.start()
 
@@ -119,12 +125,12 @@ class TransformersBackend:
                 texts = [j for j in jobs if isinstance(j.request, TextRequest)]
                 for start in range(0, len(choices), self.choice_batch):
                     self._run(choices[start:start + self.choice_batch], self._answer_choices)
-                if texts and self.strategy == "continuous":
-                    for job in texts:
-                        self._run([job], self._continuous.add)
-                else:
-                    for batch in self._buckets(texts):
-                        self._run(batch, self._decode_batch)
+                # the manager's processors cannot take a shape per request: shaped ones take the decode loop
+                managed = [j for j in texts if j.text.shape is None] if self.strategy == "continuous" else []
+                for job in managed:
+                    self._run([job], self._continuous.add)
+                for batch in self._buckets([j for j in texts if j not in managed]):
+                    self._run(batch, self._decode_batch)
 
     def _gather(self) -> list[Job] | None:
         """Block for one job, then take every job that arrives with it."""
@@ -189,6 +195,7 @@ class TransformersBackend:
             logits, cache, attention, positions, prompt_tokens, reused = self._prefill_rows(requests)
         else:
             logits, cache, attention, positions, prompt_tokens, reused = self._prefill_padded(requests)
+        shapes = self.grammars.rows(jobs)
         generators = [torch.Generator().manual_seed(r.seed) for r in requests]
         temperatures = torch.tensor([max(r.temperature, 0.0) for r in requests])
         top_ps = torch.tensor([r.top_p for r in requests])
@@ -196,17 +203,19 @@ class TransformersBackend:
         texts = [""] * len(requests)
         live = list(range(len(requests)))  # rows of the current batch -> request index
         while live:
-            tokens = sample(logits.float().cpu(), temperatures[live], top_ps[live], [generators[i] for i in live])
+            scores, stuck = mask(logits.float().cpu(), [shapes[i] for i in live])
+            tokens = sample(scores, temperatures[live], top_ps[live], [generators[i] for i in live])
             keep = []
             for row, index in enumerate(live):
-                token = tokens[row]
-                request = requests[index]
-                finished = token in self.eos_ids
+                token, request, shape = tokens[row], requests[index], shapes[index]
+                finished = token in self.eos_ids or row in stuck
                 if not finished:
                     outputs[index].append(token)
-                    decoded = self.tokenizer.decode(outputs[index], skip_special_tokens=True).lstrip()
+                    decoded = (self.tokenizer.decode(outputs[index], skip_special_tokens=True) if shape is None
+                               else shape.text(outputs[index])).lstrip()
                     texts[index], stopped = apply_stops(decoded, request.stop)
-                    finished = stopped or len(outputs[index]) >= request.max_tokens
+                    finished = (stopped or len(outputs[index]) >= request.max_tokens
+                                or (shape is not None and not shape.take(token)))
                 if not finished:
                     keep.append(row)
             if not keep:
