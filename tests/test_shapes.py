@@ -227,3 +227,17 @@ def test_sentencepiece_tokens_with_byte_fallback_read_as_llguidance_reads_them()
     assert grammars.row("a\nb").take(line_break) is False  # wrong first token: the shape is broken
     row = grammars.row("a\nb")
     assert row.take(vocab["a"]) and row.allowed(len(table))[line_break]
+
+
+def test_the_continuous_strategy_decodes_shaped_requests_in_the_loop(tiny):
+    """The manager's processors cannot take a shape per request: a shaped one gets the batch loop's answer."""
+    from agentville.sim.generation.transformers_backend import TransformersBackend
+
+    requests = [TextRequest(f"Steps {seed}:\n-", max_tokens=128, seed=seed, shape=shapes.steps(128)) for seed in (1, 2)]
+    continuous = TransformersBackend("random:tiny", strategy="continuous", device="cpu")
+    try:
+        answers = [continuous.submit(r).result(timeout=120).text for r in requests]
+    finally:
+        continuous.close()
+    assert answers == [tiny.submit(r).result(timeout=120).text for r in requests]
+    assert all(re.fullmatch(shapes.steps(128), " " + a) for a in answers)
