@@ -17,6 +17,7 @@ import pytest
 from agentville.agents.llm import shapes
 from agentville.agents.memory import reflection
 from agentville.agents.planning import schedule
+from agentville.agents.planning.days import DAY_PLAN_TOKENS
 from agentville.agents.planning.revision import read_revision
 from agentville.sim.generation.grammar import Grammars, token_bytes
 from agentville.sim.generation.requests import ChoiceRequest, GenerationFailed, TextRequest, request_key
@@ -75,7 +76,7 @@ SHAPES = {"day_plan": lambda n: shapes.day_plan(n), "steps": lambda n: shapes.st
           "revision": lambda n: shapes.revision(n), "schedule": lambda n: shapes.schedule(n, "07:00")}
 
 
-@pytest.mark.parametrize("name, max_tokens", [("day_plan", 160), ("day_plan", 100), ("steps", 128),
+@pytest.mark.parametrize("name, max_tokens", [("day_plan", DAY_PLAN_TOKENS), ("day_plan", 100), ("steps", 128),
                                               ("questions", 72), ("questions", 60), ("insights", 160),
                                               ("revision", 150), ("schedule", 240)])
 def test_what_a_parser_needs_fits_the_token_limit(name, max_tokens):
@@ -125,7 +126,7 @@ def revision_of(text: str):
 
 # purpose: (shape, max_tokens, what the prompt ends with, joiner, parser), as the agents ask
 PURPOSES = {
-    "day_plan": (shapes.day_plan(160), 160, "1.", "", schedule.parse_strokes),
+    "day_plan": (shapes.day_plan(DAY_PLAN_TOKENS), DAY_PLAN_TOKENS, "1.", "", schedule.parse_strokes),
     "schedule": (shapes.schedule(240, "07:00"), 240, "07:00 waking up", "\n",
                  functools.partial(schedule.parse_schedule, midnight=0, after=7 * 3600)),
     "decompose": (shapes.steps(128), 128, "-", "", schedule.parse_steps),
@@ -226,3 +227,17 @@ def test_sentencepiece_tokens_with_byte_fallback_read_as_llguidance_reads_them()
     assert grammars.row("a\nb").take(line_break) is False  # wrong first token: the shape is broken
     row = grammars.row("a\nb")
     assert row.take(vocab["a"]) and row.allowed(len(table))[line_break]
+
+
+def test_the_continuous_strategy_decodes_shaped_requests_in_the_loop(tiny):
+    """The manager's processors cannot take a shape per request: a shaped one gets the batch loop's answer."""
+    from agentville.sim.generation.transformers_backend import TransformersBackend
+
+    requests = [TextRequest(f"Steps {seed}:\n-", max_tokens=128, seed=seed, shape=shapes.steps(128)) for seed in (1, 2)]
+    continuous = TransformersBackend("random:tiny", strategy="continuous", device="cpu")
+    try:
+        answers = [continuous.submit(r).result(timeout=120).text for r in requests]
+    finally:
+        continuous.close()
+    assert answers == [tiny.submit(r).result(timeout=120).text for r in requests]
+    assert all(re.fullmatch(shapes.steps(128), " " + a) for a in answers)

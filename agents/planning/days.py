@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 
 LAST_HOUR_S = 3600  # a day with less than this left before bedtime is not begun: the agent sleeps to the next
+DAY_PLAN_TOKENS = 200  # three strokes of 63 characters fit whatever the tokens (``shapes.day_plan``)
 
 
 
@@ -112,8 +113,8 @@ def day_strokes(agent: GenerativeAgent, day: dt.date, wake: float, due: float | 
         ctx, agent.name, render("day_plan", persona=agent.persona_text, name=agent.name, date=date,
                                 wake=f"{at:%H:%M}", usual=usual, needs=needs_line(agent),
                                 remembered="\n".join(f"- {m.text}" for m in remembered) or "- nothing special"),
-        schedule.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=160,
-        shape=shapes.day_plan(160),
+        schedule.parse_strokes, check=not_copied("day_plan"), purpose="day_plan", max_tokens=DAY_PLAN_TOKENS,
+        shape=shapes.day_plan(DAY_PLAN_TOKENS),
         stop=(*LIST_END, "\n9.", f"\n{agent.name}'s"),  # at most 8 strokes; no second plan (small models ramble)
         prefix="1.", default=" " + "\n".join(f"{i}. {s}" if i > 1 else s for i, s in enumerate(plain[:8], 1)),
         due=due, listing=True)
