@@ -9,6 +9,7 @@ change must leave the digests as they are.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import subprocess
@@ -54,3 +55,23 @@ def test_the_log_is_the_same_whichever_math_kernels_the_machine_picks():
         assert done.returncode == 0, done.stderr[-2000:]
         found.add(done.stdout.strip())
     assert len(found) == 1, found
+
+
+@pytest.mark.xfail(strict=True, reason="known, not yet fixed: with importance from embeddings the fake Smallville day "
+                   "run out of order logs one memory more at 17:35 (Arthur Burton sees Ryan Park wrapping up at the "
+                   "dartboard after Ryan set off home), not in order")
+def test_out_of_order_is_exact_with_importance_from_embeddings(tmp_path):
+    """Other importances move reflections and steps, which exposes a difference the golden cases do not reach."""
+    from agentville.sim.runtime.runner import open_run
+    from agentville.sim.store.eventstore import EventStore
+
+    found = []
+    for scheduling in ("in-order", "out-of-order"):
+        db = tmp_path / f"{scheduling}.db"
+        with open_run(golden.ROOT / "worlds/smallville.yaml", db=db, seed=7, llm="fake", scheduling=scheduling,
+                      cognition={"importance": "embedding"}) as sim:
+            summary = sim.run(sim.scenario.start + dt.timedelta(hours=24))
+        with EventStore(db, read_only=True) as store:
+            found.append(golden.rows_digest((e.seq, e.sim_time, e.kind, e.agent, e.data)
+                                            for e in store.iter_events(summary.run_id)))
+    assert found[0] == found[1]

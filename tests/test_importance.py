@@ -14,7 +14,7 @@ from agentville.agents.memory.importance_examples import CALIBRATION, EXAMPLES, 
 from agentville.sim.core import events
 from agentville.sim.core.errors import ScenarioError
 from agentville.sim.generation import FakeBackend, HashEmbedder
-from agentville.sim.generation.requests import ChoiceRequest, Completion, Request
+from agentville.sim.generation.requests import ChoiceRequest, Completion, Request, Traits
 from agentville.sim.runtime.runner import assemble, open_run
 from agentville.sim.scenario import load_scenario
 from agentville.sim.store.eventstore import EventStore
@@ -24,7 +24,17 @@ LABELS = {text: label for label, text in EXAMPLES}
 MEMORY_LINE = re.compile(r"Memory: (.*)\nRating:$")
 
 
-class Rater(FakeBackend):
+class Reading(FakeBackend):
+    """The fake's answers from a backend that says it reads its prompts, as a model does: ``auto`` calibrates it."""
+
+    traits = Traits(instant=True, understands=True, embedder="hash")
+
+
+class ScriptedReader(ScriptedBackend):
+    traits = Reading.traits
+
+
+class Rater(Reading):
     """The fake backend, except that importance ratings come from ``rate(memory text)``."""
 
     def __init__(self, rate):
@@ -133,8 +143,8 @@ def test_auto_lets_the_model_rate_only_when_its_ratings_follow_the_labels(tiny, 
     assert bool(of_kind(rows, events.LLM_CALL, "importance")) == (source == "model")  # no call per memory
 
 
-def test_the_fake_backend_rates_at_chance_so_auto_picks_the_estimator(tiny, tmp_path):
-    settings, rows = run_log(tiny, tmp_path, FakeBackend())
+def test_a_model_rating_at_chance_gets_the_estimator(tiny, tmp_path):
+    settings, rows = run_log(tiny, tmp_path, Reading())
     assert settings["importance_source"] == "embedding" and abs(settings["importance_agreement"]) < AGREEMENT
     assert settings["importance_estimator_rho"] >= 0.6 and settings["cognition"]["importance"] == "auto"
     assert len(set(m["importance"] for m in of_kind(rows, events.MEMORY))) >= 3
@@ -142,9 +152,19 @@ def test_the_fake_backend_rates_at_chance_so_auto_picks_the_estimator(tiny, tmp_
 
 def test_a_model_that_gave_no_ratings_is_not_trusted(tiny, tmp_path):
     """All calibration answers fell back to the plain "3" (the server was down): the estimator rates."""
-    settings, rows = run_log(tiny, tmp_path, ScriptedBackend({"importance": "9"}))
+    settings, rows = run_log(tiny, tmp_path, ScriptedReader({"importance": "9"}))
     assert settings["importance_source"] == "embedding" and settings["importance_agreement"] == 0
     assert {c["output"] for c in of_kind(rows, events.LLM_CALL, "importance_calibration")} == {"3"}
+
+
+def test_the_rule_based_fake_keeps_its_own_ratings_under_auto(tiny, tmp_path):
+    """Calibrating a test double that does not read its prompts would measure nothing (and change every fake run)."""
+    settings, rows = run_log(tiny, tmp_path, FakeBackend())
+    assert settings["importance_source"] == "model" and "importance_agreement" not in settings
+    assert settings["importance_calibration"].startswith("skipped")
+    assert not of_kind(rows, events.LLM_CALL, "importance_calibration")
+    assert of_kind(rows, events.LLM_CALL, "importance")
+    assert {m["importance_source"] for m in of_kind(rows, events.MEMORY)} == {"model"}
 
 
 # ----- model and embedding: no calibration -----
@@ -194,7 +214,7 @@ def test_the_same_run_twice_rates_the_same(tiny, tmp_path):
 def test_the_calibration_measures_the_model_so_a_later_run_of_it_finds_the_answers_cached(tiny, tmp_path):
     with EventStore(tmp_path / "shared.db") as store:
         for seed in (1, 2):
-            summary = assemble(tiny, store=store, backend=FakeBackend(), seed=seed).run(tiny.start + dt.timedelta(hours=1))
+            summary = assemble(tiny, store=store, backend=Reading(), seed=seed).run(tiny.start + dt.timedelta(hours=1))
         asked = [(e.data["seed"], e.wall["cache_hit"]) for e in store.iter_events(summary.run_id, kinds=["llm_call"])
                  if e.data["purpose"] == "importance_calibration"]
         first = store.runs()[-1]
@@ -207,17 +227,17 @@ def test_the_calibration_measures_the_model_so_a_later_run_of_it_finds_the_answe
 
 def test_a_stopped_run_resumes_to_the_same_decision_and_log(tiny_path, tmp_path):
     until = load_scenario(tiny_path).start + dt.timedelta(hours=4)
-    with open_run(tiny_path, db=tmp_path / "whole.db", llm="fake") as sim:
+    with open_run(tiny_path, db=tmp_path / "whole.db", backend=Reading()) as sim:
         whole = sim.run(until)
     with EventStore(tmp_path / "whole.db") as store:
         expected = [(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(whole.run_id)]
         expected_settings = store.run(whole.run_id)["settings"]
     db = tmp_path / "stopped.db"
-    with open_run(tiny_path, db=db, llm="fake") as sim:
+    with open_run(tiny_path, db=db, backend=Reading()) as sim:
         sim.start(until)
         sim.advance(sim.scenario.start + dt.timedelta(hours=1))
         run_id = sim.finish("interrupted").run_id
-    with open_run(tiny_path, db=db, llm="fake") as sim:
+    with open_run(tiny_path, db=db, backend=Reading()) as sim:
         sim.run(until, resume=run_id)
     with EventStore(db) as store:
         assert [(e.seq, e.sim_time, e.kind, e.agent, e.data) for e in store.iter_events(run_id)] == expected

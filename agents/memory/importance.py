@@ -149,11 +149,19 @@ class Estimator:
 class Importance:
     """One run's importance: where ratings come from, decided once (``prepare``), shared by its agents."""
 
-    def __init__(self, setting: str = "auto"):
+    def __init__(self, setting: str = "auto", *, understands: bool = True):
+        """``understands``: the backend's answers follow the prompts' meaning (``Traits.understands``).
+
+        A rule-based test double (the fake) does not read what it rates: calibrating it
+        measures nothing, so under ``auto`` its own ratings stand (its rules are part of
+        what the tests exercise). A replay keeps the replayed backend's traits, so it decides the same.
+        """
         if setting not in SETTINGS:
             raise ValueError(f"importance must be one of {SETTINGS}, not {setting!r}")
         self.setting = setting
         self.source: str | None = None if setting == "auto" else setting  # "model" or "embedding"
+        if setting == "auto" and not understands:
+            self.source = "model"
         self._estimator: Estimator | None = None
 
     def prepare(self, llm: LanguageModel) -> dict[str, Any]:
@@ -164,7 +172,9 @@ class Importance:
         estimator's follow the held-out examples' (when it rates).
         """
         found: dict[str, Any] = {}
-        if self.setting == "auto":
+        if self.setting == "auto" and self.source == "model":
+            found["importance_calibration"] = "skipped: a rule-based backend keeps its own ratings"
+        elif self.setting == "auto":
             found["importance_agreement"] = round(calibrate(llm), 3)
             self.source = "model" if found["importance_agreement"] >= AGREEMENT else "embedding"
         found["importance_source"] = self.source

@@ -76,7 +76,7 @@ def importance_line(settings: dict[str, Any]) -> str:
     if source is None:
         return ""
     agreement = settings.get("importance_agreement")
-    why = ("as set" if agreement is None else
+    why = (settings.get("importance_calibration") or "as set" if agreement is None else
            f"the model's ratings of the labelled examples follow them at rho={agreement:.2f} "
            f"{'>=' if agreement >= AGREEMENT else '<'} {AGREEMENT}")
     held_out = settings.get("importance_estimator_rho")

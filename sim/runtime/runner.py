@@ -72,7 +72,7 @@ def assemble(scenario: Scenario, *, store: EventStore, backend: Backend, seed: i
         scheduling = "in-order" if instant else "out-of-order"
     if cognition is None or isinstance(cognition, Mapping):
         cognition = scenario.cognition.model_copy(update=dict(cognition or {}))
-    importance = Importance(cognition.importance)
+    importance = Importance(cognition.importance, understands=traits_of(backend).understands)
     return Simulation(scenario, store=store, backend=backend, embedder=embedder or default_embedder(scenario, backend),
                       agent_factory=agent_factory or partial(GenerativeAgent, importance=importance), seed=seed,
                       cache_mode=cache_mode, scenario_path=scenario_path, scheduling=scheduling, cognition=cognition,
