@@ -200,14 +200,33 @@ class Importance:
 
 
 def calibrate(llm: LanguageModel) -> float:
-    """The model rates the calibration examples (all asked at once, so they batch); their rank correlation.
+    """The model rates the calibration examples; the rank correlation of its ratings with their labels.
 
-    Seeded by the example's number alone, not the run's seed or call counts:
-    asking changes no other request, and it measures the model, not the run,
-    so every later run of the model in the same store finds the answers cached.
+    First one example of each label (asked together, so they batch): a model
+    that gives them all the same rating, from an idle stove to a house burned
+    down, ranks nothing (correlation 0), and the other examples are not asked
+    (Gemma 3 270M's case: 10 requests instead of 44, about a minute less on a
+    laptop CPU). Otherwise the rest are asked together and all count.
+
+    Each is seeded by the example's number alone, not the run's seed or call
+    counts: asking changes no other request, and it measures the model, not
+    the run, so every later run of the model in the same store finds the
+    answers cached.
     """
+    numbered = list(enumerate(CALIBRATION))
+    firsts: dict[int, int] = {}  # label -> the number of its first example
+    for number, (label, _) in numbered:
+        firsts.setdefault(label, number)
+    answers = _ratings(llm, [numbered[n] for n in sorted(firsts.values())])
+    if len(set(answers.values())) > 1:
+        answers |= _ratings(llm, [item for item in numbered if item[0] not in answers])
+    return spearman([answers[n] for n, _ in numbered if n in answers],
+                    [label for n, (label, _) in numbered if n in answers])
+
+
+def _ratings(llm: LanguageModel, examples: list[tuple[int, tuple[int, str]]]) -> dict[int, int]:
+    """The model's ratings of numbered examples, asked all at once (logged and cached like any call)."""
     requests = [ChoiceRequest(prompt=importance_prompt(RATER, text), options=IMPORTANCE_OPTIONS,
                               seed=derive_seed(PURPOSE, number), purpose=PURPOSE, agent=None, default="3")
-                for number, (_, text) in enumerate(CALIBRATION)]
-    answers = llm.answer_now(requests)
-    return spearman([int(answer) for answer in answers], [label for label, _ in CALIBRATION])
+                for number, (_, text) in examples]
+    return {number: int(answer) for (number, _), answer in zip(examples, llm.answer_now(requests), strict=True)}
