@@ -10,7 +10,7 @@ per 100 calls (refusals of ungrounded text counted apart: they are answers that
 parsed and named what nobody said), importance (where it came from, how many
 distinct values, the calibration's rank correlation), reflections per
 agent-day, and where the wall time went (prompt tokens computed, tokens
-decoded, time the simulation waited for the model). ``--evaluate`` adds the
+decoded, the model's summed latency and time queued, batch size). ``--evaluate`` adds the
 interview scores and the hallucination rate of ``agentville evaluate``.
 ``--from-db`` reads a run already made instead of running one.
 """
@@ -106,8 +106,14 @@ def measure(store: EventStore, run_id: str, wall: float | None) -> dict[str, Any
         "reflections per agent-day (16 waking h)": f"{_per_agent_day(kinds['reflection'], len(agents), hours):.1f}"
                                                    f" ({kinds['reflection']} reflections)",
         "prompt tokens computed / decoded": f"{prompt:,} / {sum(r.data['output_tokens'] for r in computed):,}",
-        "waited for the model s": f"{sum(float((r.wall or {}).get('blocked_s', 0)) for r in calls):.1f}",
+        "model latency s, summed (queued)": f"{_wall_sum(computed, 'latency_s'):.1f} "
+                                            f"({_wall_sum(computed, 'queue_wait_s'):.1f})",
+        "mean batch size": f"{_wall_sum(computed, 'batch_size') / max(1, len(computed)):.1f}",
     }
+
+
+def _wall_sum(rows: list[Any], name: str) -> float:
+    return sum(float((row.wall or {}).get(name, 0)) for row in rows)
 
 
 def _by_purpose(rows: list[Any]) -> str:
