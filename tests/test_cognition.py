@@ -148,6 +148,7 @@ def test_ablation_flags_are_documented(flag):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # as long as the run it starts may take (the calibration adds ten choices on a loaded machine)
 def test_embedded_model_plans_a_real_morning(tmp_path):
     """The bundled 270M model writes day plans and schedules that parse (30 simulated minutes)."""
     db = tmp_path / "real.db"
