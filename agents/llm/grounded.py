@@ -22,10 +22,13 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import re
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from agentville.sim.core.mentions import CALENDAR, MONTHS, WEEKDAYS, times_in, ungrounded, words_of
 
@@ -56,7 +59,7 @@ _WEEKDAY = re.compile(r"\b(?:" + "|".join(WEEKDAYS) + r")s?\b", re.I)
 @dataclass(frozen=True)
 class Grounds:
     """What an answer may name: the words of its sources (folded) and the times of day they say."""
-    words: frozenset[str]
+    words: AbstractSet[str]
     times: frozenset[int] | None  # None: times, weekdays and years are not checked (calendar words pass)
     years: frozenset[str] = frozenset()
 
@@ -64,11 +67,12 @@ class Grounds:
     def of(cls, texts: Iterable[str], known: frozenset[str] = frozenset(), *, times: bool = True) -> Grounds:
         """The grounds of ``texts``, with ``known`` words (the town's names) and ``COMMON`` counted as said."""
         said = [_straight(t) for t in texts]
-        found = set(known) | COMMON | (frozenset() if times else CALENDAR)
+        found = set(COMMON | (frozenset() if times else CALENDAR))
         for text in said:
             found |= words_of(text)
         minutes = frozenset(m for t in said for m in _both_halves(times_in(t))) if times else None
-        return cls(frozenset(_folded(found)), minutes, frozenset(y for t in said for y in _ANY_YEAR.findall(t)))
+        words = _Either(frozenset(_folded(found)), _folded_town(known))  # the town's words are folded once
+        return cls(words, minutes, frozenset(y for t in said for y in _ANY_YEAR.findall(t)))
 
     def unsaid(self, text: str) -> list[str]:
         """What ``text`` names that the grounds lack: names, weekdays, clock times and years, each once."""
@@ -97,6 +101,27 @@ def _straight(text: str) -> str:
     return text.replace("\u2019", "'")
 
 
+class _Either(AbstractSet[str]):
+    """Words said or the town's: both sets as one, without copying the town's into each answer's grounds."""
+
+    def __init__(self, said: frozenset[str], town: frozenset[str]):
+        self._said, self._town = said, town
+
+    def __contains__(self, word: object) -> bool:
+        return word in self._said or word in self._town
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain(self._said, self._town - self._said)
+
+    def __len__(self) -> int:
+        return len(self._said) + len(self._town - self._said)
+
+
+@functools.lru_cache(maxsize=8)
+def _folded_town(words: frozenset[str]) -> frozenset[str]:
+    return frozenset(_folded(set(words)))
+
+
 def _folded(words: set[str]) -> set[str]:
     """``words`` with their plural and singular forms ("johnson" and "johnsons")."""
     return words | {w + "s" for w in words} | {w + "es" for w in words} | {w[:-1] for w in words if w.endswith("s")}
@@ -122,20 +147,26 @@ def town_names(ctx: AgentContext, residents: bool = True) -> tuple[str, ...]:
     return tuple(names)
 
 
-@functools.lru_cache(maxsize=8)
-def _town_words(names: tuple[str, ...], residents: tuple[str, ...]) -> frozenset[str]:
-    """The words of a town's ``names`` (made once per town) less those of ``residents`` (of places named after
-    people: "Isabella Rodriguez's apartment" is no sign of knowing Isabella)."""
-    people = {w for name in residents for w in words_of(name)}
-    return frozenset({w for name in names for w in words_of(name)} - people)
+_TOWNS: weakref.WeakKeyDictionary[Any, dict[tuple[bool, int], frozenset[str]]] = weakref.WeakKeyDictionary()
+
+
+def town_words(ctx: AgentContext, residents: bool = True) -> frozenset[str]:
+    """The words of the town's names (``town_names``), made once per town and kept until someone moves in;
+    without ``residents``, less the words of people's names (of places named after them: "Isabella
+    Rodriguez's apartment" is no sign of knowing Isabella)."""
+    made = _TOWNS.setdefault(ctx.world, {})
+    key = (residents, len(ctx.residents))
+    if key not in made:
+        people = set() if residents else {w for name in ctx.residents for w in words_of(name)}
+        made[key] = frozenset({w for name in town_names(ctx, residents) for w in words_of(name)} - people)
+    return made[key]
 
 
 def grounds(ctx: AgentContext, at: float, texts: Iterable[str], *, residents: bool = True,
             times: bool = True) -> Grounds:
     """What an answer due at ``at`` may name: ``texts``, the calendar around it, and the town's names
     (its residents' too, or only those ``texts`` name); with ``times``, the times of day and weekdays it says."""
-    town = _town_words(town_names(ctx, residents), () if residents else tuple(ctx.residents))
-    return Grounds.of((*texts, days_around(ctx.clock.at(at))), town, times=times)
+    return Grounds.of((*texts, days_around(ctx.clock.at(at))), town_words(ctx, residents), times=times)
 
 
 def grounded(ctx: AgentContext, at: float, texts: Iterable[str], *, residents: bool = True,

@@ -18,6 +18,8 @@ output) are free text, read by the same parsers.
 
 from __future__ import annotations
 
+import functools
+
 TEXT = "[ -~]"  # printable ASCII: one byte a character
 PLAIN = r"[ -'*-9;-Z\\^-~]"  # printable ASCII without ( ) : [ ], which end a step or an insight's text
 WORD = r"[A-Za-z][!-'*-9;-Z\\^-~]{0,11}"  # a letter, then up to 11 more characters, none a space or bracket
@@ -67,6 +69,7 @@ def schedule(max_tokens: int, first: str, most: int = 16) -> str:
     return f"\\n{later_than(first)} {phrase(chars)}(\\n{TIME} {phrase(chars)}){{0,{most - 1}}}{END}"
 
 
+@functools.lru_cache(maxsize=1440)
 def later_than(clock: str) -> str:
     """A time ``HH:MM`` that ``parse_schedule`` keeps after a first line at ``clock``: later that day, within
     its 22-hour horizon, or before noon (after midnight) when ``clock`` is 18:00 or later."""
