@@ -141,6 +141,8 @@ class TownSpec(_Spec):
 
     residents_know: Literal["public", "own"] = Field(
         "public", description="public: the public places too; own: only their home, routine, texts and knows")
+    public_within_minutes: float = Field(
+        60.0, gt=0, description="with residents_know public: the public places this many minutes' walk from home")
 
 
 class InterventionSpec(_Spec):

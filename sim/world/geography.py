@@ -31,6 +31,7 @@ class World:
         self.residents = [p.name for p in scenario.personas]  # as the scenario lists them
         self._homes = {p.name: self.resolve(p.home) for p in scenario.personas}
         self.residents_know = scenario.town.residents_know
+        self.public_within = scenario.town.public_within_minutes
         self.place_names = PlaceNames({p.name: p.aliases for p in scenario.places}, self.residents)
         self.graph = nx.Graph()
         for place in scenario.places:
@@ -38,6 +39,7 @@ class World:
         for path in scenario.paths:
             self.graph.add_edge(*path.between, minutes=path.minutes)
         self._routes: dict[tuple[str, str], tuple[list[str], float]] = {}
+        self._public_near: dict[str, set[str]] = {}
         self.default_states: dict[Location, str] = {}
         self._objects_by_area: dict[tuple[str, str], list[Location]] = {}
         for place in scenario.places:
@@ -87,19 +89,37 @@ class World:
                 if place.public or (place.public is None and name not in lived_in
                                     and any((name, a.name) not in self.private_areas for a in place.areas))]
 
+    def public_near(self, place: str) -> set[str]:
+        """The public places within ``town.public_within_minutes`` of ``place``: a neighbourhood, not the town.
+
+        People know the shops and parks around them, and so their prompts and
+        choices stay the same size however large the town grows (the search
+        stops at that distance). The bundled towns lie within it whole.
+        """
+        if place not in self._public_near:
+            reach = nx.single_source_dijkstra_path_length(self.graph, place, cutoff=self.public_within,
+                                                          weight="minutes")
+            public = self._public_set
+            self._public_near[place] = {p for p in reach if p in public}
+        return set(self._public_near[place])
+
+    @functools.cached_property
+    def _public_set(self) -> frozenset[str]:
+        return frozenset(self.public_places)
+
     def places_known_to(self, persona: PersonaSpec) -> set[str]:
         """What a resident knows of the town at the start (the reference gives each one such a tree).
 
         Its home, its routine's places and the places its texts name; then the
         places of its ``knows`` if it has one, else (unless the town says
-        ``residents_know: own``) the public places.
+        ``residents_know: own``) the public places near home (``public_near``).
         """
         home = self.resolve(persona.home)
         known = {home.place} | {self.resolve(step.place, home).place for step in persona.routine}
         if persona.knows is not None:
             known |= {name for name in persona.knows if name in self.places}
         elif self.residents_know == "public":
-            known |= set(self.public_places)
+            known |= self.public_near(home.place)
         for text in (persona.learned, persona.currently, *persona.memories, *persona.daily_requirements):
             known |= set(self.places_named_in(text))
         return known
