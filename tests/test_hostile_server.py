@@ -37,8 +37,10 @@ def good():
 
 
 def backend_on(*urls: str, **options) -> OpenAIBackend:
-    """One worker (so a stuck one shows), one retry on the next replica, no backoff."""
-    options = {"retries": 1, "backoff_s": 0.0, "timeout_s": TIMEOUT_S, "max_concurrency": 1} | options
+    """One worker (so a stuck one shows), one retry on the next replica, no backoff; turns taken in the order
+    given, so the first request meets the first replica (the hostile one) and the next one the other."""
+    options = {"retries": 1, "backoff_s": 0.0, "timeout_s": TIMEOUT_S, "max_concurrency": 1,
+               "routing": "round-robin"} | options
     return OpenAIBackend("tiny", list(urls), **options)
 
 

@@ -196,8 +196,9 @@ def test_unparsable_choices_fail_after_the_budget_with_new_seeds():
     assert all("structured_outputs" not in post and "guided_choice" not in post for post in server.posts)
 
 
-def test_replicas_take_turns_and_cover_for_each_other():
-    with FakeOpenAIServer() as a, FakeOpenAIServer() as b, backend_for(a, b, backoff_s=1) as backend:
+def test_round_robin_replicas_take_turns_and_cover_for_each_other():
+    with FakeOpenAIServer() as a, FakeOpenAIServer() as b, \
+            backend_for(a, b, backoff_s=1, routing="round-robin") as backend:
         replicas = [answer(backend, TextRequest(f"q{n}")).info["replica"] for n in range(4)]
         assert replicas == [f"{a.url}/v1", f"{b.url}/v1"] * 2
         a.faults = [500]

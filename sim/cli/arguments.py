@@ -58,8 +58,9 @@ def model_flags(parser: argparse.ArgumentParser) -> None:
 def server_flags(parser: argparse.ArgumentParser) -> None:
     """Where requests to an OpenAI-compatible server go, and the secret that goes with them: the user's call."""
     parser.add_argument("--base-url", action="append", default=None, metavar="URL",
-                        help="OpenAI-compatible server; repeat for replicas (round-robin). These replace the "
-                             "scenario's generation.base_urls, and only these get the API key")
+                        help="OpenAI-compatible server; repeat for replicas (each agent's requests kept on one, for "
+                             "its prefix cache). These replace the scenario's generation.base_urls, and only these "
+                             "get the API key")
     parser.add_argument("--api-key-env", default=DEFAULT_KEY_ENV, metavar="NAME",
                         help=f"environment variable holding the API key sent to the --base-url servers "
                              f"(default: {DEFAULT_KEY_ENV}); servers named only by the scenario get no key unless "

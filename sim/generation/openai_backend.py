@@ -11,8 +11,10 @@ each in turn and drops one the server rejects or answers outside of (the sign it
 Every answer is parsed all the same (a choice's first line to an option, kept as its ``raw``
 text), so an unguided server still works.
 
-Faults (timeouts, HTTP 5xx and 429, dropped connections, unreadable bodies) are retried with
-exponential backoff on the next replica; other client errors fail at once. At the start, replicas
+Each request goes to the replica that serves its agent, so that replica's prefix cache holds the
+agent's prompts (``routing``; ``routing="round-robin"`` takes turns instead). Faults (timeouts,
+HTTP 5xx and 429, dropped connections, unreadable bodies) are retried with exponential backoff on
+the next replica; other client errors fail at once. At the start, replicas
 that cannot be reached are dropped with a warning (``replicas``). The service waits out every retry
 (``patience_s``); a request it gives up on is cancelled, and no further attempt is made for it.
 The API key is only ever put in the request header, of requests to the servers the user named
@@ -22,7 +24,6 @@ The API key is only ever put in the request header, of requests to the servers t
 from __future__ import annotations
 
 import concurrent.futures
-import itertools
 import json
 import logging
 import os
@@ -50,6 +51,7 @@ from .endpoints import DEFAULT_KEY_ENV, Server, normalise_base_url, server
 from .guided_shapes import GuidedShape, shape_fields
 from .replicas import HEALTH_TIMEOUT_S, BackendUnavailable, describe, reachable_replicas, redact
 from .requests import ChoiceRequest, Completion, GenerationFailed, Request, TextRequest, derive_seed
+from .routing import Router
 from .wire import WireFault, answer_cap, attempt_deadline, deadline_client, fetch
 
 __all__ = ["BackendUnavailable", "OpenAIBackend", "normalise_base_url"]
@@ -93,7 +95,8 @@ class OpenAIBackend:
 
     def __init__(self, model: str, base_urls: Sequence[str | Server] | str, *, api_key_env: str = DEFAULT_KEY_ENV,
                  max_concurrency: int = 8, timeout_s: float = 60, retries: int = 4, backoff_s: float = 0.5,
-                 max_backoff_s: float = MAX_BACKOFF_S, guided: str = "auto", check: bool = True):
+                 max_backoff_s: float = MAX_BACKOFF_S, guided: str = "auto", routing: str = "agent",
+                 check: bool = True):
         if isinstance(base_urls, str):
             base_urls = [base_urls]
         if not base_urls:
@@ -108,8 +111,8 @@ class OpenAIBackend:
         self.backoff_s, self.max_backoff_s = float(backoff_s), float(max_backoff_s)
         self._guided = GuidedChoice(guided)
         self._shaped = GuidedShape(guided)  # regexes: learnt apart from choices (``guided_shapes``)
-        self._turn = itertools.count()
-        self._turn_lock = threading.Lock()  # also guards the two sets below
+        self._router = Router(routing)  # which replica first: the agent's (``routing``)
+        self._open_lock = threading.Lock()  # guards the two sets below
         self._open: set[concurrent.futures.Future[Completion]] = set()  # submitted, not yet settled
         self._started: set[concurrent.futures.Future[Completion]] = set()  # of those, the ones being worked on
         self._closed = threading.Event()
@@ -156,7 +159,7 @@ class OpenAIBackend:
         if self._closed.is_set():
             outcome.set_exception(GenerationFailed("the OpenAI backend is closed"))
             return outcome
-        with self._turn_lock:
+        with self._open_lock:
             self._open.add(outcome)
         self._pool.submit(self._serve, request, outcome, time.monotonic())
         return outcome
@@ -171,7 +174,7 @@ class OpenAIBackend:
             return
         self._closed.set()
         self._pool.shutdown(wait=False, cancel_futures=True)
-        with self._turn_lock:
+        with self._open_lock:
             queued = [outcome for outcome in self._open if outcome not in self._started]
         for outcome in queued:
             outcome.cancel()
@@ -186,13 +189,9 @@ class OpenAIBackend:
 
     # ----- one request, with retries -----
 
-    def _next_replica(self) -> int:
-        with self._turn_lock:
-            return next(self._turn) % len(self._replicas)
-
     def _serve(self, request: Request, outcome: concurrent.futures.Future[Completion], submitted: float) -> None:
         """Answer one request into ``outcome``, unless it was abandoned while queued."""
-        with self._turn_lock:
+        with self._open_lock:
             if outcome.cancelled():
                 self._open.discard(outcome)
                 return
@@ -204,7 +203,7 @@ class OpenAIBackend:
         else:
             _settle(outcome, result)
         finally:
-            with self._turn_lock:
+            with self._open_lock:
                 self._open.discard(outcome)
                 self._started.discard(outcome)
 
@@ -212,7 +211,7 @@ class OpenAIBackend:
                 outcome: concurrent.futures.Future[Completion] | None = None) -> Completion:
         """Try until an answer comes, a request is refused, the retry budget is spent or the asker gives up."""
         started = time.monotonic()
-        first = self._next_replica()
+        order = self._router.order(self.base_urls, request.agent, request.prompt)  # retries go down it
         waits = bad_samples = 0
         fault: _Fault | None = None
         said: str | None = None  # the last answer that named no option: the fallback's raw text
@@ -224,11 +223,12 @@ class OpenAIBackend:
             self._give_up_if_closed(attempt)
             if outcome is not None and outcome.cancelled():
                 raise GenerationFailed(f"abandoned by the asker after {attempt} attempts", attempt, faults, said)
-            replica = self._replicas[(first + attempt) % len(self._replicas)]
+            replica = self._replicas[order[attempt % len(order)]]
             base = replica.url
             seed = request.seed if bad_samples == 0 else derive_seed(request.seed, "resample", bad_samples)
             try:
-                answer, info = self._attempt(request, replica, seed)
+                with self._router.attempt(base):
+                    answer, info = self._attempt(request, replica, seed)
             except _Fault as caught:
                 fault = caught
                 faults.append(redact(caught.reason, replica.key))
