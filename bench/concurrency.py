@@ -1,7 +1,7 @@
 """How many model requests overlap: the measure of how well the shared workers can batch.
 
 Usage: python bench/concurrency.py [--latency 0.05] [--hours 24] [--agents 100 300] [--grown-hours 4]
-                                   [--scheduling in-order out-of-order] [--no-projection]
+                                   [--from 4] [--scheduling in-order out-of-order] [--no-projection]
 
 Each run uses a backend that gives the fake backend's answers after a fixed
 latency L, with unlimited parallelism (a timer thread, no model), and no
@@ -39,12 +39,11 @@ import threading
 import time
 from pathlib import Path
 
-from engine import grown  # bench/engine.py: the same grown towns
-
 from agentville.sim.core import events
 from agentville.sim.generation import ChoiceRequest, Completion, FakeBackend, Request
 from agentville.sim.runtime.runner import assemble
 from agentville.sim.scenario import Scenario, load_scenario
+from agentville.sim.scenario.growing import grown  # the same grown towns as bench/engine.py
 from agentville.sim.store.eventstore import EventStore
 
 # Per-request latencies (seconds) used for the projections: (choice, text).
@@ -103,34 +102,49 @@ class LatencyBackend:
             self._wake.notify()
 
 
-def run(scenario: Scenario, hours: float, backend, scheduling: str = "in-order") -> dict:
+def run(scenario: Scenario, hours: float, backend, scheduling: str = "in-order", skip: float = 0.0) -> dict:
+    """``hours`` of ``scenario`` after the first ``skip`` hours (run with answers at once: not measured)."""
     with tempfile.TemporaryDirectory() as folder, EventStore(Path(folder) / "bench.db") as store:
         sim = assemble(scenario, store=store, backend=backend, cache_mode="off", scheduling=scheduling)
+        before = {"calls": 0, "conversations": 0, "waits": 0}
+        if skip:
+            latency = getattr(backend, "choice_s", 0.0), getattr(backend, "text_s", 0.0)
+            if isinstance(backend, LatencyBackend):
+                backend.choice_s = backend.text_s = 0.0
+            early = sim.run(scenario.start + dt.timedelta(hours=skip))
+            if isinstance(backend, LatencyBackend):
+                backend.choice_s, backend.text_s = latency
+                backend.samples.clear()
+            before = {"calls": early.llm_calls, "conversations": early.by_kind.get(events.CONVERSATION_END, 0),
+                      "waits": sim.llm.waits}
         start = time.perf_counter()
-        summary = sim.run(scenario.start + dt.timedelta(hours=hours))
+        summary = sim.run(scenario.start + dt.timedelta(hours=skip + hours))
         wall = time.perf_counter() - start
-        waits = sim.llm.waits
-        chain = longest_chain(store, summary.run_id)
+        waits = sim.llm.waits - before["waits"]
+        chain = longest_chain(store, summary.run_id, since=skip * 3600)
     agent_days = summary.agents * hours / 24
-    return {"agents": summary.agents, "calls": summary.llm_calls, "rounds": waits, "wall": wall, "chain": chain,
-            "calls/agent-day": summary.llm_calls / agent_days,
-            "conv/agent-day": summary.by_kind.get(events.CONVERSATION_END, 0) / agent_days}
+    calls = summary.llm_calls - before["calls"]
+    conversations = summary.by_kind.get(events.CONVERSATION_END, 0) - before["conversations"]
+    return {"agents": summary.agents, "calls": calls, "rounds": waits, "wall": wall, "chain": chain,
+            "calls/agent-day": calls / agent_days, "conv/agent-day": conversations / agent_days}
 
 
-def longest_chain(store: EventStore, run_id: str) -> int:
+def longest_chain(store: EventStore, run_id: str, since: float = 0.0) -> int:
     """The longest chain of dependent requests of any agent, from the log.
 
     A request of an agent depends on every earlier answer that agent had by
     the time it asked (due at or before its asking, in simulated time). A
     perfect scheduler with unlimited workers needs this many latencies, so
     calls / chain is the oracle bound on effective parallelism. Dependencies
-    between agents are left out, which makes the bound optimistic.
+    between agents are left out, which makes the bound optimistic. Only
+    requests asked ``since`` seconds into the run or later count.
     """
     calls: dict[str | None, list[tuple[float, float]]] = {}
     for agent, data in store.db.execute(
             "SELECT agent, data FROM events WHERE run_id = ? AND kind = 'llm_call' ORDER BY seq", (run_id,)):
         d = json.loads(data)
-        calls.setdefault(agent, []).append((d["asked"], d["due"]))
+        if d["asked"] >= since:
+            calls.setdefault(agent, []).append((d["asked"], d["due"]))
     longest = 0
     for asked_due in calls.values():
         delivered: list[tuple[float, int]] = []  # (due, depth) of answers not yet counted as known
@@ -150,30 +164,34 @@ def main() -> None:
     parser.add_argument("--hours", type=float, default=24, help="simulated hours of the scenario itself (0: skip it)")
     parser.add_argument("--agents", type=int, nargs="*", default=[100, 300], help="grown towns of this many")
     parser.add_argument("--grown-hours", type=float, default=4, help="simulated hours of the grown towns")
+    parser.add_argument("--from", dest="skip", type=float, default=0.0, metavar="HOURS",
+                        help="measure the grown towns from this many hours after the start (before it, answers "
+                             "come at once and nothing is measured): e.g. 4 for 10:00-11:00 in Smallville")
     parser.add_argument("--no-projection", action="store_true", help="skip the device projections")
     parser.add_argument("--scheduling", nargs="*", default=["in-order", "out-of-order"],
                         choices=["in-order", "out-of-order"], help="engines to compare")
     args = parser.parse_args()
     base = load_scenario(args.scenario)
-    towns = [(base, args.hours)] * (args.hours > 0) + [(grown(base, n), args.grown_hours) for n in args.agents]
+    towns = [(base, args.hours, 0.0)] * (args.hours > 0) + [(grown(base, n), args.grown_hours, args.skip)
+                                                             for n in args.agents]
     print(f"fixed latency L = {args.latency * 1000:.0f} ms, unlimited parallelism, no cache; oracle = calls / the "
           f"longest chain of dependent requests of one agent")
-    print(f"{'town':<22} {'agents':>6} {'hours':>5} {'engine':<12} {'calls':>7} {'rounds':>7} {'in flight':>9} "
+    print(f"{'town':<22} {'agents':>6} {'window':>11} {'engine':<12} {'calls':>7} {'rounds':>7} {'in flight':>9} "
           f"{'median':>6} {'wall s':>7} {'engine s':>8} {'eff. par.':>9} {'w/o engine':>11} {'oracle':>7} {'share':>6} "
           f"{'calls/agent-day':>15} "
           f"{'conv/agent-day':>14}")
-    for town, hours in towns:
+    for town, hours, skip in towns:
         for scheduling in args.scheduling:
             backend = LatencyBackend(args.latency, args.latency)
             try:
-                r = run(town, hours, backend, scheduling)
+                r = run(town, hours, backend, scheduling, skip)
             finally:
                 backend.close()
-            engine_s = run(town, hours, FakeBackend(), scheduling)["wall"]  # the engine's own time, no waiting
+            engine_s = run(town, hours, FakeBackend(), scheduling, skip)["wall"]  # the engine's own time, no waiting
             effective, oracle = r["calls"] * args.latency / r["wall"], r["calls"] / max(1, r["chain"])
             waiting = r["calls"] * args.latency / max(1e-9, r["wall"] - engine_s)
-            print(f"{town.name[:22]:<22} {r['agents']:>6} {hours:>5g} {scheduling:<12} {r['calls']:>7} "
-                  f"{r['rounds']:>7} {statistics.mean(backend.samples):>9.1f} "
+            print(f"{town.name[:22]:<22} {r['agents']:>6} {_window(town, skip, hours):>11} {scheduling:<12} "
+                  f"{r['calls']:>7} {r['rounds']:>7} {statistics.mean(backend.samples):>9.1f} "
                   f"{statistics.median(backend.samples):>6.0f} {r['wall']:>7.1f} {engine_s:>8.1f} {effective:>9.1f} "
                   f"{waiting:>11.1f} {oracle:>7.1f} {effective / oracle:>6.0%} {r['calls/agent-day']:>15.1f} "
                   f"{r['conv/agent-day']:>14.2f}", flush=True)
@@ -193,6 +211,11 @@ def main() -> None:
             projected = max(0.0, wall - engine_s) / scale + engine_s
             print(f"{device:<40} {scheduling:<12} {choice_s:>8.2f} {text_s:>7.2f} {projected / 60:>11.1f} min",
                   flush=True)
+
+
+def _window(town: Scenario, skip: float, hours: float) -> str:
+    start = town.start + dt.timedelta(hours=skip)
+    return f"{start:%H:%M}-{start + dt.timedelta(hours=hours):%H:%M}" if hours < 24 else f"{hours:g} h"
 
 
 if __name__ == "__main__":

@@ -77,11 +77,10 @@ def timed(fn) -> float:
 
 def grown_day(db: Path, agents: int, hours: float) -> None:
     """A day of Smallville grown to ``agents`` residents (bench/engine.py's town), logged into ``db``."""
-    from engine import grown  # bench/engine.py: run as a script, this one's folder is on the path
-
     from agentville.sim.generation import FakeBackend
     from agentville.sim.runtime.runner import assemble
     from agentville.sim.scenario import load_scenario
+    from agentville.sim.scenario.growing import grown
     from agentville.sim.store.eventstore import EventStore
 
     scenario = grown(load_scenario(ROOT / "worlds" / "smallville.yaml"), agents)

@@ -1,6 +1,7 @@
 """Prefix-cache hits with two replicas: requests routed by agent against round-robin.
 
-Usage: python bench/replicas.py [--hours 3] [--budgets 4000 16000] [--scenario worlds/smallville.yaml]
+Usage: python bench/replicas.py [--hours 3] [--budgets 1000 4000] [--importance auto|model|embedding]
+                               [--scenario worlds/smallville.yaml]
 
 Two OpenAI-compatible servers on 127.0.0.1 (threads of this process) model a
 server's prefix cache the way vLLM's automatic prefix caching works: a prompt
@@ -157,7 +158,8 @@ def simulate(args: argparse.Namespace, routing: str, budget: int) -> dict[str, A
     with servers[0] as a, servers[1] as b, \
             tempfile.TemporaryDirectory() as folder, EventStore(Path(folder) / "bench.db") as store, \
             OpenAIBackend(MODEL, [a.url, b.url], routing=routing, max_concurrency=args.concurrency) as backend:
-        sim = assemble(scenario, store=store, backend=backend, cache_mode="off", embedder=make_embedder("hash"))
+        sim = assemble(scenario, store=store, backend=backend, cache_mode="off", embedder=make_embedder("hash"),
+                       cognition={"importance": args.importance})
         start = time.perf_counter()
         summary = sim.run(scenario.start + dt.timedelta(hours=args.hours))
         wall = time.perf_counter() - start
@@ -179,6 +181,9 @@ def main() -> None:
     parser.add_argument("--prefill", type=float, default=2e-4, help="seconds per uncached prompt token")
     parser.add_argument("--decode", type=float, default=1e-3, help="seconds per output token")
     parser.add_argument("--concurrency", type=int, default=8, help="the backend's requests in flight")
+    parser.add_argument("--importance", choices=["auto", "model", "embedding"], default="auto",
+                        help="who rates memories (embedding: no rating prompts, as when a small model fails "
+                             "calibration; their shared few-shot opening is most of the shared prompt tokens)")
     args = parser.parse_args()
     print(f"{'budget':>7} {'routing':<12} {'calls':>6} {'requests':>8} {'prompt tok':>10} {'hit rate':>8} "
           f"{'uncached':>9} {'share a/b':>11} {'wall s':>7} {'hits vs rr':>10}")

@@ -1,4 +1,5 @@
-"""Place names found through indexes: the same places as a scan of every name, at a cost the town's size does not set."""
+"""Names found through indexes (places in texts, owners of rooms): the same as reading every name, at a cost
+the town's size does not set."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import random
 
 import pytest
 
+from agentville.sim.core.location import Residents, area_owners
 from agentville.sim.core.placenames import PlaceNames
 from agentville.sim.scenario import load_scenario
 from tests.conftest import WORLDS
@@ -112,3 +114,40 @@ def test_the_scan_it_replaced_grew_with_the_town():
     """What the measure above would have caught: every text read against every name."""
     said = texts(*town(2), 100, seed=7)
     assert work(ScanningPlaceNames, 40, said) > 5 * work(ScanningPlaceNames, 4, said)  # about 10x
+
+
+def owners_by_reading_everyone(area: str, residents: list[str]) -> set[str]:
+    """``area_owners`` as it was: every resident's name looked for in the area's name."""
+    text = area.replace("\u2019", "'").replace("&", " and ").casefold()
+    found = set()
+    for name in residents:
+        key = name.casefold()
+        if f"{key}'s" in text or key in _named_people(text):
+            found.add(name)
+    return found
+
+
+def _named_people(text: str) -> set[str]:
+    from agentville.sim.core.location import _PEOPLE, _POSSESSIVE
+    named = set()
+    for phrase in _POSSESSIVE.split(text)[:-1]:
+        said = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
+        for i, person in enumerate(said):
+            if " " not in person:
+                others = [said[j] for j in [*range(i + 1, len(said)), *range(i - 1, -1, -1)]]
+                lender = next((p for p in others if " " in p), "")
+                person = f"{person} {lender.partition(' ')[2]}".strip()
+            named.add(person)
+    return named
+
+
+def test_owners_looked_up_are_those_found_by_reading_every_name():
+    places, residents = town(3)
+    areas = [area.name for place in load_scenario(WORLDS / "smallville.yaml").places for area in place.areas]
+    areas += [f"{a} #{k}" for a in areas for k in (2, 3)]
+    areas += ["the John Lin's bedroom", "Mei & John Lin\u2019s room #2", "Xjohn Lin's desk", "Jennifer Moore and Sam's",
+              "Sam Moore #3's study", "Maria Lopez's and Klaus Mueller's flat", "nobody's shed"]
+    index = Residents(residents)
+    assert sum(bool(owners_by_reading_everyone(a, residents)) for a in areas) > 20
+    for area in areas:
+        assert area_owners(area, index) == area_owners(area, residents) == owners_by_reading_everyone(area, residents)

@@ -57,26 +57,50 @@ _POSSESSIVE = re.compile(r"'s\b|(?<=s)'(?!\w)")  # "Maria's", "Latoya Williams'"
 _PEOPLE = re.compile(r",|\band\b")
 
 
-def area_owners(area: str, residents: Iterable[str]) -> set[str]:
+def area_owners(area: str, residents: Iterable[str] | Residents) -> set[str]:
     """Who an area is private to: the residents it is named after; empty if it is public.
 
     "Maria Lopez's room" is Maria Lopez's; "Mei and John Lin's bedroom" (or
     "Mei & John Lin’s", "Jennifer Moore and Sam's") belongs to everyone it
     names: a first name alone takes the family name of the next full name, or
     else of the one before (all of it after its first name, so "Jennifer Moore
-    #2" lends "Moore #2"). Case and curly apostrophes do not matter.
+    #2" lends "Moore #2"). Case and curly apostrophes do not matter. For many
+    areas of one town, pass ``Residents`` made once.
     """
+    people = residents if isinstance(residents, Residents) else Residents(residents)
     text = area.replace("\u2019", "'").replace("&", " and ").casefold()
     named: set[str] = set()
     for phrase in _POSSESSIVE.split(text)[:-1]:
-        people = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
-        for i, person in enumerate(people):
+        said = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
+        for i, person in enumerate(said):
             if " " not in person:  # a first name alone: the family name of the next full name, else the one before
-                others = [people[j] for j in [*range(i + 1, len(people)), *range(i - 1, -1, -1)]]
+                others = [said[j] for j in [*range(i + 1, len(said)), *range(i - 1, -1, -1)]]
                 lender = next((p for p in others if " " in p), "")
                 person = f"{person} {lender.partition(' ')[2]}".strip()
             named.add(person)
-    return {name for name in residents if name.casefold() in named or f"{name.casefold()}'s" in text}
+    return {name for key in named for name in people.named.get(key, ())} | people.before_possessives(text)
+
+
+class Residents:
+    """Residents by their names as an area's name says them (case folded), looked up rather than read through."""
+
+    def __init__(self, residents: Iterable[str]):
+        self.named: dict[str, list[str]] = {}
+        for name in residents:
+            self.named.setdefault(name.casefold(), []).append(name)
+        self._lengths = sorted({len(key) for key in self.named})
+
+    def before_possessives(self, text: str) -> set[str]:
+        """Those whose name ends where an "'s" of ``text`` begins ("the john lin's" has John Lin)."""
+        found: set[str] = set()
+        at = text.find("'s")
+        while at >= 0:
+            for length in self._lengths:
+                if length > at:
+                    break
+                found.update(self.named.get(text[at - length:at], ()))
+            at = text.find("'s", at + 1)
+        return found
 
 
 def location_problem(text: str, places: Mapping[str, Any], allow_home: bool) -> str | None:

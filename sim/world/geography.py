@@ -14,7 +14,7 @@ import functools
 
 import networkx as nx
 
-from agentville.sim.core.location import HOME, Location, area_owners, split_location
+from agentville.sim.core.location import HOME, Location, Residents, area_owners, split_location
 from agentville.sim.core.placenames import PlaceNames
 from agentville.sim.scenario.schema import PersonaSpec, PlaceSpec, Scenario
 
@@ -152,8 +152,9 @@ class World:
 
         Whoever lives in one (its persona's home) is one of its owners, whatever the name says.
         """
+        residents = Residents(self.residents)
         private = {(place.name, area.name): owners for place in self.places.values() for area in place.areas
-                   if (owners := area_owners(area.name, self.residents))}
+                   if (owners := area_owners(area.name, residents))}
         for name, home in self._homes.items():
             if home.area_key in private:
                 private[home.area_key].add(name)
