@@ -272,3 +272,18 @@ def test_each_co_owner_of_a_shared_bedroom_is_placed_in_plans_for_and_chooses_it
         assert SHARED["Lin family's house"] not in options
     assert any(offered(backend, "John Lin", "location_area"))
     assert not any("Eddy Lin's bedroom" in options for options in offered(backend, "John Lin", "location_area"))
+
+
+def test_residents_know_the_public_places_of_their_neighbourhood_not_of_the_whole_town(smallville):
+    """In a town of 10 copies in a row (15 minutes' walk apart), Isabella knows the cafes an hour's walk away."""
+    from agentville.sim.scenario.growing import grown
+
+    town = grown(smallville, 250)
+    isabella = town.personas[0]
+    known = World(town).places_known_to(isabella)
+    assert {"Hobbs Cafe", "Hobbs Cafe #2"} <= known
+    assert "Hobbs Cafe #10" not in known
+    assert len(known) < 4 * len(World(smallville).places_known_to(isabella))
+    wider = town.model_copy(update={"town": town.town.model_copy(update={"public_within_minutes": 10_000})})
+    assert "Hobbs Cafe #10" in World(wider).places_known_to(isabella)
+    assert World(smallville).places_known_to(isabella) >= set(World(smallville).public_places)  # the town whole

@@ -128,6 +128,8 @@ ISSUE_15 = [
      "no word", "aliases: [the]"),
     ("unknown-residents-know", TINY + "town: {residents_know: everything}\n", "town.residents_know", "'public' or 'own'",
      "town:"),
+    ("no-neighbourhood", TINY + "town: {public_within_minutes: 0}\n", "town.public_within_minutes",
+     "greater than 0", "town:"),
 ]
 CASES += ISSUE_15
 
