@@ -11,9 +11,10 @@ grows) and runs it for a day, or for ``--hours-at N=H`` hours from the start
 (a shorter window for the largest towns; its figures are scaled to a day,
 and a window from the start holds the busy morning, so they err high).
 
-The columns that matter for scaling: seconds per 1,000 agent-days (flat
-when the cost per resident is) and, below the table, the exponent of a fit
-wall ~ agents^k over the grown towns (1 is linear; over 1, something each
+The columns that matter for scaling: CPU seconds per 1,000 agent-days (flat
+when the cost per resident is; CPU time, as wall time on a shared machine
+also counts the others' work) and, below the table, the exponent of a fit
+cpu ~ agents^k over the grown towns (1 is linear; over 1, something each
 agent does reads the whole town). Each run is its own process, so its peak
 memory (RSS) is its own. Token counts of the fake backend are words;
 ``--real-tokens`` re-counts the logged prompts and answers with the embedded
@@ -51,7 +52,8 @@ def main() -> None:
                         help="count tokens with the embedded model's tokenizer (slower; needs the model)")
     args = parser.parse_args()
     windows = {int(a): float(h) for a, h in (item.split("=") for item in args.hours_at)}
-    print(f"{'scenario':<24} {'agents':>6} {'hours':>5} {'events':>9} {'wall s':>8} {'s/1k agent-days':>15} "
+    print(f"{'scenario':<24} {'agents':>6} {'hours':>5} {'events':>9} {'wall s':>8} {'cpu s':>8} "
+          f"{'cpu s/1k agent-days':>19} "
           f"{'events/s':>9} {'peak MiB':>8} {'db MiB':>7} {'calls/agent-day':>15} {'tokens/agent-day':>16}")
     runs = [(None, days * 24) for days in args.days] + [(n, windows.get(n, 24.0)) for n in args.agents]
     grown_rows = []
@@ -60,14 +62,15 @@ def main() -> None:
         with concurrent.futures.ProcessPoolExecutor(1, mp_context=spawn) as pool:  # its own peak memory
             row = pool.submit(measure, args.scenario, agents, hours, args.real_tokens).result()
         agent_days = row["agents"] * hours / 24
-        per_1k = row["wall"] / agent_days * 1000
+        per_1k = row["cpu"] / agent_days * 1000
         print(f"{row['name'][:24]:<24} {row['agents']:>6} {hours:>5g} {row['events']:>9} {row['wall']:>8.1f} "
-              f"{per_1k:>15,.0f} {row['events'] / row['wall']:>9.0f} {row['peak_mib']:>8,.0f} {row['db_mib']:>7.1f} "
+              f"{row['cpu']:>8.1f} "
+              f"{per_1k:>19,.0f} {row['events'] / row['wall']:>9.0f} {row['peak_mib']:>8,.0f} {row['db_mib']:>7.1f} "
               f"{row['calls'] / agent_days:>15.1f} {row['tokens'] / agent_days:>16,.0f}", flush=True)
         if agents is not None:
-            grown_rows.append((row["agents"], row["wall"] * 24 / hours, hours))
+            grown_rows.append((row["agents"], row["cpu"] * 24 / hours, hours))
     if len({n for n, _, _ in grown_rows}) >= 2:
-        print(f"fit over the grown towns: wall per simulated day ~ agents^{exponent(grown_rows):.2f}"
+        print(f"fit over the grown towns: cpu s per simulated day ~ agents^{exponent(grown_rows):.2f}"
               f" (1.00 is linear){_windows_note(grown_rows)}")
 
 
@@ -80,18 +83,18 @@ def measure(scenario_file: str, agents: int | None, hours: float, real_tokens: b
     with tempfile.TemporaryDirectory() as folder:
         with EventStore(Path(folder) / "bench.db") as store:
             sim = assemble(scenario, store=store, backend=FakeBackend(), cache_mode="off")
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             summary = sim.run(scenario.start + dt.timedelta(hours=hours))
-            wall = time.perf_counter() - start
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
             tokens = count_tokens(store, summary.run_id, tokenizer)
         size = sum(p.stat().st_size for p in Path(folder).iterdir()) / 2**20
-    return {"name": scenario.name, "agents": summary.agents, "events": summary.events, "wall": wall,
+    return {"name": scenario.name, "agents": summary.agents, "events": summary.events, "wall": wall, "cpu": cpu,
             "calls": summary.llm_calls, "tokens": tokens, "db_mib": size,
             "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
 def exponent(rows: list[tuple[int, float, float]]) -> float:
-    """The least-squares slope of log(wall per day) on log(agents)."""
+    """The least-squares slope of log(cost per day) on log(agents)."""
     xs = [math.log(n) for n, _, _ in rows]
     ys = [math.log(wall) for _, wall, _ in rows]
     mx, my = sum(xs) / len(xs), sum(ys) / len(ys)

@@ -39,7 +39,6 @@ import concurrent.futures
 import time
 from collections.abc import Callable, Mapping
 
-import networkx as nx
 import numpy as np
 from simpy.events import Event
 
@@ -47,8 +46,10 @@ from agentville.sim.core.kernel import Kernel, Key
 from agentville.sim.generation import GenerationService
 from agentville.sim.generation.service import Delivery
 from agentville.sim.store.eventlog import EventLog
-from agentville.sim.world.geography import AREA_CHANGE_MINUTES, World
+from agentville.sim.world.geography import World
 from agentville.sim.world.town import Town
+
+from .distances import Distances
 
 Area = tuple[str, str]
 SOLO = None  # the group of an agent on its way, until its arrival is its next event
@@ -63,19 +64,7 @@ class Scheduler:
                  homes: Mapping[str, Area], promises: Callable[[str], tuple[float, float]]):
         self.kernel, self.town, self.log, self.llm = kernel, town, log, llm
         self.homes, self.promises = homes, promises
-        self.places = list(world.places)
-        self._place_index = {p: i for i, p in enumerate(self.places)}
-        lengths = dict(nx.all_pairs_dijkstra_path_length(world.graph, weight="minutes"))
-        minutes = np.full((len(self.places), len(self.places)), np.inf)
-        for i, a in enumerate(self.places):
-            for b, m in lengths.get(a, {}).items():
-                minutes[i, self._place_index[b]] = m * 60
-        np.fill_diagonal(minutes, np.inf)  # within a place: see _within
-        self._between = minutes
-        nearest = minutes.min(axis=1)  # two areas of one place are at least one area change apart (or a round trip)
-        self._within = np.minimum(AREA_CHANGE_MINUTES * 60, 2 * nearest)
-        several = np.array([len(world.places[p].areas) > 1 for p in self.places])
-        self._roundtrip = 2 * np.minimum(np.where(several, self._within, np.inf), nearest)
+        self.distances = Distances(world, 2 * MAX_AHEAD_S)  # longer walks never set a horizon (see distances)
         self.rounds = 0
         self.private = world.private_areas  # rooms only their owners walk into
         self._not_placed: dict[Area, list[str]] = {}  # agents not in the town yet, by home (see _unplaced)
@@ -180,10 +169,12 @@ class Scheduler:
             if len(promises) > 1:  # one may talk to another when it next decides something
                 own[i] = min(own[i], min(stays for stays, _ in promises))
         walkers = np.array([arrives.get(a, np.inf) for a in areas])
-        distance, roundtrip = self._distances(areas)
+        src, dst, seconds, roundtrip = self.distances.among(areas)
         departs = np.minimum(walkers, np.maximum(first, np.minimum(own, walkers)))
         while True:
-            arriving = np.minimum(walkers, (departs[:, None] + distance).min(axis=0))
+            reach = np.full(len(areas), np.inf)
+            np.minimum.at(reach, dst, departs[src] + seconds)  # the earliest anyone from elsewhere arrives
+            arriving = np.minimum(walkers, reach)
             relaxed = np.minimum(departs, np.minimum(walkers, np.maximum(first, np.minimum(own, arriving))))
             if np.array_equal(relaxed, departs):
                 break
@@ -215,19 +206,7 @@ class Scheduler:
         return float(leaves) + self._distance(area, room)
 
     def _distance(self, a: Area, b: Area) -> float:
-        if a == b:
-            return 0.0
-        i, j = self._place_index[a[0]], self._place_index[b[0]]
-        return float(self._within[i] if i == j else self._between[i, j])
-
-    def _distances(self, areas: list[Area]) -> tuple[np.ndarray, np.ndarray]:
-        """Seconds between the given areas (a lower bound on any walk; inf on the diagonal), and round trips."""
-        index = np.array([self._place_index[a[0]] for a in areas], dtype=int)
-        distance = self._between[np.ix_(index, index)]
-        same = index[:, None] == index[None, :]
-        distance = np.where(same, self._within[index][:, None], distance)
-        np.fill_diagonal(distance, np.inf)
-        return distance, self._roundtrip[index]
+        return self.distances.between(a, b)
 
     # -- running --------------------------------------------------------------
     def _run_area(self, area: Area, horizon: float, stalled: list[concurrent.futures.Future]) -> int:
