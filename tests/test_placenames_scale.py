@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from agentville.sim.core.location import Residents, area_owners
+from agentville.sim.core.location import Residents, area_owners, names_before_possessives, owner_text
 from agentville.sim.core.placenames import PlaceNames
 from agentville.sim.scenario import load_scenario
 from tests.conftest import WORLDS
@@ -118,27 +118,9 @@ def test_the_scan_it_replaced_grew_with_the_town():
 
 def owners_by_reading_everyone(area: str, residents: list[str]) -> set[str]:
     """``area_owners`` as it was: every resident's name looked for in the area's name."""
-    text = area.replace("\u2019", "'").replace("&", " and ").casefold()
-    found = set()
-    for name in residents:
-        key = name.casefold()
-        if f"{key}'s" in text or key in _named_people(text):
-            found.add(name)
-    return found
-
-
-def _named_people(text: str) -> set[str]:
-    from agentville.sim.core.location import _PEOPLE, _POSSESSIVE
-    named = set()
-    for phrase in _POSSESSIVE.split(text)[:-1]:
-        said = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
-        for i, person in enumerate(said):
-            if " " not in person:
-                others = [said[j] for j in [*range(i + 1, len(said)), *range(i - 1, -1, -1)]]
-                lender = next((p for p in others if " " in p), "")
-                person = f"{person} {lender.partition(' ')[2]}".strip()
-            named.add(person)
-    return named
+    text = owner_text(area)
+    named = names_before_possessives(text)
+    return {name for name in residents if name.casefold() in named or f"{name.casefold()}'s" in text}
 
 
 def test_owners_looked_up_are_those_found_by_reading_every_name():

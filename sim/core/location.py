@@ -68,7 +68,18 @@ def area_owners(area: str, residents: Iterable[str] | Residents) -> set[str]:
     areas of one town, pass ``Residents`` made once.
     """
     people = residents if isinstance(residents, Residents) else Residents(residents)
-    text = area.replace("\u2019", "'").replace("&", " and ").casefold()
+    text = owner_text(area)
+    named = {name for key in names_before_possessives(text) for name in people.named.get(key, ())}
+    return named | people.before_possessives(text)
+
+
+def owner_text(area: str) -> str:
+    """An area's name as owners are read in it: case folded, straight apostrophes, "&" as "and"."""
+    return area.replace("\u2019", "'").replace("&", " and ").casefold()
+
+
+def names_before_possessives(text: str) -> set[str]:
+    """The full names ``text`` (see ``owner_text``) gives owners: "mei and john lin's" says mei lin, john lin."""
     named: set[str] = set()
     for phrase in _POSSESSIVE.split(text)[:-1]:
         said = [" ".join(p.split()) for p in _PEOPLE.split(phrase) if p.strip()]
@@ -78,7 +89,7 @@ def area_owners(area: str, residents: Iterable[str] | Residents) -> set[str]:
                 lender = next((p for p in others if " " in p), "")
                 person = f"{person} {lender.partition(' ')[2]}".strip()
             named.add(person)
-    return {name for key in named for name in people.named.get(key, ())} | people.before_possessives(text)
+    return named
 
 
 class Residents:
